@@ -1,0 +1,151 @@
+"""Workspace settings: ``retentio.toml``, validated by pydantic.
+
+Every open choice of the metrics specification lives here with its documented default,
+so that a figure can always be traced to the settings that produced it.  Unknown keys are
+rejected (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from retentio.errors import ConfigError
+
+CONFIG_FILE = "retentio.toml"
+# Bumped whenever the on-disk layout of a workspace changes; see retentio.workspace.upgrade.
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class WorkspaceSettings(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    base_currency: str = "EUR"
+    engine: Literal["duckdb", "polars", "spark"] = "duckdb"
+    # How an ambiguous date such as 03/04/2024 is read.  "iso" refuses such dates (they are
+    # quarantined with a reason) rather than guessing; "dmy" reads day first (French and most
+    # European exports), "mdy" month first (US exports).
+    date_order: Literal["iso", "dmy", "mdy"] = "iso"
+    # Spark master URL used when engine = "spark" (local[2] on a laptop, spark://host:7077 on a cluster).
+    spark_master: str = "local[2]"
+    # SQLAlchemy URL of the application-state database; empty means the workspace's SQLite file.
+    app_database_url: str = ""
+
+    @field_validator("base_currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        v = v.strip().upper()
+        if len(v) != 3 or not v.isalpha():
+            raise ValueError("base_currency must be an ISO 4217 code such as EUR or USD")
+        return v
+
+
+class TouchTiers(_Strict):
+    """MRR thresholds (base currency) of the touch model (metrics.md §8).
+
+    An account whose MRR is >= ``high`` is high touch, >= ``low`` low touch, else tech touch.
+    """
+
+    high: float = 2000.0
+    low: float = 300.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "TouchTiers":
+        if not self.high > self.low >= 0:
+            raise ValueError("touch_tiers: need high > low >= 0")
+        return self
+
+
+class MetricSettings(_Strict):
+    # metrics.md §5: LTV = ARPA / mean monthly customer churn rate over the last N months.
+    ltv_variant: Literal["six_month_average", "current_month", "gross_margin"] = "six_month_average"
+    ltv_churn_window_months: int = Field(6, ge=1, le=36)
+    # Gross margin used by the gross-margin LTV variant (metrics.md §5, seed 004: 80 %).  When
+    # empty it is derived from the costs table: 1 - cost_of_revenue / recognised MRR of the period.
+    gross_margin: float | None = Field(None, gt=0, le=1)
+    # metrics.md §4: a monthly rate r annualises as 1 - (1 - r)^12 ("compound") or 12 r ("linear").
+    annualisation: Literal["compound", "linear"] = "compound"
+    # metrics.md §4: a renewable line is renewed when the account has a paid line starting
+    # within this many days of its end date.
+    renewal_window_days: int = Field(30, ge=0, le=366)
+    # A trial converts when a paid line starts between the trial's start and its end + this window.
+    trial_conversion_window_days: int = Field(30, ge=0, le=366)
+    # An account returning after more than this many months without MRR counts as "new" again
+    # rather than "reactivation"; 0 means any return is a reactivation (metrics.md §3).
+    reactivation_window_months: int = Field(0, ge=0, le=240)
+    # FX rule (metrics.md §2): "snapshot" converts with the rate in force on each snapshot day;
+    # "line_start" freezes each line's rate at the rate in force on its start date (what many
+    # billing systems book), so FX moves do not show up as expansion or contraction.
+    fx_rule: Literal["snapshot", "line_start"] = "snapshot"
+    touch_tiers: TouchTiers = TouchTiers()
+    # Share of retained and expansion MRR credited to Customer Success in CS ROI (metrics.md §6).
+    cs_attribution: float = Field(1.0, ge=0, le=1)
+
+
+class EngagementSettings(_Strict):
+    # metrics.md §9: trailing windows (days, the day included) or calendar week / month.
+    active_window: Literal["trailing", "calendar"] = "trailing"
+    # Features flagged as complex (seed 003: 3 points per complex feature in a points health score).
+    complex_features: list[str] = []
+    key_features: list[str] = []
+    # Time to first value: the event name that counts as the account's first value.
+    value_event: str = ""
+    onboarding_milestones: list[str] = []
+    onboarding_window_days: int = Field(90, ge=1, le=366)
+    # Lifecycle: usage falling by more than this share month over month marks an account "at risk".
+    at_risk_drop: float = Field(0.5, gt=0, lt=1)
+    # Customer Engagement Score weights (seed 004): login frequency, feature adoption,
+    # time on key features, support-ticket activity.  They are normalised to sum to 1.
+    ces_weights: dict[str, float] = {"logins": 0.35, "adoption": 0.25, "key_time": 0.25, "tickets": 0.15}
+
+
+class SatisfactionSettings(_Strict):
+    # metrics.md §10: CSAT on 1-5 is positive at >= 4, on 0-10 at >= csat_positive_0_10.
+    csat_positive_1_5: int = Field(4, ge=1, le=5)
+    csat_positive_0_10: int = Field(7, ge=0, le=10)
+    sentiment_drop_threshold: float = Field(0.3, gt=0, le=2)
+
+
+class Settings(_Strict):
+    workspace: WorkspaceSettings = WorkspaceSettings()
+    metrics: MetricSettings = MetricSettings()
+    engagement: EngagementSettings = EngagementSettings()
+    satisfaction: SatisfactionSettings = SatisfactionSettings()
+
+    # -- files -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: Path) -> "Settings":
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(
+                f"{path}: no {CONFIG_FILE} here",
+                hint=f"create a workspace with `retentio init --workspace {path.parent}`",
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})", hint="fix the file or re-create it") from None
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(
+                f"{path}: setting {where}: {first['msg']}",
+                hint="see docs/configuration.md for the settings and their allowed values",
+                details={"errors": [{"setting": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]},
+            ) from None
+
+    def save(self, path: Path) -> None:
+        data = self.model_dump(mode="json", exclude_none=True)
+        header = (
+            "# Retentio workspace settings.  Every key is documented in docs/configuration.md;\n"
+            "# figures computed from this workspace depend on them.\n\n"
+        )
+        path.write_text(header + tomli_w.dumps(data), encoding="utf-8")

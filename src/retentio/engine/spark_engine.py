@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import narwhals as nw
+import pyarrow as pa
+
+from retentio.engine.base import Engine, TableSource
+from retentio.errors import EngineUnavailable
+
+_lock = threading.Lock()
+_sessions: dict[str, object] = {}
+
+
+def java_available() -> bool:
+    return bool(os.environ.get("JAVA_HOME") or shutil.which("java"))
+
+
+def spark_session(master: str = "local[2]"):
+    """One SparkSession per process and master (starting one costs seconds)."""
+    with _lock:
+        if master in _sessions:
+            return _sessions[master]
+        if not java_available():
+            raise EngineUnavailable(
+                "the spark engine needs Java 17, which is not installed",
+                hint="install a JDK 17 (Debian: apt-get install openjdk-17-jre-headless) or use --engine duckdb",
+            )
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise EngineUnavailable(
+                "the spark engine needs PySpark", hint="pip install 'retentio[spark]' or use --engine duckdb"
+            ) from None
+        session = (
+            SparkSession.builder.master(master)
+            .appName("retentio")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.driver.memory", os.environ.get("RETENTIO_SPARK_DRIVER_MEMORY", "2g"))
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        _sessions[master] = session
+        return session
+
+
+class SparkEngine(Engine):
+    name = "spark"
+
+    def __init__(self, source: TableSource, master: str = "local[2]"):
+        super().__init__(source)
+        self.spark = spark_session(master)
+        self._cache: dict[str, object] = {}
+
+    def table(self, name: str) -> nw.LazyFrame:
+        if name not in self._cache:
+            self._cache[name] = self._df(self._source(name))
+        return nw.from_native(self._cache[name])
+
+    def _df(self, table: pa.Table):
+        # Spark infers nothing from an Arrow table: its schema is used as is.
+        return self.spark.createDataFrame(table)
+
+    def from_arrow(self, table: pa.Table) -> nw.LazyFrame:
+        return nw.from_native(self._df(table))
+
+    def materialize(self, lf: nw.LazyFrame) -> nw.LazyFrame:
+        # localCheckpoint computes once and cuts the lineage, so later queries reuse the result.
+        return nw.from_native(lf.to_native().localCheckpoint(eager=True))

@@ -1,0 +1,99 @@
+"""Shared fixtures.
+
+``engine_name`` parametrises a test over the three engines (DuckDB, Polars, PySpark); with
+``make_engine`` a test builds an engine over in-memory canonical tables.  PySpark runs with
+``local[2]`` and one session for the whole test run; it is skipped with a clear reason only
+when Java or PySpark is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from retentio.engine import ENGINE_NAMES, Engine, open_engine
+from retentio.engine.spark_engine import java_available
+from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, DUCKDB_TYPES, ENTITIES
+
+ARROW_TYPES = {
+    "string": pa.string(),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("us"),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+}
+
+
+def canonical_arrow(table: str, rows: list[dict]) -> pa.Table:
+    """An Arrow table with the canonical schema of ``table`` (missing optional values = null)."""
+    if table == ACCOUNT_ATTRIBUTES_TABLE:
+        schema = pa.schema([("account_id", pa.string()), ("attribute", pa.string()), ("value", pa.string())])
+    else:
+        ent = next(e for e in ENTITIES.values() if e.table == table)
+        schema = pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in ent.columns])
+    cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
+    return pa.table({k: pa.array(v, type=schema.field(k).type) for k, v in cols.items()}, schema=schema)
+
+
+def _spark_skip_reason() -> str | None:
+    if not java_available():
+        return "PySpark engine skipped: Java 17 is not installed (apt-get install openjdk-17-jre-headless)"
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "PySpark engine skipped: pyspark is not installed (pip install 'retentio[spark]')"
+    return None
+
+
+def engine_params():
+    reason = _spark_skip_reason()
+    out = []
+    for name in ENGINE_NAMES:
+        marks = [pytest.mark.spark] if name == "spark" else []
+        if name == "spark" and reason:
+            marks.append(pytest.mark.skip(reason=reason))
+        out.append(pytest.param(name, marks=marks, id=name))
+    return out
+
+
+@pytest.fixture(params=engine_params())
+def engine_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_engine(engine_name) -> Callable[[dict[str, list[dict] | pa.Table]], Engine]:
+    """Build an engine of the parametrised kind over in-memory tables.
+
+    ``make_engine({"subscriptions": [ {...}, ... ], "accounts": [...]})``: rows are dicts with
+    canonical column names; tables not given are empty.
+    """
+    engines: list[Engine] = []
+
+    def factory(tables: dict[str, list[dict] | pa.Table]) -> Engine:
+        arrow = {}
+        all_tables = [e.table for e in ENTITIES.values()] + [ACCOUNT_ATTRIBUTES_TABLE]
+        for t in all_tables:
+            v = tables.get(t, [])
+            arrow[t] = v if isinstance(v, pa.Table) else canonical_arrow(t, v)
+
+        def source(name: str) -> pa.Table:
+            return arrow[name]
+
+        eng = open_engine(engine_name, source)
+        engines.append(eng)
+        return eng
+
+    yield factory
+    for e in engines:
+        if e.name == "duckdb":
+            e.close()
+
+
+@pytest.fixture
+def workspace_dir(tmp_path) -> Path:
+    return tmp_path / "ws"

@@ -1,0 +1,47 @@
+"""The engine layer: the same narwhals expression gives the same result on every engine."""
+
+from datetime import date
+
+import narwhals as nw
+
+
+def test_same_expression_same_result_on_every_engine(make_engine):
+    eng = make_engine(
+        {
+            "subscriptions": [
+                {"subscription_id": "s1", "account_id": "a", "plan": "p", "start_date": date(2024, 1, 15),
+                 "end_date": None, "amount": 90.0, "billing_period_months": 3, "currency": "EUR", "is_trial": False},
+                {"subscription_id": "s2", "account_id": "a", "plan": "p", "start_date": date(2024, 3, 1),
+                 "end_date": date(2024, 6, 1), "amount": 600.0, "billing_period_months": 12, "currency": "EUR",
+                 "is_trial": False},
+                {"subscription_id": "s3", "account_id": "b", "plan": "p", "start_date": date(2023, 12, 31),
+                 "end_date": None, "amount": 10.0, "billing_period_months": 1, "currency": "EUR", "is_trial": True},
+            ]
+        }
+    )
+    subs = eng.table("subscriptions")
+    out = eng.collect(
+        subs.filter(~nw.col("is_trial"))
+        .with_columns(mrr=nw.col("amount") / nw.col("billing_period_months"),
+                      month=(nw.col("start_date").dt.year().cast(nw.Int64) * 12 + nw.col("start_date").dt.month().cast(nw.Int64) - 1))
+        .group_by("account_id")
+        .agg(nw.col("mrr").sum(), nw.col("month").min(), nw.len().cast(nw.Int64).alias("lines"))
+        .sort("account_id")
+    )
+    # By hand: 90 EUR a quarter = 30 MRR; 600 EUR a year = 50 MRR; account a: 80 MRR, 2 lines,
+    # first month January 2024 = 2024 * 12 + 0.
+    assert out.to_dicts() == [{"account_id": "a", "mrr": 80.0, "month": 2024 * 12, "lines": 2}]
+
+
+def test_materialize_reuses_a_result(make_engine):
+    eng = make_engine({"fx_rates": [{"date": date(2024, 1, 1), "currency": "USD", "rate": 0.9}]})
+    m = eng.materialize(eng.table("fx_rates").with_columns(double=nw.col("rate") * 2))
+    assert eng.collect(m.select("double")).to_dicts() == [{"double": 1.8}]
+    assert eng.collect(m.select("currency")).to_dicts() == [{"currency": "USD"}]
+
+
+def test_empty_tables_keep_their_schema(make_engine):
+    eng = make_engine({})
+    out = eng.collect(eng.table("subscriptions").select("account_id", "amount"))
+    assert out.shape == (0, 2)
+    assert out.columns == ["account_id", "amount"]
