@@ -39,7 +39,12 @@ def spark_session(master: str = "local[2]"):
             .appName("retentio")
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.shuffle.partitions", "4")
+            # Small local runs are dominated by per-task overhead: few partitions, no
+            # adaptive re-planning.  A cluster overrides these through RETENTIO_SPARK_CONF.
+            .config("spark.sql.shuffle.partitions", os.environ.get("RETENTIO_SPARK_PARTITIONS", "1"))
+            .config("spark.default.parallelism", "2")
+            .config("spark.sql.adaptive.enabled", "false")
+            .config("spark.sql.autoBroadcastJoinThreshold", str(64 * 1024 * 1024))
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.driver.memory", os.environ.get("RETENTIO_SPARK_DRIVER_MEMORY", "2g"))
             .getOrCreate()

@@ -1,0 +1,1 @@
+"""The command-line interface (Typer + Rich).  It only calls retentio.service."""

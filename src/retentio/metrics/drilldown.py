@@ -1,0 +1,155 @@
+"""Drill-down: every account's movement with the lines behind it, and ``explain`` of a
+figure (its formula, inputs and the accounts contributing most)."""
+
+from __future__ import annotations
+
+import narwhals as nw
+
+from retentio.config import Settings
+from retentio.engine import Engine
+from retentio.errors import UsageError
+from retentio.metrics.kpis import Book, compute
+from retentio.metrics.movements import MOVEMENT_TYPES, account_movements, endpoint_pairs
+from retentio.metrics.periods import Period, month_label, parse_period
+from retentio.metrics.registry import METRICS
+
+
+def _period(period: str | Period) -> Period:
+    return period if isinstance(period, Period) else parse_period(period)
+
+
+def movements(
+    engine: Engine,
+    settings: Settings,
+    period: str | Period,
+    *,
+    type: str | None = None,
+    filters: dict[str, str] | None = None,
+) -> list[dict]:
+    """Every account movement of the period's months, with its subscription lines."""
+    p = _period(period)
+    kinds = MOVEMENT_TYPES
+    if type is not None:
+        if type not in MOVEMENT_TYPES:
+            raise UsageError(f"unknown movement type {type!r}", hint="choose one of: " + ", ".join(MOVEMENT_TYPES))
+        kinds = (type,)
+    book = Book.load(engine, settings, p.last, filters)
+    mv = engine.materialize(
+        account_movements(engine, settings, book.A, p.first, p.last).filter(nw.col("kind").is_in(list(kinds)))
+    )
+    rows = engine.collect(mv.sort("month", "account_id")).to_dicts()
+    if not rows:
+        return []
+    keys = mv.select("account_id", "month")
+    at_end = book.lines.join(keys, on=["account_id", "month"], how="inner").with_columns(side=nw.lit("end"))
+    at_start = book.lines.join(
+        keys.with_columns(month=nw.col("month") - 1), on=["account_id", "month"], how="inner"
+    ).with_columns(month=nw.col("month") + 1, side=nw.lit("start"))
+    cols = ["account_id", "month", "subscription_id", "plan", "currency", "mrr_cents", "side"]
+    lines = engine.collect(nw.concat([at_end.select(cols), at_start.select(cols)], how="vertical"))
+    by_key: dict[tuple, dict[str, dict]] = {}
+    for ln in lines.iter_rows(named=True):
+        d = by_key.setdefault((ln["account_id"], int(ln["month"])), {})
+        entry = d.setdefault(
+            ln["subscription_id"],
+            {"subscription_id": ln["subscription_id"], "plan": ln["plan"], "currency": ln["currency"],
+             "mrr_start": 0.0, "mrr_end": 0.0},
+        )
+        entry["mrr_" + ln["side"]] = int(ln["mrr_cents"]) / 100
+    out = []
+    for r in rows:
+        s, e = int(r["s"]), int(r["e"])
+        amount = {"new": e, "reactivation": e, "churn": s, "expansion": e - s, "contraction": s - e}[r["kind"]]
+        out.append(
+            {
+                "account_id": r["account_id"],
+                "month": month_label(int(r["month"])),
+                "type": r["kind"],
+                "mrr_start": s / 100,
+                "mrr_end": e / 100,
+                "amount": amount / 100,
+                "lines": sorted(by_key.get((r["account_id"], int(r["month"])), {}).values(),
+                                key=lambda x: x["subscription_id"]),
+            }
+        )
+    return out
+
+
+def _lookup(fig: dict, path: str):
+    cur = fig
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def explain(
+    engine: Engine,
+    settings: Settings,
+    metric: str,
+    period: str | Period,
+    *,
+    filters: dict[str, str] | None = None,
+    top: int = 10,
+) -> dict:
+    """The formula, each input with its value, the value recomputed from them, and the
+    accounts contributing most, so a user can redo the figure by hand."""
+    key = metric.strip().lower().replace("-", "_")
+    if key not in METRICS:
+        raise UsageError(f"unknown metric {metric!r}", hint="choose one of: " + ", ".join(sorted(METRICS)))
+    d = METRICS[key]
+    p = _period(period)
+    fig = compute(engine, settings, [p], filters=filters)[0]
+    book = Book.load(engine, settings, p.last, filters)
+    per_acc = engine.materialize(endpoint_pairs(engine, book.A, [("p", p.start_snapshot, p.last)]))
+    sums = engine.collect(
+        per_acc.filter(nw.col("s") > 0).select(
+            nw.col("e").sum().cast(nw.Int64).alias("end"),
+            nw.min_horizontal("s", "e").sum().cast(nw.Int64).alias("kept"),
+            (nw.col("e") > 0).cast(nw.Int64).sum().cast(nw.Int64).alias("retained"),
+        )
+    ).row(0, named=True)
+    fig["_nrr_numerator"] = (sums["end"] or 0) / 100
+    fig["_grr_numerator"] = (sums["kept"] or 0) / 100
+    fig["_retained"] = int(sums["retained"] or 0)
+    inputs = {name: _lookup(fig, path) for name, path in d.inputs}
+    try:
+        recomputed = d.recompute(inputs)
+    except TypeError:
+        recomputed = None
+    value = fig.get(key) if key in fig else recomputed
+    if key.endswith("_mrr") and key[:-4] in MOVEMENT_TYPES:
+        value = fig["movements"][key[:-4]]
+
+    accounts: list[dict] = []
+    if d.contributors.startswith("movements:"):
+        kinds = d.contributors.split(":", 1)[1].split(",")
+        mv = [m for m in movements(engine, settings, p, filters=filters) if m["type"] in kinds]
+        mv.sort(key=lambda m: (-m["amount"], m["account_id"], m["month"]))
+        accounts = [{k: m[k] for k in ("account_id", "month", "type", "mrr_start", "mrr_end", "amount")} for m in mv[:top]]
+    elif d.contributors == "endpoint":
+        rows = engine.collect(per_acc.filter(nw.col("s") > 0)).to_dicts()
+        rows.sort(key=lambda r: (-abs(int(r["e"]) - int(r["s"])), r["account_id"]))
+        accounts = [
+            {"account_id": r["account_id"], "mrr_start": int(r["s"]) / 100, "mrr_end": int(r["e"]) / 100,
+             "change": (int(r["e"]) - int(r["s"])) / 100, "still_customer": int(r["e"]) > 0}
+            for r in rows[:top]
+        ]
+    else:
+        rows = engine.collect(per_acc.filter(nw.col("e") > 0)).to_dicts()
+        rows.sort(key=lambda r: (-int(r["e"]), r["account_id"]))
+        accounts = [{"account_id": r["account_id"], "mrr": int(r["e"]) / 100} for r in rows[:top]]
+    return {
+        "metric": key,
+        "title": d.title,
+        "period": p.label,
+        "currency": settings.workspace.base_currency,
+        "value": value,
+        "formula": d.formula,
+        "inputs": inputs,
+        "recomputed_from_inputs": recomputed,
+        "settings": {s: getattr(settings.metrics, s) for s in d.settings if hasattr(settings.metrics, s)},
+        "code": d.module,
+        "accounts": accounts,
+    }

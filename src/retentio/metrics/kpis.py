@@ -1,0 +1,365 @@
+"""Every revenue and retention figure of metrics.md §1-§6 for one or many periods.
+
+The engine computes integer aggregates (cents, counts) per month, per endpoint pair and
+per bucket; this module turns them into figures with plain Python arithmetic, once, for
+every engine.  A "bucket" is a reported period: the requested one, or each of its months
+for a time series.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import narwhals as nw
+
+from retentio.config import Settings
+from retentio.engine import Engine
+from retentio.metrics import benchmarks
+from retentio.metrics.costs import cost_cents
+from retentio.metrics.movements import (
+    MOVEMENT_TYPES,
+    account_movements,
+    endpoint_pairs,
+    endpoint_totals,
+    monthly_totals,
+)
+from retentio.metrics.mrr import account_months, history_first_month, line_months
+from retentio.metrics.periods import Period, month_label
+from retentio.metrics.renewals import bucket_frame, renewal_lines, trial_accounts
+from retentio.metrics.segments import NONE_GROUP, cohort_label_to_key, group_frame
+
+CS_COSTS = ("cs_team", "support_team")
+MONTHLY_FIELDS = (
+    "mrr_start", "mrr_end", "customers_start", "customers_end", "new", "reactivation", "expansion",
+    "contraction", "churn", "n_new", "n_reactivation", "n_expansion", "n_contraction", "n_churn",
+)
+ENDPOINT_FIELDS = ("s_customers", "s_mrr", "s_end_mrr", "s_kept_mrr", "s_retained", "end_customers", "end_not_in_s")
+
+
+def _div(a: float | int | None, b: float | int | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def _eur(cents: int) -> float:
+    return cents / 100
+
+
+@dataclass
+class Book:
+    """The account-month snapshots of a workspace up to a month, computed once and reused."""
+
+    engine: Engine
+    settings: Settings
+    last: int
+    first: int | None = None
+    A: nw.LazyFrame | None = None
+    lines: nw.LazyFrame | None = None
+    subs: nw.LazyFrame | None = None
+    _groups: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None = None) -> "Book":
+        book = cls(engine, settings, last)
+        book.first = history_first_month(engine)
+        book.subs = engine.table("subscriptions")
+        lo = book.first if book.first is not None else last
+        lo = min(lo, last)
+        book.lines = engine.materialize(line_months(engine, settings, lo, last))
+        from retentio.metrics.mrr import check_fx
+
+        check_fx(engine, settings, book.lines)
+        book.A = engine.materialize(
+            book.lines.group_by("account_id", "month")
+            .agg(nw.col("mrr_cents").sum().cast(nw.Int64).alias("mrr_cents"))
+            .filter(nw.col("mrr_cents") > 0)
+        )
+        if filters:
+            book._apply_filters(filters)
+        return book
+
+    def _apply_filters(self, filters: dict[str, str]) -> None:
+        # Filters on derived attributes (touch, plan) are judged at the book's last month.
+        keep = None
+        for attr, value in filters.items():
+            if attr.strip().lower() == "cohort":
+                value = cohort_label_to_key(value)
+            g = group_frame(self.engine, self.settings, attr, self.A, self.lines, self.last - 1, self.last)
+            ids = g.filter(nw.col("grp") == str(value)).select("account_id")
+            keep = ids if keep is None else keep.join(ids, on="account_id", how="semi")
+        assert keep is not None
+        keep = self.engine.materialize(keep)
+        self.A = self.engine.materialize(self.A.join(keep, on="account_id", how="semi"))
+        self.lines = self.lines.join(keep, on="account_id", how="semi")
+        self.subs = self.subs.join(keep, on="account_id", how="semi")
+        self.filtered = True
+
+    filtered: bool = False
+
+
+def compute(
+    engine: Engine,
+    settings: Settings,
+    buckets: list[Period],
+    *,
+    by: str | None = None,
+    filters: dict[str, str] | None = None,
+) -> list[dict]:
+    """Figures for each bucket (and each group when ``by`` is given).
+
+    Returns one dict per bucket; with ``by``, each dict has ``groups``: {value: figures}.
+    """
+    if not buckets:
+        return []
+    last = max(b.last for b in buckets)
+    book = Book.load(engine, settings, last, filters)
+    return _compute(book, buckets, by=by)
+
+
+def _compute(book: Book, buckets: list[Period], *, by: str | None) -> list[dict]:
+    engine, settings = book.engine, book.settings
+    window = settings.metrics.ltv_churn_window_months
+    lo = min(min(b.first for b in buckets), min(b.last for b in buckets) - window + 1)
+    hi = max(b.last for b in buckets)
+
+    group_lf = None
+    keys: list[str] = []
+    if by:
+        if len(buckets) != 1:
+            from retentio.errors import UsageError
+
+            raise UsageError("--by works on one period, not on a time series", hint="drop --by or give one period")
+        b = buckets[0]
+        group_lf = engine.materialize(
+            group_frame(engine, settings, by, book.A, book.lines, b.start_snapshot, b.last)
+        )
+        keys = ["grp"]
+
+    def with_group(lf: nw.LazyFrame) -> nw.LazyFrame:
+        if group_lf is None:
+            return lf
+        return lf.join(group_lf, on="account_id", how="left").with_columns(
+            grp=nw.when(nw.col("grp").is_null()).then(nw.lit(NONE_GROUP)).otherwise(nw.col("grp"))
+        )
+
+    # 1. monthly movements and totals
+    mv = account_movements(engine, settings, book.A, lo, hi)
+    monthly = engine.collect(monthly_totals(with_group(mv), keys))
+    by_month: dict[tuple, dict] = {}
+    for row in monthly.iter_rows(named=True):
+        by_month[(row.get("grp"), int(row["month"]))] = row
+
+    # 2. endpoints: each bucket, and the trailing twelve months ending with it
+    pairs = []
+    for b in buckets:
+        pairs.append((b.label, b.start_snapshot, b.last))
+        pairs.append(("T12:" + b.label, b.last - 12, b.last))
+    ep = engine.collect(endpoint_totals(with_group(endpoint_pairs(engine, book.A, pairs)), keys))
+    endpoints = {(row.get("grp"), row["key"]): row for row in ep.iter_rows(named=True)}
+
+    # 3. renewals, trials, distinct customers served, per bucket
+    bf = bucket_frame(engine, [(b.label, b.first, b.last) for b in buckets])
+    ren = engine.collect(
+        with_group(renewal_lines(engine, settings, book.subs, bf))
+        .group_by("key", *keys)
+        .agg(
+            nw.len().cast(nw.Int64).alias("renewable"),
+            nw.col("renewed").cast(nw.Int64).sum().cast(nw.Int64).alias("renewed"),
+        )
+    )
+    renewals = {(r.get("grp"), r["key"]): r for r in ren.iter_rows(named=True)}
+    renewed_accounts = (
+        renewal_lines(engine, settings, book.subs, bf).filter(nw.col("renewed")).select("key", "account_id").unique()
+    )
+    end_mrr = book.A.join(bf.select("key", nw.col("b_last").alias("month")), on="month", how="inner").select(
+        "key", "account_id", "mrr_cents"
+    )
+    rmrr = engine.collect(
+        with_group(renewed_accounts.join(end_mrr, on=["key", "account_id"], how="inner"))
+        .group_by("key", *keys)
+        .agg(nw.col("mrr_cents").sum().cast(nw.Int64).alias("renewed_mrr"))
+    )
+    renewed_mrr = {(r.get("grp"), r["key"]): int(r["renewed_mrr"]) for r in rmrr.iter_rows(named=True)}
+    tri = engine.collect(
+        with_group(trial_accounts(engine, settings, book.subs, bf))
+        .group_by("key", *keys)
+        .agg(nw.len().cast(nw.Int64).alias("trials"), nw.col("converted").cast(nw.Int64).sum().cast(nw.Int64).alias("converted"))
+    )
+    trials = {(r.get("grp"), r["key"]): r for r in tri.iter_rows(named=True)}
+    served = engine.collect(
+        with_group(
+            book.A.join(bf, how="cross")
+            .filter((nw.col("month") >= nw.col("b_first") - 1) & (nw.col("month") <= nw.col("b_last")))
+            .select("key", "account_id")
+            .unique()
+        )
+        .group_by("key", *keys)
+        .agg(nw.len().cast(nw.Int64).alias("served"))
+    )
+    served_map = {(r.get("grp"), r["key"]): int(r["served"]) for r in served.iter_rows(named=True)}
+
+    # 4. costs are company-wide: not attributed to segments or filtered books
+    costs = None
+    if not by and not book.filtered:
+        costs = cost_cents(engine, settings, min(b.first for b in buckets), hi)
+
+    if by:
+        groups = sorted({g for (g, _m) in by_month} | {g for (g, _k) in endpoints})
+        b = buckets[0]
+        out = {}
+        for g in groups:
+            label = month_label(int(g)) if by.strip().lower() == "cohort" and g != NONE_GROUP else g
+            out[label] = _figures(b, g, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, None)
+        return [{"period": b.label, "by": by, "groups": out}]
+    return [
+        _figures(b, None, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, costs)
+        for b in buckets
+    ]
+
+
+def _month_row(by_month: dict, g, m: int) -> dict:
+    return by_month.get((g, m)) or {f: 0 for f in MONTHLY_FIELDS}
+
+
+def _annualise(rate: float | None, n_months: int, rule: str) -> float | None:
+    if rate is None:
+        return None
+    if n_months == 1:
+        monthly = rate
+    else:
+        if rate >= 1:
+            return 1.0
+        monthly = 1 - (1 - rate) ** (1 / n_months)
+    if rule == "linear":
+        return 12 * monthly
+    if monthly >= 1:
+        return 1.0
+    return 1 - (1 - monthly) ** 12
+
+
+def _figures(b: Period, g, settings: Settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, costs) -> dict:
+    ms = settings.metrics
+    months = [_month_row(by_month, g, m) for m in b.months]
+    tot = {f: sum(int(r[f]) for r in months) for f in ("new", "reactivation", "expansion", "contraction", "churn",
+                                                      "n_new", "n_reactivation", "n_churn")}
+    first_row, last_row = months[0], months[-1]
+    mrr = int(last_row["mrr_end"])
+    customers = int(last_row["customers_end"])
+    mrr_start = int(first_row["mrr_start"])
+    customers_start = int(first_row["customers_start"])
+    ep = endpoints.get((g, b.label)) or {f: 0 for f in ENDPOINT_FIELDS}
+    t12 = endpoints.get((g, "T12:" + b.label)) or {f: 0 for f in ENDPOINT_FIELDS}
+
+    arpa = _div(mrr, customers)
+    arpa = None if arpa is None else arpa / 100
+    arpa_start = _div(mrr_start, customers_start)
+    arpa_start = None if arpa_start is None else arpa_start / 100
+    churned_of_s = ep["s_customers"] - ep["s_retained"]
+    lost = tot["churn"] + tot["contraction"]
+    gained = tot["new"] + tot["expansion"] + tot["reactivation"]
+
+    # LTV: mean monthly customer churn over the window ending with the bucket's last month.
+    window_rates = []
+    for m in range(b.last - ms.ltv_churn_window_months + 1, b.last + 1):
+        r = _month_row(by_month, g, m)
+        if int(r["customers_start"]) > 0:
+            window_rates.append(int(r["n_churn"]) / int(r["customers_start"]))
+    mean_churn = sum(window_rates) / len(window_rates) if window_rates else None
+    current_churn = _div(int(last_row["n_churn"]), int(last_row["customers_start"]))
+
+    def ltv_of(c: float | None) -> float | None:
+        if arpa is None or c is None or c == 0:
+            return None
+        return arpa / c
+
+    cost = None
+    if costs is not None:
+        cost = {}
+        for (m, cat), cents in costs.items():
+            if b.first <= m <= b.last:
+                cost[cat] = cost.get(cat, 0) + cents
+    margin = ms.gross_margin
+    if margin is None and cost is not None and "cost_of_revenue" in cost:
+        revenue = sum(int(r["mrr_end"]) for r in months)
+        margin = None if revenue == 0 else 1 - cost["cost_of_revenue"] / revenue
+    variants = {
+        "six_month_average": ltv_of(mean_churn),
+        "current_month": ltv_of(current_churn),
+        "gross_margin": None,
+    }
+    if variants["six_month_average"] is not None and margin is not None:
+        variants["gross_margin"] = variants["six_month_average"] * margin
+    ltv = variants[ms.ltv_variant]
+    churn_for_ltv = current_churn if ms.ltv_variant == "current_month" else mean_churn
+
+    def cost_eur(*cats: str) -> float | None:
+        if cost is None or not any(c in cost for c in cats):
+            return None
+        return sum(cost.get(c, 0) for c in cats) / 100
+
+    sm = cost_eur("sales_marketing")
+    cs_support = cost_eur(*CS_COSTS)
+    cs_team = cost_eur("cs_team")
+    cac = _div(sm, tot["n_new"])
+    served = served_map.get((g, b.label), 0)
+    crc = _div(cs_support, served)
+    ltv_crc = None
+    if ltv is not None and crc not in (None, 0) and churn_for_ltv:
+        ltv_crc = ltv / (crc / b.n_months * (1 / churn_for_ltv))
+    retained = sum(int(r["mrr_start"]) - int(r["churn"]) - int(r["contraction"]) for r in months)
+    cs_roi = None
+    if cs_team not in (None, 0):
+        cs_roi = (ms.cs_attribution * (retained + tot["expansion"]) / 100 - cs_team) / cs_team
+    ren = renewals.get((g, b.label)) or {"renewable": 0, "renewed": 0}
+    tri = trials.get((g, b.label)) or {"trials": 0, "converted": 0}
+    rmrr = renewed_mrr.get((g, b.label), 0)
+
+    figures: dict = {
+        "period": b.label,
+        "currency": settings.workspace.base_currency,
+        "mrr": _eur(mrr),
+        "arr": _eur(12 * mrr),
+        "customers": customers,
+        "arpa": arpa,
+        "arpa_change": None if arpa is None or not arpa_start else (arpa - arpa_start) / arpa_start,
+        "mrr_start": _eur(mrr_start),
+        "customers_start": customers_start,
+        "movements": {t: _eur(tot[t]) for t in MOVEMENT_TYPES},
+        "customers_new": tot["n_new"],
+        "customers_churned": tot["n_churn"],
+        "customers_reactivated": tot["n_reactivation"],
+        "customer_churn_rate": _div(churned_of_s, ep["s_customers"]),
+        "gross_mrr_churn_rate": _div(lost, mrr_start),
+        "net_mrr_churn_rate": _div(lost - tot["expansion"] - tot["reactivation"], mrr_start),
+        "nrr": _div(ep["s_end_mrr"], ep["s_mrr"]),
+        "grr": _div(ep["s_kept_mrr"], ep["s_mrr"]),
+        "crr": _div(ep["end_customers"] - ep["end_not_in_s"], ep["s_customers"]),
+        "quick_ratio": _div(gained, lost),
+        "ltv": ltv,
+        "ltv_variants": variants,
+        "cac": cac,
+        "ltv_cac": _div(ltv, cac),
+        "crc": crc,
+        "ltv_crc": ltv_crc,
+        "cs_magic_number": _div(None if cs_support is None else (rmrr + tot["expansion"]) / 100, cs_support),
+        "cs_headwind": _div(lost, mrr_start),
+        "cs_tailwind": _div(tot["expansion"], mrr_start),
+        "cs_roi": cs_roi,
+        "renewal_rate": _div(int(ren["renewed"]), int(ren["renewable"])),
+        "trial_conversion_rate": _div(int(tri["converted"]), int(tri["trials"])),
+        "expansion_share": _div(tot["expansion"], gained),
+        "nrr_trailing_12m": _div(t12["s_end_mrr"], t12["s_mrr"]),
+        "grr_trailing_12m": _div(t12["s_kept_mrr"], t12["s_mrr"]),
+        "renewals": {"renewable": int(ren["renewable"]), "renewed": int(ren["renewed"]), "renewed_mrr": _eur(rmrr)},
+        "trials": {"ended": int(tri["trials"]), "converted": int(tri["converted"])},
+        "customers_served": served,
+        "costs": None if cost is None else {k: v / 100 for k, v in sorted(cost.items())},
+        "gross_margin": margin,
+    }
+    figures["annualised"] = {
+        k: _annualise(figures[k], b.n_months, ms.annualisation)
+        for k in ("customer_churn_rate", "gross_mrr_churn_rate", "net_mrr_churn_rate", "cs_headwind", "cs_tailwind")
+    }
+    figures["benchmarks"] = benchmarks.assess(figures)
+    return figures

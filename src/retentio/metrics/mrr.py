@@ -1,0 +1,204 @@
+"""Line MRR, FX conversion and account-month snapshots (metrics.md §1-§2).
+
+Everything here is narwhals over the engine.  Amounts become integer cents of the base
+currency per line (rounded half up), and only integers are summed afterwards, so DuckDB,
+Polars and PySpark give identical results whatever their summation order.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import narwhals as nw
+import pyarrow as pa
+
+from retentio.config import Settings
+from retentio.engine import Engine
+from retentio.errors import DataError
+from retentio.metrics.periods import month_end, month_label
+
+# Month index of an open-ended line's (exclusive) end: far beyond any report.
+OPEN_END = 9999 * 12
+
+
+def month_of(col: str) -> nw.Expr:
+    """Month index (year * 12 + month - 1) of a date column, as Int64 on every engine."""
+    c = nw.col(col)
+    return c.dt.year().cast(nw.Int64) * 12 + c.dt.month().cast(nw.Int64) - 1
+
+
+def to_cents(amount: nw.Expr) -> nw.Expr:
+    """Round a positive amount to integer cents, half up, identically on every engine
+    (DuckDB's float->int cast rounds while Polars and Spark truncate: floor first)."""
+    return (amount * 100 + 0.5).floor().cast(nw.Int64)
+
+
+def month_frame(engine: Engine, first: int, last: int) -> nw.LazyFrame:
+    months = list(range(first, last + 1))
+    return engine.from_arrow(
+        pa.table(
+            {
+                "month": pa.array(months, pa.int64()),
+                "snapshot": pa.array([month_end(m) for m in months], pa.date32()),
+            }
+        )
+    )
+
+
+def paid_lines(engine: Engine) -> nw.LazyFrame:
+    """Non-trial subscription lines with the month range in which they are active at a snapshot.
+
+    A line is active at the snapshot of month m (its last day d) when start <= d < end.
+    start <= d  <=>  month(start) <= m;  end > d  <=>  month(end) > m.  So the line counts in
+    months [from_month, to_month) with to_month = month(end) (exclusive), open lines forever.
+    """
+    subs = engine.table("subscriptions")
+    return subs.filter(~nw.col("is_trial")).select(
+        "subscription_id",
+        "account_id",
+        "plan",
+        "currency",
+        "amount",
+        "billing_period_months",
+        "start_date",
+        "end_date",
+        month_of("start_date").alias("from_month"),
+        nw.when(nw.col("end_date").is_null())
+        .then(nw.lit(OPEN_END, nw.Int64))
+        .otherwise(month_of("end_date"))
+        .alias("to_month"),
+    )
+
+
+def history_first_month(engine: Engine) -> int | None:
+    """First month with a paid line, or None for an empty book."""
+    out = engine.collect(paid_lines(engine).select(nw.col("from_month").min().alias("m")))
+    v = out["m"][0] if out.height else None
+    return None if v is None else int(v)
+
+
+def _fx_by_month(engine: Engine, months: nw.LazyFrame, base: str) -> nw.LazyFrame:
+    """(currency, month, rate): the rate in force on each month's snapshot day, i.e. the
+    latest rate dated on or before it (month(date) <= m, then the latest date)."""
+    fx = engine.table("fx_rates").filter(nw.col("currency") != base).select(
+        "currency", "date", "rate", month_of("date").alias("fx_month")
+    )
+    latest = (
+        fx.join(months.select("month"), how="cross")
+        .filter(nw.col("fx_month") <= nw.col("month"))
+        .group_by("currency", "month")
+        .agg(nw.col("date").max().alias("date"))
+    )
+    return latest.join(fx.select("currency", "date", "rate"), on=["currency", "date"], how="inner").select(
+        "currency", "month", "rate"
+    )
+
+
+def _fx_at_line_start(engine: Engine, lines: nw.LazyFrame, base: str) -> nw.LazyFrame:
+    """(subscription_id, rate): the rate in force on each line's start date (fx_rule = line_start)."""
+    fx = engine.table("fx_rates").filter(nw.col("currency") != base).select("currency", "date", "rate")
+    starts = lines.filter(nw.col("currency") != base).select("subscription_id", "currency", "start_date")
+    latest = (
+        starts.join(fx.select("currency", "date"), on="currency", how="inner")
+        .filter(nw.col("date") <= nw.col("start_date"))
+        .group_by("subscription_id", "currency")
+        .agg(nw.col("date").max().alias("date"))
+    )
+    return latest.join(fx, on=["currency", "date"], how="inner").select("subscription_id", "rate")
+
+
+def line_months(engine: Engine, settings: Settings, first: int, last: int) -> nw.LazyFrame:
+    """One row per paid line and month in [first, last] where it is active at the snapshot:
+    subscription_id, account_id, plan, currency, month, mrr_cents (base currency)."""
+    base = settings.workspace.base_currency
+    lines = paid_lines(engine)
+    months = month_frame(engine, first, last)
+    active = lines.join(months, how="cross").filter(
+        (nw.col("from_month") <= nw.col("month")) & (nw.col("month") < nw.col("to_month"))
+    )
+    if settings.metrics.fx_rule == "line_start":
+        rates = _fx_at_line_start(engine, lines, base)
+        with_rate = active.join(rates, on="subscription_id", how="left")
+    else:
+        rates = _fx_by_month(engine, months, base)
+        with_rate = active.join(rates, on=["currency", "month"], how="left")
+    with_rate = with_rate.with_columns(
+        rate=nw.when(nw.col("currency") == base).then(nw.lit(1.0)).otherwise(nw.col("rate"))
+    )
+    return with_rate.select(
+        "subscription_id",
+        "account_id",
+        "plan",
+        "currency",
+        "month",
+        "snapshot",
+        "rate",
+        to_cents(nw.col("amount") / nw.col("billing_period_months") * nw.col("rate")).alias("mrr_cents"),
+    )
+
+
+def check_fx(engine: Engine, settings: Settings, lm: nw.LazyFrame) -> None:
+    """A missing FX rate is an error naming the currency and the day (metrics.md §2)."""
+    missing = engine.collect(
+        lm.filter(nw.col("rate").is_null())
+        .group_by("currency")
+        .agg(nw.col("snapshot").min().alias("day"), nw.col("subscription_id").min().alias("subscription_id"))
+        .sort("currency")
+    )
+    if missing.height:
+        row = missing.row(0, named=True)
+        day = row["day"]
+        if settings.metrics.fx_rule == "line_start":
+            what = f"on or before the start date of subscription {row['subscription_id']}"
+        else:
+            what = f"on or before {day.isoformat() if isinstance(day, date) else day}"
+        currencies = ", ".join(missing["currency"].to_list())
+        raise DataError(
+            f"no FX rate for {row['currency']} {what} (subscription {row['subscription_id']}); "
+            f"currencies lacking rates: {currencies}",
+            hint=f"import rates into {settings.workspace.base_currency}: retentio import fx-rates rates.csv "
+            "(columns date, currency, rate); a missing rate is never taken as 1.0",
+            details={"currencies": missing["currency"].to_list()},
+        )
+
+
+def account_months(engine: Engine, settings: Settings, first: int, last: int, *, check: bool = True) -> nw.LazyFrame:
+    """account_id, month, mrr_cents for every account that is a customer (MRR > 0) at the
+    snapshot of month m in [first, last]."""
+    lm = engine.materialize(line_months(engine, settings, first, last))
+    if check:
+        check_fx(engine, settings, lm)
+    return (
+        lm.group_by("account_id", "month")
+        .agg(nw.col("mrr_cents").sum().cast(nw.Int64).alias("mrr_cents"))
+        .filter(nw.col("mrr_cents") > 0)
+    )
+
+
+def account_month_mrr(engine: Engine, settings: Settings, last: int | None = None) -> nw.LazyFrame:
+    """The account-month MRR table of the whole history up to ``last`` (default: the
+    current month), for other layers (engagement, health, prediction).  Columns:
+    account_id, month (index), mrr_cents (> 0 only)."""
+    from datetime import date as _date
+
+    from retentio.metrics.periods import month_index
+
+    first = history_first_month(engine)
+    if last is None:
+        last = month_index(_date.today())
+    if first is None:
+        first = last
+    return account_months(engine, settings, first, last)
+
+
+__all__ = [
+    "account_month_mrr",
+    "account_months",
+    "check_fx",
+    "history_first_month",
+    "line_months",
+    "month_label",
+    "month_of",
+    "paid_lines",
+    "to_cents",
+]

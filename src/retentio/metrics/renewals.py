@@ -1,0 +1,87 @@
+"""Renewals (renewal rate, renewed MRR) and trial conversions (metrics.md §4)."""
+
+from __future__ import annotations
+
+import narwhals as nw
+import pyarrow as pa
+
+from retentio.config import Settings
+from retentio.engine import Engine
+from retentio.metrics.mrr import month_of
+
+
+def bucket_frame(engine: Engine, buckets: list[tuple[str, int, int]]) -> nw.LazyFrame:
+    return engine.from_arrow(
+        pa.table(
+            {
+                "key": pa.array([b[0] for b in buckets], pa.string()),
+                "b_first": pa.array([b[1] for b in buckets], pa.int64()),
+                "b_last": pa.array([b[2] for b in buckets], pa.int64()),
+            }
+        )
+    )
+
+
+def _in_bucket(col: str) -> nw.Expr:
+    return (nw.col(col) >= nw.col("b_first")) & (nw.col(col) <= nw.col("b_last"))
+
+
+def _offset(col: str, days: int) -> nw.Expr:
+    return nw.col(col).dt.offset_by(f"{days}d").cast(nw.Date)
+
+
+def renewal_lines(engine: Engine, settings: Settings, subs: nw.LazyFrame, buckets: nw.LazyFrame) -> nw.LazyFrame:
+    """key, account_id, subscription_id, renewed (bool) for every renewable line: a paid line
+    whose (exclusive) end date falls in the bucket; renewed when the same account has another
+    paid line starting within renewal_window_days of that end date."""
+    w = settings.metrics.renewal_window_days
+    paid = subs.filter(~nw.col("is_trial"))
+    renewable = (
+        paid.filter(~nw.col("end_date").is_null())
+        .select("account_id", "subscription_id", "end_date", month_of("end_date").alias("end_month"))
+        .join(buckets, how="cross")
+        .filter(_in_bucket("end_month"))
+        .select("key", "account_id", "subscription_id", "end_date")
+    )
+    follow = paid.select("account_id", nw.col("subscription_id").alias("other_id"), nw.col("start_date").alias("other_start"))
+    renewed = (
+        renewable.join(follow, on="account_id", how="inner")
+        .filter(
+            (nw.col("other_id") != nw.col("subscription_id"))
+            & (nw.col("other_start") >= _offset("end_date", -w))
+            & (nw.col("other_start") <= _offset("end_date", w))
+        )
+        .select("key", "subscription_id")
+        .unique()
+        .with_columns(renewed=nw.lit(True))
+    )
+    return renewable.join(renewed, on=["key", "subscription_id"], how="left").select(
+        "key", "account_id", "subscription_id", ~nw.col("renewed").is_null().alias("renewed")
+    )
+
+
+def trial_accounts(engine: Engine, settings: Settings, subs: nw.LazyFrame, buckets: nw.LazyFrame) -> nw.LazyFrame:
+    """key, account_id, converted (bool): accounts with a trial line ending in the bucket;
+    converted when a paid line starts between the trial's start and its end + window."""
+    w = settings.metrics.trial_conversion_window_days
+    trials = (
+        subs.filter(nw.col("is_trial") & ~nw.col("end_date").is_null())
+        .select("account_id", "start_date", "end_date", month_of("end_date").alias("end_month"))
+        .join(buckets, how="cross")
+        .filter(_in_bucket("end_month"))
+        .select("key", "account_id", nw.col("start_date").alias("t_start"), nw.col("end_date").alias("t_end"))
+    )
+    paid = subs.filter(~nw.col("is_trial")).select("account_id", nw.col("start_date").alias("p_start"))
+    converted = (
+        trials.join(paid, on="account_id", how="inner")
+        .filter((nw.col("p_start") >= nw.col("t_start")) & (nw.col("p_start") <= _offset("t_end", w)))
+        .select("key", "account_id")
+        .unique()
+        .with_columns(converted=nw.lit(True))
+    )
+    return (
+        trials.select("key", "account_id")
+        .unique()
+        .join(converted, on=["key", "account_id"], how="left")
+        .select("key", "account_id", ~nw.col("converted").is_null().alias("converted"))
+    )
