@@ -1,0 +1,80 @@
+"""retentio init / upgrade / status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from retentio.cli.common import (
+    FormatOpt,
+    OutputFormat,
+    WorkspaceOpt,
+    console,
+    open_workspace,
+    print_csv,
+    print_json,
+    print_table,
+)
+from retentio.cli.main import app
+
+
+@app.command("init")
+def init(
+    workspace: WorkspaceOpt = None,
+    base_currency: Annotated[str, typer.Option("--base-currency", help="ISO 4217 code of the reporting currency.")] = "EUR",
+    engine: Annotated[str, typer.Option("--engine", help="Default engine: duckdb, polars or spark.")] = "duckdb",
+    force: Annotated[bool, typer.Option("--force", help="Reset the settings of an existing workspace (data is kept).")] = False,
+) -> None:
+    """Create a workspace: settings (retentio.toml), analytics DuckDB file, app-state SQLite file.
+
+    Example: retentio init --workspace acme --base-currency EUR
+    """
+    from retentio.service import Workspace
+
+    ws = Workspace.init(workspace, base_currency=base_currency, engine=engine, force=force)
+    console.print(
+        f"Workspace created in [bold]{ws.path}[/] (base currency {ws.settings.workspace.base_currency}).",
+        soft_wrap=True, highlight=False,
+    )
+    console.print(f"Next: retentio import --workspace {ws.path} accounts accounts.csv", soft_wrap=True, highlight=False)
+
+
+@app.command("upgrade")
+def upgrade(workspace: WorkspaceOpt = None) -> None:
+    """Bring a workspace made by an older Retentio to the current format, keeping its data.
+
+    Example: retentio upgrade --workspace acme
+    """
+    from retentio.service import Workspace
+
+    for line in Workspace.upgrade(workspace):
+        console.print(f"- {line}", soft_wrap=True, highlight=False)
+    console.print("Workspace is up to date.")
+
+
+@app.command("status")
+def status(workspace: WorkspaceOpt = None, format: FormatOpt = OutputFormat.table) -> None:
+    """Show what a workspace holds: rows per entity and quarantined rows.
+
+    Example: retentio status --workspace acme --format json
+    """
+    ws = open_workspace(workspace)
+    counts = ws.counts()
+    quarantined = len(ws.quarantine())
+    app = ws.app_status()
+    if format == OutputFormat.json:
+        print_json({"workspace": str(ws.path), "base_currency": ws.settings.workspace.base_currency,
+                    "engine": ws.engine_name, "rows": counts, "quarantined": quarantined, "app_database": app})
+        return
+    if format == OutputFormat.csv:
+        print_csv([{"entity": k, "rows": v} for k, v in counts.items()], ["entity", "rows"])
+        return
+    print_table([{"entity": k, "rows": v} for k, v in counts.items()], title=f"Workspace {ws.path}")
+    console.print(f"quarantined rows: {quarantined}")
+    console.print(
+        f"base currency {ws.settings.workspace.base_currency}, engine {ws.engine_name}; "
+        f"application database {app['url']} at revision {app['revision']}"
+        + (f" ({app['users']} users, {app['audit_entries']} audit entries)" if "users" in app else ""),
+        highlight=False, soft_wrap=True,
+    )

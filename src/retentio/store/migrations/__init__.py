@@ -1,0 +1,1 @@
+"""Alembic environment and revisions of the application-state database (see retentio.store)."""

@@ -1,0 +1,129 @@
+"""Application-state tables (SQLAlchemy 2 typed ORM).
+
+The analytics data (accounts, subscriptions, usage ...) lives in the workspace's DuckDB
+file; this database holds what the application itself creates and must keep: users and
+their role, and an audit log of who did what.  Later capabilities (scores, tasks,
+playbook runs, ...) add their tables here *and* an Alembic revision under
+``retentio/store/migrations/versions``, then bump ``retentio.store.HEAD_REVISION``
+(``retentio.store.pending_changes`` and tests/store fail while the two disagree).
+
+Portable by construction: every type works on SQLite and PostgreSQL; roles are a string
+with a CHECK constraint rather than a PostgreSQL ENUM type (no ``CREATE TYPE`` to migrate);
+timestamps are stored in UTC and always come back timezone-aware, whatever the backend.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Final
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from retentio.errors import UsageError
+
+# Named constraints, so that later migrations (and SQLite batch mode) can refer to them.
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES: Final = ("admin", "csm", "viewer")
+"""admin: everything incl. users and settings; csm: works accounts, tasks, playbooks; viewer: reads."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC, returned timezone-aware (UTC) on every backend.
+
+    SQLite has no time zones and returns naive values; PostgreSQL ``timestamptz`` returns
+    the session's zone.  Normalising both ways keeps values comparable across backends.
+    Naive datetimes are refused: a naive value could be in any zone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("UTCDateTime needs a timezone-aware datetime (use datetime.now(timezone.utc))")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class User(Base):
+    """A person using the Retentio application (web app, API, playbook owner)."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'csm', 'viewer')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased and stripped: e-mail addresses are compared case-insensitively.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="viewer")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @validates("email")
+    def _email(self, _key: str, value: str) -> str:
+        value = (value or "").strip().lower()
+        local, at, domain = value.partition("@")
+        if not at or not local or "." not in domain or " " in value:
+            raise UsageError(f"user email {value!r} is not an e-mail address", hint="give an address such as ana@example.com")
+        return value
+
+    @validates("role")
+    def _role(self, _key: str, value: str) -> str:
+        if value not in ROLES:
+            raise UsageError(f"user role {value!r} is not one of {', '.join(ROLES)}", hint="choose admin, csm or viewer")
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role, "created_at": self.created_at}
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, email={self.email!r}, role={self.role!r})"
+
+
+class AuditEntry(Base):
+    """One thing someone (or something: ``system``, a playbook) did, kept for accountability.
+
+    ``actor`` is a user's e-mail or a system name; ``action`` a dotted verb such as
+    ``user.create`` or ``playbook.run``; ``target`` what was acted on (``account:A-42``);
+    ``details`` plain JSON (before/after values, counts, ...).
+    """
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str | None] = mapped_column(String(300), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "at": self.at, "actor": self.actor, "action": self.action,
+                "target": self.target, "details": self.details}
+
+    def __repr__(self) -> str:
+        return f"AuditEntry(id={self.id!r}, actor={self.actor!r}, action={self.action!r}, target={self.target!r})"
