@@ -97,3 +97,14 @@ def make_engine(engine_name) -> Callable[[dict[str, list[dict] | pa.Table]], Eng
 @pytest.fixture
 def workspace_dir(tmp_path) -> Path:
     return tmp_path / "ws"
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory) -> Path:
+    """A small deterministic demo workspace (300 accounts, 24 months ending 2024-12), made
+    once per test run and shared read-only by the tests that need realistic data."""
+    from retentio.service import Workspace
+
+    path = tmp_path_factory.mktemp("demo") / "ws"
+    Workspace.demo(path, accounts=300, months=24, seed=7, end_month="2024-12", force=True)
+    return path
