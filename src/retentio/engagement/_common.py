@@ -1,0 +1,115 @@
+"""Helpers shared by the engagement and satisfaction metrics.
+
+Dates: ``dt.date()`` of a timestamp gives the same UTC calendar day on DuckDB, Polars and
+Spark (the Spark session runs in UTC); day arithmetic is done by joining a small calendar
+table built in Python (day -> day number) rather than with engine-specific date functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+import narwhals as nw
+import pyarrow as pa
+
+from retentio.engine import Engine
+from retentio.errors import UsageError
+
+EPOCH = date(1970, 1, 1)
+NO_SEGMENT = "(none)"
+
+
+def month_of(col: str) -> nw.Expr:
+    """Month index (year * 12 + month - 1) of a date or timestamp column, Int64 everywhere."""
+    c = nw.col(col)
+    return c.dt.year().cast(nw.Int64) * 12 + c.dt.month().cast(nw.Int64) - 1
+
+
+def day_of(col: str) -> nw.Expr:
+    """UTC calendar day of a timestamp column (a date on every engine)."""
+    return nw.col(col).dt.date()
+
+
+def seconds_of_day(col: str) -> nw.Expr:
+    c = nw.col(col)
+    return c.dt.hour().cast(nw.Int64) * 3600 + c.dt.minute().cast(nw.Int64) * 60 + c.dt.second().cast(nw.Int64)
+
+
+def dayno(d: date) -> int:
+    return (d - EPOCH).days
+
+
+def from_dayno(n: int) -> date:
+    return EPOCH + timedelta(days=n)
+
+
+def days_table(engine: Engine, first: date, last: date, name: str = "day") -> nw.LazyFrame:
+    """One row per day of [first, last]: ``name`` (date) and ``name + '_no'`` (days since 1970-01-01)."""
+    n = (last - first).days + 1
+    days = [first + timedelta(days=i) for i in range(max(n, 0))]
+    return engine.from_arrow(
+        pa.table({name: pa.array(days, pa.date32()), f"{name}_no": pa.array([dayno(d) for d in days], pa.int64())})
+    )
+
+
+def date_bounds(engine: Engine, lf: nw.LazyFrame, col: str) -> tuple[date, date] | None:
+    """(min, max) of a date column, or None when the frame is empty."""
+    out = engine.collect(lf.select(nw.col(col).min().alias("lo"), nw.col(col).max().alias("hi")))
+    lo, hi = out["lo"][0], out["hi"][0]
+    if lo is None:
+        return None
+    return lo, hi
+
+
+def with_segment(engine: Engine, lf: nw.LazyFrame, by: str | None, *, column: str = "segment") -> nw.LazyFrame:
+    """Attach the value of account attribute ``by`` (long table account_attributes) as
+    ``column``; accounts without the attribute get "(none)".  ``by=None`` gives "all"."""
+    if by is None:
+        return lf.with_columns(nw.lit("all").alias(column))
+    attrs = (
+        engine.table("account_attributes")
+        .filter(nw.col("attribute") == by)
+        .group_by("account_id")
+        .agg(nw.col("value").min().alias(column))
+    )
+    return lf.join(attrs, on="account_id", how="left").with_columns(nw.col(column).fill_null(NO_SEGMENT))
+
+
+def check_attribute(engine: Engine, by: str | None) -> None:
+    """Refuse a --by attribute that no account has (a typo must not give one '(none)' group)."""
+    if by is None:
+        return
+    known = engine.collect(engine.table("account_attributes").select("attribute").unique())["attribute"].to_list()
+    if by not in known:
+        raise UsageError(
+            f"--by {by!r}: no account has this attribute",
+            hint="choose one of: " + (", ".join(sorted(str(k) for k in known)) or "(no attributes imported: add columns to accounts.csv)"),
+        )
+
+
+def quantile_nearest_rank(values: Iterable[float], q: float) -> float | None:
+    """Nearest-rank quantile: the ceil(q * n)-th smallest value (1-based); None when empty."""
+    import math
+
+    v = sorted(values)
+    if not v:
+        return None
+    k = max(1, math.ceil(q * len(v)))
+    return v[k - 1]
+
+
+def median(values: Iterable[float]) -> float | None:
+    v = sorted(values)
+    n = len(v)
+    if n == 0:
+        return None
+    return float(v[n // 2]) if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def ratio(num: float, den: float) -> float | None:
+    return None if not den else num / den
+
+
+def pct(num: float, den: float) -> float | None:
+    return None if not den else 100.0 * num / den

@@ -1,0 +1,162 @@
+"""Time to first value, onboarding engagement score, trial-to-paid conversion (metrics.md §9, §4).
+
+The engine finds each account's first paid day, first value event and first completion
+of each milestone (minimum dates); day differences and averages are made in Python on that
+one-row-per-account result.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import narwhals as nw
+
+from retentio.config import Settings
+from retentio.engagement._common import day_of, median, pct, with_segment
+from retentio.engine import Engine
+from retentio.errors import UsageError
+from retentio.metrics.periods import Period, month_index, month_label
+
+
+def _first_paid(engine: Engine, by: str | None) -> nw.LazyFrame:
+    fp = (
+        engine.table("subscriptions")
+        .filter(~nw.col("is_trial"))
+        .group_by("account_id")
+        .agg(nw.col("start_date").min().alias("first_paid"))
+    )
+    return with_segment(engine, fp, by)
+
+
+def _in_period(d: date, period: Period | None) -> bool:
+    return period is None or period.first <= month_index(d) <= period.last
+
+
+def _groups(rows: list[dict], keys: tuple[str, ...]) -> dict[tuple, list[dict]]:
+    out: dict[tuple, list[dict]] = {}
+    for r in rows:
+        out.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return out
+
+
+def time_to_first_value(engine: Engine, settings: Settings, period: Period | None = None,
+                        by: str | None = None) -> dict[str, Any]:
+    """Days from the first paid day to the first ``value_event`` (clamped at 0 when the event
+    came first, e.g. during a trial), per account; mean and median by cohort (month of the
+    first paid day) and segment.  Accounts without the event are excluded from the mean and
+    median and counted in ``without_event``."""
+    event = settings.engagement.value_event
+    if not event:
+        raise UsageError(
+            "time to first value needs engagement.value_event (the event that marks first value)",
+            hint='set it in retentio.toml, e.g. [engagement] value_event = "report_shared"',
+        )
+    fv = (
+        engine.table("usage").filter(nw.col("event") == event)
+        .group_by("account_id").agg(day_of("timestamp").min().alias("first_value"))
+    )
+    out = engine.collect(_first_paid(engine, by).join(fv, on="account_id", how="left"))
+    accounts = []
+    for r in sorted(out.to_dicts(), key=lambda r: r["account_id"]):
+        if not _in_period(r["first_paid"], period):
+            continue
+        days = None if r["first_value"] is None else max(0, (r["first_value"] - r["first_paid"]).days)
+        accounts.append({"account_id": r["account_id"], "cohort": month_label(month_index(r["first_paid"])),
+                         "segment": r["segment"], "first_paid": r["first_paid"], "first_value": r["first_value"],
+                         "ttfv_days": days, "value_before_paid": r["first_value"] is not None and r["first_value"] < r["first_paid"]})
+
+    def summary(rs: list[dict]) -> dict[str, Any]:
+        d = [r["ttfv_days"] for r in rs if r["ttfv_days"] is not None]
+        return {"accounts": len(rs), "with_event": len(d), "without_event": len(rs) - len(d),
+                "mean_days": (sum(d) / len(d)) if d else None, "median_days": median(d)}
+
+    groups = [{"cohort": k[0], "segment": k[1], **summary(v)}
+              for k, v in sorted(_groups(accounts, ("cohort", "segment")).items())]
+    return {"value_event": event, "by": by, "overall": summary(accounts), "groups": groups, "accounts": accounts}
+
+
+def onboarding(engine: Engine, settings: Settings, period: Period | None = None, by: str | None = None) -> dict[str, Any]:
+    """Onboarding engagement score per account: share of ``onboarding_milestones`` (event
+    names) completed at all, and completed on time (first occurrence on or before the first
+    paid day + ``onboarding_window_days``; occurrences before payment, e.g. in a trial, count)."""
+    milestones = list(dict.fromkeys(settings.engagement.onboarding_milestones))
+    window = settings.engagement.onboarding_window_days
+    if not milestones:
+        raise UsageError(
+            "the onboarding score needs engagement.onboarding_milestones (the checklist events)",
+            hint='set it in retentio.toml, e.g. [engagement] onboarding_milestones = ["invite_user", "connect_api"]',
+        )
+    firsts = engine.collect(
+        engine.table("usage").filter(nw.col("event").is_in(milestones))
+        .group_by("account_id", "event").agg(day_of("timestamp").min().alias("first_day"))
+    )
+    done: dict[str, dict[str, date]] = {}
+    for r in firsts.to_dicts():
+        done.setdefault(r["account_id"], {})[r["event"]] = r["first_day"]
+    fp = engine.collect(_first_paid(engine, by))
+    n = len(milestones)
+    accounts = []
+    for r in sorted(fp.to_dicts(), key=lambda r: r["account_id"]):
+        if not _in_period(r["first_paid"], period):
+            continue
+        deadline = r["first_paid"] + timedelta(days=window)
+        d = done.get(r["account_id"], {})
+        completed = sum(1 for m in milestones if m in d)
+        on_time = sum(1 for m in milestones if m in d and d[m] <= deadline)
+        accounts.append({"account_id": r["account_id"], "cohort": month_label(month_index(r["first_paid"])),
+                         "segment": r["segment"], "completed": completed, "on_time": on_time, "milestones": n,
+                         "score_pct": 100.0 * completed / n, "on_time_pct": 100.0 * on_time / n,
+                         "missing": [m for m in milestones if m not in d]})
+
+    def summary(rs: list[dict]) -> dict[str, Any]:
+        return {"accounts": len(rs),
+                "score_pct": pct(sum(r["completed"] for r in rs), n * len(rs)),
+                "on_time_pct": pct(sum(r["on_time"] for r in rs), n * len(rs)),
+                "fully_onboarded": sum(r["completed"] == n for r in rs),
+                "fully_onboarded_on_time": sum(r["on_time"] == n for r in rs)}
+
+    per_milestone = [{"milestone": m, "accounts_completed": sum(m not in r["missing"] for r in accounts),
+                      "share_pct": pct(sum(m not in r["missing"] for r in accounts), len(accounts))} for m in milestones]
+    groups = [{"cohort": k[0], "segment": k[1], **summary(v)}
+              for k, v in sorted(_groups(accounts, ("cohort", "segment")).items())]
+    return {"milestones": milestones, "window_days": window, "by": by, "overall": summary(accounts),
+            "per_milestone": per_milestone, "groups": groups, "accounts": accounts}
+
+
+def trial_conversion(engine: Engine, settings: Settings, period: Period | None = None, by: str | None = None) -> dict[str, Any]:
+    """Trial-to-paid conversion by cohort (month of the account's first trial start).
+
+    An account's trial is its earliest trial line; it converts when a paid line starts on or
+    after the trial start and no later than the trial end + ``metrics.trial_conversion_window_days``
+    (an open-ended trial: any later paid line)."""
+    window = settings.metrics.trial_conversion_window_days
+    subs = engine.table("subscriptions").select("account_id", "start_date", "end_date", "is_trial")
+    trials = with_segment(engine, subs.filter(nw.col("is_trial")), by)
+    t = engine.collect(trials.select("account_id", "start_date", "end_date", "segment"))
+    paid = engine.collect(subs.filter(~nw.col("is_trial")).select("account_id", "start_date"))
+    first: dict[str, dict] = {}
+    for r in t.to_dicts():
+        cur = first.get(r["account_id"])
+        if cur is None or (r["start_date"], r["end_date"] or date.max) < (cur["start_date"], cur["end_date"] or date.max):
+            first[r["account_id"]] = r
+    paid_starts: dict[str, list[date]] = {}
+    for r in paid.to_dicts():
+        paid_starts.setdefault(r["account_id"], []).append(r["start_date"])
+    accounts = []
+    for a, r in sorted(first.items()):
+        if not _in_period(r["start_date"], period):
+            continue
+        hi = date.max if r["end_date"] is None else r["end_date"] + timedelta(days=window)
+        conv = [s for s in paid_starts.get(a, []) if r["start_date"] <= s <= hi]
+        accounts.append({"account_id": a, "cohort": month_label(month_index(r["start_date"])), "segment": r["segment"],
+                         "trial_start": r["start_date"], "trial_end": r["end_date"], "converted": bool(conv),
+                         "paid_start": min(conv) if conv else None})
+    groups = []
+    for k, v in sorted(_groups(accounts, ("cohort", "segment")).items()):
+        c = sum(r["converted"] for r in v)
+        groups.append({"cohort": k[0], "segment": k[1], "trials": len(v), "converted": c, "conversion_pct": pct(c, len(v))})
+    c = sum(r["converted"] for r in accounts)
+    return {"window_days": window, "by": by,
+            "overall": {"trials": len(accounts), "converted": c, "conversion_pct": pct(c, len(accounts))},
+            "groups": groups, "accounts": accounts}

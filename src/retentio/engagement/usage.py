@@ -1,0 +1,255 @@
+"""Usage metrics (metrics.md §9): DAU / WAU / MAU, stickiness, active users vs seats,
+feature adoption and time on key features.
+
+A user is active on a day when they have at least one usage event that UTC day.  A user is
+identified by (account_id, user_id), so the overall count is the sum of the per-account
+counts.  Counts are made in the engine (integers); ratios are computed in Python.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import narwhals as nw
+import pyarrow as pa
+
+from retentio.config import Settings
+from retentio.engagement._common import day_of, month_of, pct, ratio
+from retentio.engine import Engine
+from retentio.metrics.periods import Period, month_end, month_label
+
+WINDOWS = ("dau", "wau", "mau")
+
+
+def window_days(point: date, kind: str, mode: str) -> list[date]:
+    """The days whose active users count for ``kind`` (dau/wau/mau) at ``point``.
+
+    trailing: the day; the 7 days; the 30 days ending on ``point`` (included).
+    calendar: the day; the calendar week (Monday-Sunday) containing ``point``; the calendar
+    month containing ``point`` (whole week / month, even days after ``point``).
+    """
+    if kind == "dau":
+        return [point]
+    if mode == "trailing":
+        n = 7 if kind == "wau" else 30
+        return [point - timedelta(days=i) for i in range(n - 1, -1, -1)]
+    if kind == "wau":
+        monday = point - timedelta(days=point.weekday())
+        return [monday + timedelta(days=i) for i in range(7)]
+    first = point.replace(day=1)
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    return [first + timedelta(days=i) for i in range((nxt - first).days)]
+
+
+def month_end_points(period: Period) -> list[date]:
+    return [month_end(m) for m in period.months]
+
+
+def daily_points(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def user_days(engine: Engine, first: date | None = None, last: date | None = None) -> nw.LazyFrame:
+    """Distinct (account_id, user_id, day) with at least one event, optionally within [first, last]."""
+    lf = engine.table("usage").select("account_id", "user_id", day_of("timestamp").alias("day"))
+    if first is not None:
+        lf = lf.filter(nw.col("day") >= nw.lit(first))
+    if last is not None:
+        lf = lf.filter(nw.col("day") <= nw.lit(last))
+    return lf.unique(["account_id", "user_id", "day"])
+
+
+def _seats(engine: Engine, points: list[date]) -> dict[tuple[date, str], dict[str, Any]]:
+    """Seats = sum of ``quantity`` of the subscription lines active at each point
+    (start_date <= point < end_date, open end = ongoing; trial lines included)."""
+    pts = engine.from_arrow(pa.table({"point": pa.array(points, pa.date32())}))
+    subs = engine.table("subscriptions").select("account_id", "start_date", "end_date", "quantity")
+    active = subs.join(pts, how="cross").filter(
+        (nw.col("start_date") <= nw.col("point"))
+        & (nw.col("end_date").is_null() | (nw.col("end_date") > nw.col("point")))
+    )
+    out = engine.collect(
+        active.group_by("point", "account_id").agg(
+            nw.col("quantity").sum().alias("seats"),
+            nw.col("quantity").count().cast(nw.Int64).alias("lines_with_quantity"),
+        )
+    )
+    res = {}
+    for r in out.to_dicts():
+        if not r["lines_with_quantity"]:  # no active line carries a quantity: seats unknown, not 0
+            r["seats"] = None
+        res[(r["point"], r["account_id"])] = r
+    return res
+
+
+def active_users(
+    engine: Engine, settings: Settings, points: list[date], *, per_account: bool = True
+) -> list[dict[str, Any]]:
+    """DAU, WAU, MAU, stickiness (WAU/MAU and DAU/MAU, in %) and seats at each point.
+
+    One row per point for the whole base (``account_id`` None) and, if ``per_account``,
+    one row per point and account with at least one active user in the 30-day / month window.
+    """
+    mode = settings.engagement.active_window
+    if not points:
+        return []
+    rows = []
+    for p in sorted(set(points)):
+        for k in WINDOWS:
+            for d in window_days(p, k, mode):
+                rows.append((p, k, d))
+    windows = engine.from_arrow(
+        pa.table(
+            {
+                "point": pa.array([r[0] for r in rows], pa.date32()),
+                "window": pa.array([r[1] for r in rows], pa.string()),
+                "day": pa.array([r[2] for r in rows], pa.date32()),
+            }
+        )
+    )
+    lo = min(r[2] for r in rows)
+    hi = max(r[2] for r in rows)
+    ud = user_days(engine, lo, hi)
+    counts = engine.collect(
+        ud.join(windows, on="day", how="inner")
+        .unique(["point", "window", "account_id", "user_id"])
+        .group_by("point", "window", "account_id")
+        .agg(nw.len().cast(nw.Int64).alias("users"))
+    )
+    by_acc: dict[tuple[date, str], dict[str, int]] = {}
+    for r in counts.to_dicts():
+        by_acc.setdefault((r["point"], r["account_id"]), {k: 0 for k in WINDOWS})[r["window"]] = int(r["users"])
+    seats = _seats(engine, sorted(set(points)))
+    total_seats = {}
+    for (p, _a), s in seats.items():
+        if s["seats"] is not None:
+            total_seats[p] = total_seats.get(p, 0.0) + float(s["seats"])
+
+    def row(p: date, acc: str | None, c: dict[str, int], seat: float | None) -> dict[str, Any]:
+        return {
+            "date": p,
+            "account_id": acc,
+            "dau": c["dau"],
+            "wau": c["wau"],
+            "mau": c["mau"],
+            "stickiness_wau_mau_pct": pct(c["wau"], c["mau"]),
+            "stickiness_dau_mau_pct": pct(c["dau"], c["mau"]),
+            "seats": seat,
+            "mau_per_seat_pct": pct(c["mau"], seat) if seat else None,
+        }
+
+    out: list[dict[str, Any]] = []
+    for p in sorted(set(points)):
+        tot = {k: 0 for k in WINDOWS}
+        accs = sorted(a for (q, a) in by_acc if q == p)
+        for a in accs:
+            for k in WINDOWS:
+                tot[k] += by_acc[(p, a)][k]
+        out.append(row(p, None, tot, total_seats.get(p)))
+        if per_account:
+            for a in accs:
+                s = seats.get((p, a))
+                out.append(row(p, a, by_acc[(p, a)], None if s is None or s["seats"] is None else float(s["seats"])))
+    return out
+
+
+def _events_in(engine: Engine, period: Period) -> nw.LazyFrame:
+    return engine.table("usage").with_columns(day_of("timestamp").alias("day")).filter(
+        (nw.col("day") >= nw.lit(period.first_day)) & (nw.col("day") <= nw.lit(period.last_day))
+    )
+
+
+def _duration_ms() -> nw.Expr:
+    """Duration in whole milliseconds (floor, identical on every engine), 0 when not measured."""
+    return (nw.col("duration_seconds").fill_null(0.0) * 1000).floor().cast(nw.Int64)
+
+
+def feature_adoption(engine: Engine, settings: Settings, period: Period) -> dict[str, Any]:
+    """Share of active accounts and of active users that used each feature in the period.
+
+    Denominators: accounts (users) with at least one usage event in the period.  A feature
+    is "used" by an account when at least one of its events in the period names it.
+    """
+    ev = engine.materialize(_events_in(engine, period).select("account_id", "user_id", "feature", "duration_seconds"))
+    users_active = int(engine.collect(ev.select("account_id", "user_id").unique().select(nw.len().cast(nw.Int64).alias("n")))["n"][0])
+    accounts_active = int(engine.collect(ev.select("account_id").unique().select(nw.len().cast(nw.Int64).alias("n")))["n"][0])
+    fev = ev.filter(~nw.col("feature").is_null())
+    acc = engine.collect(
+        fev.select("feature", "account_id").unique().group_by("feature").agg(nw.len().cast(nw.Int64).alias("accounts"))
+    )
+    usr = engine.collect(
+        fev.select("feature", "account_id", "user_id").unique().group_by("feature").agg(nw.len().cast(nw.Int64).alias("users"))
+    )
+    evs = engine.collect(
+        fev.with_columns(_duration_ms().alias("ms")).group_by("feature").agg(
+            nw.len().cast(nw.Int64).alias("events"), nw.col("ms").sum().cast(nw.Int64).alias("ms")
+        )
+    )
+    a = {r["feature"]: r["accounts"] for r in acc.to_dicts()}
+    u = {r["feature"]: r["users"] for r in usr.to_dicts()}
+    e = {r["feature"]: r for r in evs.to_dicts()}
+    complex_ = set(settings.engagement.complex_features)
+    key = set(settings.engagement.key_features)
+    features = sorted(set(a) | complex_ | key)
+    rows = []
+    for f in features:
+        rows.append(
+            {
+                "feature": f,
+                "complex": f in complex_,
+                "key": f in key,
+                "accounts_using": a.get(f, 0),
+                "account_share_pct": pct(a.get(f, 0), accounts_active),
+                "users_using": u.get(f, 0),
+                "user_share_pct": pct(u.get(f, 0), users_active),
+                "events": int(e[f]["events"]) if f in e else 0,
+                "hours": (int(e[f]["ms"]) / 3_600_000) if f in e else 0.0,
+            }
+        )
+    return {
+        "period": period.label,
+        "accounts_active": accounts_active,
+        "users_active": users_active,
+        "features": rows,
+    }
+
+
+def key_feature_time(engine: Engine, settings: Settings, period: Period) -> dict[str, Any]:
+    """Time spent on key features (``engagement.key_features``; all features when the list
+    is empty, said in the output) per account and month: hours, and hours per active user."""
+    keys = list(settings.engagement.key_features)
+    ev = _events_in(engine, period).filter(~nw.col("feature").is_null())
+    if keys:
+        ev = ev.filter(nw.col("feature").is_in(keys))
+    ev = ev.with_columns(month_of("timestamp").alias("month"), _duration_ms().alias("ms"))
+    t = engine.collect(
+        ev.group_by("account_id", "month").agg(nw.col("ms").sum().cast(nw.Int64).alias("ms"))
+    )
+    active = engine.collect(
+        _events_in(engine, period)
+        .with_columns(month_of("timestamp").alias("month"))
+        .select("account_id", "month", "user_id")
+        .unique()
+        .group_by("account_id", "month")
+        .agg(nw.len().cast(nw.Int64).alias("users"))
+    )
+    users = {(r["account_id"], r["month"]): int(r["users"]) for r in active.to_dicts()}
+    rows = []
+    for r in sorted(t.to_dicts(), key=lambda r: (r["month"], r["account_id"])):
+        n = users.get((r["account_id"], r["month"]), 0)
+        h = int(r["ms"]) / 3_600_000
+        rows.append(
+            {
+                "month": month_label(int(r["month"])),
+                "account_id": r["account_id"],
+                "hours": h,
+                "active_users": n,
+                "hours_per_active_user": ratio(h, n),
+            }
+        )
+    return {
+        "period": period.label,
+        "key_features": keys or "all features (engagement.key_features is empty)",
+        "rows": rows,
+    }

@@ -1,0 +1,152 @@
+"""Offline French / English sentiment of short customer texts (metrics.md §10).
+
+A VADER-style lexicon scorer, written here so that it has no dependency and never touches
+the network: each word of a text found in the language's lexicon contributes its valence
+(-4..+4); a booster word just before it (very, très ...) strengthens it, a negation among
+the three words before it (not, pas, jamais ...) flips and damps it (x -0.74), words after
+"but" / "mais" weigh 1.5 and words before 0.5, each "!" (up to 4) adds 0.292 in the
+direction of the sum.  The sum s becomes a score in [-1, 1] with s / sqrt(s^2 + 15)
+(VADER's normalisation).  Label: positive when score >= threshold, negative when
+<= -threshold, else neutral.
+
+Lexicons (``lexicons/``, MIT, see NOTICE.md): English from vaderSentiment 3.3.2, French
+from vaderSentiment-fr 1.3.4.  The language of each text is detected by counting common
+function words of each language (plus accented letters for French); see ``detect_language``.
+The accuracy measured on labelled samples is in docs/sentiment.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+# Label thresholds on the score, tuned on the UMSAB train split (docs/sentiment.md).
+THRESHOLDS = {"en": 0.2, "fr": 0.15}
+NEGATION_SCALAR = -0.74
+BOOSTER = 0.293
+EXCLAMATION = 0.292
+ALPHA = 15.0
+
+NEGATIONS = {
+    "en": {"not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without", "cannot", "cant",
+           "dont", "doesnt", "didnt", "isnt", "wasnt", "arent", "werent", "wont", "wouldnt", "couldnt",
+           "shouldnt", "havent", "hasnt", "hadnt", "aint", "n't"},
+    "fr": {"pas", "jamais", "rien", "aucun", "aucune", "aucunement", "nullement", "sans", "ni", "personne", "guere"},
+}
+BOOSTERS = {
+    "en": {"very": 1, "really": 1, "extremely": 1, "so": 1, "totally": 1, "absolutely": 1, "incredibly": 1,
+           "completely": 1, "super": 1, "highly": 1, "most": 1, "too": 1, "quite": 0.5, "fairly": -0.5,
+           "slightly": -1, "somewhat": -1, "barely": -1, "hardly": -1, "kind": -1, "little": -1},
+    "fr": {"tres": 1, "vraiment": 1, "trop": 1, "tellement": 1, "extremement": 1, "totalement": 1,
+           "absolument": 1, "super": 1, "si": 1, "hyper": 1, "completement": 1, "particulierement": 1,
+           "plutot": -0.5, "assez": 0.5, "peu": -1, "legerement": -1, "moyennement": -1},
+}
+BUT = {"en": {"but", "however", "although"}, "fr": {"mais", "cependant", "pourtant", "toutefois"}}
+STOPWORDS = {
+    "en": {"the", "is", "and", "i", "a", "an", "of", "to", "for", "it", "this", "that", "with", "on", "you", "we",
+           "but", "very", "was", "are", "be", "have", "not", "my", "your", "our", "they", "in", "at", "from",
+           "thanks", "thank", "please", "can", "would", "will", "just", "all", "when", "what", "since", "its"},
+    "fr": {"le", "la", "les", "des", "est", "et", "je", "pas", "une", "un", "du", "de", "pour", "que", "qui", "tres",
+           "avec", "sur", "ce", "il", "nous", "vous", "mais", "merci", "ne", "plus", "au", "aux", "en", "ca",
+           "cest", "depuis", "votre", "notre", "nos", "vos", "sont", "mon", "ma", "mes", "on", "elle", "bonjour",
+           "dans", "par", "sans", "tout", "rien", "jamais"},
+}
+_TOKEN = re.compile(r"[a-z0-9]+(?:n't)?|[!?]")
+_ACCENTED = re.compile(r"[éèêëàâîïôûùç]")
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents removed, typographic apostrophes made plain."""
+    text = text.lower().replace("’", "'").replace("`", "'")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=2)
+def lexicon(lang: str) -> dict[str, float]:
+    """word (lower case, accents removed) -> valence (-4..+4)."""
+    text = resources.files("retentio.satisfaction").joinpath("lexicons", f"{lang}_lexicon.txt").read_text(encoding="utf-8")
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if lang == "fr":
+            word, _, val = line.partition("->")
+        else:
+            word, val = line.split("\t")[:2]
+        try:
+            out[_fold(word.strip())] = float(val)
+        except ValueError:
+            continue
+    return out
+
+
+def _tokens(text: str, lang: str) -> list[str]:
+    folded = _fold(text)
+    if lang == "fr":
+        # Elisions: l'equipe -> l equipe, n'est -> n est
+        folded = folded.replace("'", " ")
+    else:
+        folded = re.sub(r"(\w)n't\b", r"\1 n't", folded).replace("'", "")
+    return _TOKEN.findall(folded)
+
+
+def detect_language(text: str) -> str:
+    """'fr' or 'en': the language whose common function words occur more often in the text
+    (an accented letter counts one for French); a tie (including no evidence) is English."""
+    words = re.findall(r"[a-z]+", _fold(text).replace("'", " "))
+    fr = sum(w in STOPWORDS["fr"] for w in words) + (1 if _ACCENTED.search(text.lower()) else 0)
+    en = sum(w in STOPWORDS["en"] for w in words)
+    return "fr" if fr > en else "en"
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    label: str  # positive | neutral | negative
+    score: float  # -1 .. 1
+    language: str
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "score": self.score, "language": self.language}
+
+
+def raw_score(text: str, lang: str) -> float:
+    lex = lexicon(lang)
+    neg, boost, but = NEGATIONS[lang], BOOSTERS[lang], BUT[lang]
+    toks = _tokens(text, lang)
+    words = [t for t in toks if t not in ("!", "?")]
+    but_at = next((i for i, w in enumerate(words) if w in but), None)
+    total = 0.0
+    for i, w in enumerate(words):
+        if w in boost or w in neg:
+            continue
+        v = lex.get(w)
+        if v is None or v == 0:
+            continue
+        for k, decay in ((1, 1.0), (2, 0.95), (3, 0.9)):
+            if i - k >= 0 and words[i - k] in boost:
+                v += math.copysign(BOOSTER * boost[words[i - k]] * decay, v)
+        if any(i - k >= 0 and words[i - k] in neg for k in (1, 2, 3)):
+            v *= NEGATION_SCALAR
+        if but_at is not None:
+            v *= 0.5 if i < but_at else 1.5 if i > but_at else 1.0
+        total += v
+    if total:
+        total += math.copysign(min(toks.count("!"), 4) * EXCLAMATION, total)
+    return total / math.sqrt(total * total + ALPHA)
+
+
+def score_text(text: str | None, lang: str | None = None) -> Sentiment | None:
+    """Sentiment of one text; None for an empty text.  ``lang`` None = detect it."""
+    if text is None or not str(text).strip():
+        return None
+    text = str(text)
+    lang = lang or detect_language(text)
+    s = raw_score(text, lang)
+    th = THRESHOLDS[lang]
+    label = "positive" if s >= th else "negative" if s <= -th else "neutral"
+    return Sentiment(label, s, lang)
