@@ -151,21 +151,30 @@ class Warehouse:
                 self._apply(con, entity, accepted, attributes, replace)
                 con.execute("DELETE FROM quarantine WHERE entity = ? AND file = ?", [entity.name, file])
                 if quarantined:
-                    rows = [
-                        (
-                            import_id,
-                            entity.name,
-                            file,
-                            int(q["row_number"]),
-                            q.get("column"),
-                            None if q.get("value") is None else str(q.get("value")),
-                            q["reason"],
-                            q.get("detail"),
-                            json.dumps(q.get("raw"), default=str, ensure_ascii=False),
-                        )
-                        for q in quarantined
-                    ]
-                    con.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    # One Arrow table, one INSERT: row-by-row executemany costs ~2 ms a row.
+                    n = len(quarantined)
+                    qt = pa.table(
+                        {
+                            "import_id": pa.array([import_id] * n, pa.string()),
+                            "entity": pa.array([entity.name] * n, pa.string()),
+                            "file": pa.array([file] * n, pa.string()),
+                            "row_number": pa.array([int(q["row_number"]) for q in quarantined], pa.int64()),
+                            "column": pa.array([q.get("column") for q in quarantined], pa.string()),
+                            "value": pa.array(
+                                [None if q.get("value") is None else str(q.get("value")) for q in quarantined], pa.string()
+                            ),
+                            "reason": pa.array([q["reason"] for q in quarantined], pa.string()),
+                            "detail": pa.array([q.get("detail") for q in quarantined], pa.string()),
+                            "raw": pa.array(
+                                [json.dumps(q.get("raw"), default=str, ensure_ascii=False) for q in quarantined], pa.string()
+                            ),
+                        }
+                    )
+                    con.register("_quarantined", qt)
+                    try:
+                        con.execute("INSERT INTO quarantine SELECT * FROM _quarantined")
+                    finally:
+                        con.unregister("_quarantined")
                 con.execute(
                     "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
