@@ -131,6 +131,13 @@ class Settings(_Strict):
             ) from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})", hint="fix the file or re-create it") from None
+        return cls.validate_document(raw, path)
+
+    @classmethod
+    def validate_document(
+        cls, raw: dict, path: Path, hint: str = "see docs/configuration.md for the settings and their allowed values"
+    ) -> "Settings":
+        """Validate a parsed retentio.toml; the error names the file and the first bad setting."""
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
@@ -138,7 +145,7 @@ class Settings(_Strict):
             where = ".".join(str(p) for p in first["loc"])
             raise ConfigError(
                 f"{path}: setting {where}: {first['msg']}",
-                hint="see docs/configuration.md for the settings and their allowed values",
+                hint=hint,
                 details={"errors": [{"setting": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]},
             ) from None
 

@@ -220,12 +220,8 @@ def upgrade(path: Path) -> list[str]:
 
 
 def _validate(files: WorkspaceFiles, raw: dict[str, Any]) -> Settings:
-    try:
-        return Settings.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"{files.config}: setting {where}: {first['msg']}",
-            hint="fix it (see docs/configuration.md for the settings and their allowed values), then run upgrade again",
-        ) from None
+    return Settings.validate_document(
+        raw,
+        files.config,
+        hint="fix it (see docs/configuration.md for the settings and their allowed values), then run upgrade again",
+    )

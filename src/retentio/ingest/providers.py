@@ -173,6 +173,22 @@ def _translate(raw: RawTable, cols: dict[str, str], row_fn: Callable[[dict[str, 
     return frame, problems
 
 
+
+def _subscription_row(r: dict[str, str | None], start, end, amount, months, is_trial: bool) -> dict[str, str | None]:
+    """The canonical subscriptions row a provider export line translates to."""
+    return {
+        "subscription_id": r.get("id"),
+        "account_id": r.get("customer"),
+        "plan": r.get("plan"),
+        "start_date": start,
+        "end_date": end,
+        "amount": amount,
+        "billing_period_months": months,
+        "currency": (r.get("currency") or "").strip().upper() or None,
+        "is_trial": "true" if is_trial else "false",
+        "quantity": r.get("quantity"),
+    }
+
 def stripe(raw: RawTable, path: str):
     """Stripe Dashboard subscriptions export (Billing > Subscriptions > Export)."""
     cols = _locate(raw, STRIPE_COLUMNS, STRIPE_REQUIRED, "Stripe", path)
@@ -206,18 +222,7 @@ def stripe(raw: RawTable, path: str):
         else:
             problem = ("unsupported_status", cols["status"], r.get("status"),
                        "unknown Stripe status (expected trialing, active, past_due, unpaid, paused, canceled): fix the value")
-        return {
-            "subscription_id": r.get("id"),
-            "account_id": r.get("customer"),
-            "plan": r.get("plan"),
-            "start_date": start,
-            "end_date": end,
-            "amount": amount,
-            "billing_period_months": months,
-            "currency": (r.get("currency") or "").strip().upper() or None,
-            "is_trial": "true" if is_trial else "false",
-            "quantity": r.get("quantity"),
-        }, problem
+        return _subscription_row(r, start, end, amount, months, is_trial), problem
 
     return _translate(raw, cols, row)
 
@@ -254,17 +259,6 @@ def chargebee(raw: RawTable, path: str):
         else:
             problem = ("unsupported_status", cols["status"], r.get("status"),
                        "status must be future, in_trial, active, non_renewing, paused or cancelled (transferred lines are not imported)")
-        return {
-            "subscription_id": r.get("id"),
-            "account_id": r.get("customer"),
-            "plan": r.get("plan"),
-            "start_date": start,
-            "end_date": end,
-            "amount": amount,
-            "billing_period_months": months,
-            "currency": (r.get("currency") or "").strip().upper() or None,
-            "is_trial": "true" if is_trial else "false",
-            "quantity": r.get("quantity"),
-        }, problem
+        return _subscription_row(r, start, end, amount, months, is_trial), problem
 
     return _translate(raw, cols, row)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from retentio.metrics.flatten import lookup
+
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,19 +76,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
 )
 
 
-def _lookup(result: dict, path: str):
-    cur = result
-    for part in path.split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
 
 
 def assess(result: dict) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for b in BENCHMARKS:
-        v = _lookup(result, b.uses)
+        v = lookup(result, b.uses)
         if v is None:
             continue
         out[b.metric] = {"status": b.status(float(v)), "reference": b.reference, "source": b.source, "judged": b.uses}

@@ -3,6 +3,8 @@ figure (its formula, inputs and the accounts contributing most)."""
 
 from __future__ import annotations
 
+from retentio.metrics.flatten import lookup
+
 import narwhals as nw
 
 from retentio.config import Settings
@@ -75,13 +77,6 @@ def movements(
     return out
 
 
-def _lookup(fig: dict, path: str):
-    cur = fig
-    for part in path.split("."):
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(part)
-    return cur
 
 
 def explain(
@@ -113,7 +108,7 @@ def explain(
     fig["_nrr_numerator"] = (sums["end"] or 0) / 100
     fig["_grr_numerator"] = (sums["kept"] or 0) / 100
     fig["_retained"] = int(sums["retained"] or 0)
-    inputs = {name: _lookup(fig, path) for name, path in d.inputs}
+    inputs = {name: lookup(fig, path) for name, path in d.inputs}
     try:
         recomputed = d.recompute(inputs)
     except TypeError:

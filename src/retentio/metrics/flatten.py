@@ -19,3 +19,13 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[key] = v
     return out
+
+
+def lookup(figures: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path (``annualised.cs_headwind``), or None if absent."""
+    cur: Any = figures
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
