@@ -59,9 +59,12 @@ def cohorts(
     A = book.A.join(book.A.group_by("account_id").agg(nw.col("month").min().alias("first_month")), on="account_id")
     if grain == "quarter":
         # Age k of a quarterly cohort is the snapshot at the end of its k-th quarter.
+        # Integer arithmetic only: a float division cast to int rounds on DuckDB and
+        # truncates elsewhere.  cohort = first month of its quarter; age in whole quarters.
+        cohort_q = nw.col("first_month") - nw.col("first_month") % 3
         A = A.filter(nw.col("month") % 3 == 2).with_columns(
-            cohort=(nw.col("first_month") - nw.col("first_month") % 3), age=(nw.col("month") - (nw.col("first_month") - nw.col("first_month") % 3)) / 3
-        ).with_columns(age=nw.col("age").cast(nw.Int64))
+            cohort=cohort_q, age=(nw.col("month") - cohort_q - 2) // 3
+        )
         sizes_lf = book.A.group_by("account_id").agg(nw.col("month").min().alias("m")).with_columns(cohort=nw.col("m") - nw.col("m") % 3)
     else:
         A = A.with_columns(cohort=nw.col("first_month"), age=nw.col("month") - nw.col("first_month"))

@@ -108,6 +108,7 @@ def explain(
     fig["_nrr_numerator"] = (sums["end"] or 0) / 100
     fig["_grr_numerator"] = (sums["kept"] or 0) / 100
     fig["_retained"] = int(sums["retained"] or 0)
+    fig["_lost"] = int(fig["customers_start"]) - fig["_retained"]
     inputs = {name: lookup(fig, path) for name, path in d.inputs}
     try:
         recomputed = d.recompute(inputs)

@@ -198,6 +198,12 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None) -> list[dict]
         .agg(nw.len().cast(nw.Int64).alias("served"))
     )
     served_map = {(r.get("grp"), r["key"]): int(r["served"]) for r in served.iter_rows(named=True)}
+    arr = engine.collect(
+        with_group(book.lines.join(bf.select("key", nw.col("b_last").alias("month")), on="month", how="inner"))
+        .group_by("key", *keys)
+        .agg(nw.col("arr_cents").sum().cast(nw.Int64).alias("arr"))
+    )
+    arr_map = {(r.get("grp"), r["key"]): int(r["arr"]) for r in arr.iter_rows(named=True)}
 
     # 4. costs are company-wide: not attributed to segments or filtered books
     costs = None
@@ -210,10 +216,10 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None) -> list[dict]
         out = {}
         for g in groups:
             label = month_label(int(g)) if by.strip().lower() == "cohort" and g != NONE_GROUP else g
-            out[label] = _figures(b, g, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, None)
+            out[label] = _figures(b, g, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, None)
         return [{"period": b.label, "by": by, "groups": out}]
     return [
-        _figures(b, None, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, costs)
+        _figures(b, None, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs)
         for b in buckets
     ]
 
@@ -238,7 +244,9 @@ def _annualise(rate: float | None, n_months: int, rule: str) -> float | None:
     return 1 - (1 - monthly) ** 12
 
 
-def _figures(b: Period, g, settings: Settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, costs) -> dict:
+def _figures(
+    b: Period, g, settings: Settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs
+) -> dict:
     ms = settings.metrics
     months = [_month_row(by_month, g, m) for m in b.months]
     tot = {f: sum(int(r[f]) for r in months) for f in ("new", "reactivation", "expansion", "contraction", "churn",
@@ -319,7 +327,7 @@ def _figures(b: Period, g, settings: Settings, by_month, endpoints, renewals, re
         "period": b.label,
         "currency": settings.workspace.base_currency,
         "mrr": _eur(mrr),
-        "arr": _eur(12 * mrr),
+        "arr": _eur(arr_map.get((g, b.label), 0)),
         "customers": customers,
         "arpa": arpa,
         "arpa_change": None if arpa is None or not arpa_start else (arpa - arpa_start) / arpa_start,

@@ -134,6 +134,9 @@ def line_months(engine: Engine, settings: Settings, first: int, last: int) -> nw
         "snapshot",
         "rate",
         to_cents(nw.col("amount") / nw.col("billing_period_months") * nw.col("rate")).alias("mrr_cents"),
+        # ARR is annualised per line before rounding, so a 6-month contract of 1 000 EUR is
+        # 2 000.00 ARR (metrics.md §2) even though its MRR rounds to 166.67.
+        to_cents(nw.col("amount") * 12 / nw.col("billing_period_months") * nw.col("rate")).alias("arr_cents"),
     )
 
 

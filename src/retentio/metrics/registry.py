@@ -37,15 +37,18 @@ def _add(d: MetricDef) -> None:
 
 _add(MetricDef("mrr", "Monthly recurring revenue", "sum over customers of the MRR of their active paid lines at the period's end snapshot",
                (("mrr", "mrr"),), lambda i: i["mrr"], "money", "snapshot", ("fx_rule",), "src/retentio/metrics/mrr.py"))
-_add(MetricDef("arr", "Annual recurring revenue", "12 x MRR", (("mrr", "mrr"),), lambda i: 12 * i["mrr"], "money"))
+_add(MetricDef("arr", "Annual recurring revenue",
+               "sum over active paid lines of amount x 12 / billing period months (= 12 x MRR up to per-line cent rounding)",
+               (("arr", "arr"), ("mrr", "mrr")), lambda i: i["arr"], "money", "snapshot", ("fx_rule",),
+               "src/retentio/metrics/mrr.py"))
 _add(MetricDef("customers", "Customers", "accounts with MRR > 0 at the period's end snapshot", (("customers", "customers"),),
                lambda i: i["customers"], "count"))
 _add(MetricDef("arpa", "Average revenue per account", "MRR / customers", (("mrr", "mrr"), ("customers", "customers")),
                lambda i: _d(i["mrr"], i["customers"]), "money"))
 _add(MetricDef("customer_churn_rate", "Customer churn rate",
                "customers at the start not customers at the end / customers at the start",
-               (("customers_start", "customers_start"), ("crr", "crr")),
-               lambda i: None if i["crr"] is None else 1 - i["crr"], "ratio", "endpoint"))
+               (("customers_lost", "_lost"), ("customers_start", "customers_start")),
+               lambda i: _d(i["customers_lost"], i["customers_start"]), "ratio", "endpoint"))
 _add(MetricDef("gross_mrr_churn_rate", "Gross MRR churn rate", "(churn + contraction) / start MRR",
                (("churn", _m("churn")), ("contraction", _m("contraction")), ("mrr_start", "mrr_start")),
                lambda i: _d(i["churn"] + i["contraction"], i["mrr_start"]), "ratio", "movements:churn,contraction",
