@@ -358,3 +358,11 @@ class Workspace:
             self.engine(engine), self.settings, grain=grain, measure=measure, values=values, segment=segment,
             through=through, filters=filters,
         )
+
+    def refresh(self, *, through: str | None = None, figures: bool = True, full: bool = False) -> dict[str, Any]:
+        """Update the stored account-month MRR snapshot after imports (only the accounts and
+        months that changed) and return the figures of the affected months
+        (retentio.metrics.incremental; docs/benchmarks.md)."""
+        from retentio.metrics.incremental import refresh
+
+        return refresh(self, through=through, figures=figures, full=full).to_dict()

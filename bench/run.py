@@ -1,0 +1,341 @@
+"""Run the benchmark: ``python -m bench.run [--quick] [--sizes 10000,100000,1000000] [--engines duckdb,polars,spark]``.
+
+Every workload of bench.workloads runs as its own process, started with the same Python; its
+wall time (start-up included) and peak RSS (``os.wait4`` rusage of the process) are recorded.
+Figures are cross-checked (Retentio on each engine = floor MRR = naive pandas = saas-metrics
+waterfall) and the result is written to ``bench/results.json`` (``--quick``:
+``bench/out/quick/results.json``) with a chart next to it (SVG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from dataclasses import asdict
+
+from bench.books import OUT, BookSpec, spec_for
+from bench.workloads import REGISTRY
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZE = 300
+QUICK_MONTHS = 12
+SPARK_MAX_ACCOUNTS = 100_000
+
+
+def machine() -> dict:
+    info: dict = {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["mem_gb"] = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    # Versions without importing anything: the driver stays small (see bench/launch.py).
+    from importlib.metadata import PackageNotFoundError, version
+
+    info["versions"] = {}
+    for pkg in ("duckdb", "polars", "narwhals", "pandas", "pyspark", "saas-metrics", "pyarrow"):
+        try:
+            info["versions"][pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return info
+
+
+def run_process(name: str, params: dict, out_dir: Path, timeout: float) -> dict:
+    """Run one workload in a child process; wall time and peak RSS of that process."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tag = name + (f"-{params['engine']}" if "engine" in params else "") + (f"-{params['format']}" if "format" in params else "")
+    out_file = out_dir / f"{tag}.json"
+    err_file = out_dir / f"{tag}.stderr"
+    out_file.unlink(missing_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    stat_file = out_dir / f"{tag}.stat"
+    stat_file.unlink(missing_ok=True)
+    launcher = [sys.executable, "-S", str(ROOT / "bench" / "launch.py"), str(stat_file)]
+    cmd = [sys.executable, "-m", "bench.workloads", name, json.dumps(params), str(out_file)]
+    t0 = time.perf_counter()
+    timed_out = False
+    with open(err_file, "wb") as err:
+        proc = subprocess.Popen(launcher + cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                                start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)  # the launcher's own process group: it and the workload
+            proc.wait()
+            timed_out = True
+    wall = time.perf_counter() - t0
+    stat = json.loads(stat_file.read_text()) if stat_file.exists() else {"wall_s": wall, "maxrss_kb": 0, "exit": -9}
+    proc.returncode = stat["exit"]
+    wall = stat["wall_s"]
+    rec: dict = {"wall_s": round(wall, 3), "peak_rss_mb": round(stat["maxrss_kb"] / 1024, 1), "ok": False}
+    if timed_out:
+        rec["error"] = f"timed out after {timeout:.0f} s"
+    elif proc.returncode != 0 or not out_file.exists():
+        tail = err_file.read_text(errors="replace").strip().splitlines()[-3:]
+        rec["error"] = f"exit {proc.returncode}: " + " | ".join(tail)
+    else:
+        rec["ok"] = True
+        rec["result"] = json.loads(out_file.read_text())
+    return rec
+
+
+def _cmp_waterfall(a: dict, b: dict) -> list[str]:
+    diffs = []
+    for month in sorted(set(a) | set(b)):
+        if a.get(month) != b.get(month):
+            diffs.append(f"{month}: {a.get(month)} != {b.get(month)}")
+    return diffs
+
+
+def cross_checks(runs: dict) -> dict:
+    """Compare the figures of every run with Retentio on DuckDB (or the first Retentio run)."""
+    ref_name = next((k for k in runs if k.startswith("retentio[") and runs[k]["ok"]), None)
+    checks: dict = {}
+    if ref_name is None:
+        return {"reference": None}
+    ref = runs[ref_name]["result"]
+    checks["reference"] = ref_name
+    for name, rec in runs.items():
+        if name == ref_name or not rec.get("ok"):
+            continue
+        res = rec["result"]
+        diffs: list[str] = []
+        if name.startswith("floor"):
+            end = {m: row[6] for m, row in ref["waterfall"].items()}
+            diffs = _cmp_waterfall(end, res["mrr"])
+        elif "waterfall" in res:
+            diffs = _cmp_waterfall(ref["waterfall"], res["waterfall"])
+            for month, k in res.get("kpis", {}).items():
+                for key, v in k.items():
+                    if ref["kpis"].get(month, {}).get(key) != v:
+                        diffs.append(f"{month} {key}: {ref['kpis'].get(month, {}).get(key)} != {v}")
+            if "cohort_sizes" in res and res["cohort_sizes"] != ref.get("cohort_sizes"):
+                diffs.append("cohort sizes differ")
+        else:
+            continue
+        checks[name] = {"equal": not diffs, "differences": diffs[:5], "n_differences": len(diffs)}
+    return checks
+
+
+def ratios(runs: dict) -> dict:
+    def wall(k):
+        r = runs.get(k)
+        return r["wall_s"] if r and r.get("ok") else None
+
+    def ratio(a, b):
+        return None if a is None or b is None or b == 0 else round(a / b, 2)
+
+    ret = wall("retentio[duckdb]")
+    out = {
+        "retentio/floor": ratio(ret, wall("floor")),
+        "pandas/retentio": ratio(wall("pandas"), ret),
+        "saas-metrics/retentio": ratio(wall("saas-metrics"), ret),
+    }
+    for eng in ("polars", "spark"):
+        if wall(f"retentio[{eng}]") is not None:
+            out[f"retentio[{eng}]/retentio[duckdb]"] = ratio(wall(f"retentio[{eng}]"), ret)
+    return out
+
+
+def prepare_book(spec: BookSpec, out: Path, exports: bool) -> tuple[Path, dict]:
+    """Generate / export the book in a child process (the driver must not grow: bench/launch.py)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [sys.executable, "-m", "bench.books", json.dumps(asdict(spec)), str(out)] + (["--exports"] if exports else [])
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"preparing book {spec.name} failed (exit {proc.returncode})")
+    rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Path(rec["workspace"]), rec
+
+
+def run_size(spec: BookSpec, engines: list[str], names: list[str], timeout: float, out: Path, log) -> dict:
+    ws, record = prepare_book(spec, out, exports="import" in names)
+    params = {"workspace": str(ws), "period": spec.period, "base": "EUR"}
+    work = out / "runs" / spec.name
+    runs: dict = {}
+
+    def go(key: str, name: str, extra: dict | None = None) -> None:
+        log(f"  {key:<28}", end="")
+        rec = run_process(name, {**params, **(extra or {})}, work, timeout)
+        runs[key] = rec
+        msg = f"{rec['wall_s']:>9.2f} s {rec['peak_rss_mb']:>9.0f} MB"
+        log(msg + ("" if rec["ok"] else f"  FAILED: {rec['error'][:200]}"))
+
+    for name in names:
+        wl = REGISTRY[name]
+        if wl.max_accounts is not None and spec.accounts > wl.max_accounts:
+            continue
+        if name == "import":
+            files = record["exports"]
+            for fmt in ("csv", "parquet"):
+                go(f"import[{fmt}]", name, {"format": fmt, "files": {k: str(v) for k, v in files[fmt].items()},
+                                            "target": str(work / f"import-{fmt}")})
+        elif name == "incremental":
+            go("incremental", name, {"scratch": str(work / "incremental")})
+        elif wl.per_engine:
+            for eng in engines:
+                if wl.engines is not None and eng not in wl.engines:
+                    continue
+                if eng == "spark" and spec.accounts > SPARK_MAX_ACCOUNTS:
+                    runs[f"{name}[spark]"] = {"ok": False, "skipped": True,
+                                              "error": f"not run above {SPARK_MAX_ACCOUNTS:,} accounts locally"}
+                    continue
+                go(f"{name}[{eng}]", name, {"engine": eng})
+        else:
+            go(name, name)
+    result = {"accounts": spec.accounts, "book": record, "period": spec.period, "runs": runs,
+              "ratios": ratios(runs), "checks": cross_checks(runs)}
+    for k, v in result["ratios"].items():
+        log(f"  {k:<34} {v}")
+    inc = (runs.get("incremental") or {}).get("result", {}).get("incremental")
+    if inc:
+        result["ratios"]["refresh_s"] = round(inc["refresh_s"], 3)
+        log(f"  incremental refresh {inc['refresh_s']:.2f} s ({inc['mode']} from {inc['from_month']}, "
+            f"{inc['accounts_recomputed']} accounts), equal to full recompute: {inc['equal_to_full_recompute']}")
+    for k, v in result["checks"].items():
+        if isinstance(v, dict):
+            log(f"  check {k:<28} {'equal' if v['equal'] else 'DIFFERENT: ' + '; '.join(v['differences'])}")
+    return result
+
+
+def strip_results(size_result: dict) -> dict:
+    """results.json keeps timings and summaries, not every figure."""
+    out = dict(size_result)
+    runs = {}
+    for k, rec in size_result["runs"].items():
+        r = {kk: vv for kk, vv in rec.items() if kk != "result"}
+        res = rec.get("result") or {}
+        keep = {kk: vv for kk, vv in res.items() if kk in ("timings", "inner_seconds", "entities", "results",
+                                                            "input_rows", "checks", "incremental", "cohort_rows")}
+        if "waterfall" in res:
+            last = sorted(res["waterfall"])[-1]
+            keep["waterfall_last_month"] = {last: res["waterfall"][last]}
+        if keep:
+            r["summary"] = keep
+        runs[k] = r
+    out["runs"] = runs
+    return out
+
+
+def write_svg(results: dict, path: Path) -> None:
+    """A grouped bar chart of wall times per size (log scale), written by hand (no plotting dependency)."""
+    import math
+
+    sizes = sorted(results["sizes"], key=int)
+    keys = ["floor", "retentio[duckdb]", "retentio[polars]", "retentio[spark]", "pandas", "saas-metrics"]
+    colors = ["#888888", "#1f77b4", "#17becf", "#ff7f0e", "#d62728", "#9467bd"]
+    vals = {s: [results["sizes"][s]["runs"].get(k, {}) for k in keys] for s in sizes}
+    all_v = [r["wall_s"] for s in sizes for r in vals[s] if r.get("ok")]
+    if not all_v:
+        return
+    lo, hi = math.floor(math.log10(min(all_v))), math.ceil(math.log10(max(all_v)))
+    hi = max(hi, lo + 1)
+    W, H, left, top, bottom = 760, 400, 60, 40, 70
+    ph = H - top - bottom
+    gw = (W - left - 20) / max(len(sizes), 1)
+    bw = gw / (len(keys) + 1)
+
+    def y(v):
+        return top + ph - (math.log10(v) - lo) / (hi - lo) * ph
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
+             f'<text x="{left}" y="20" font-size="14">Wall time per workload (s, log scale, whole process)</text>']
+    for e in range(lo, hi + 1):
+        yy = y(10 ** e)
+        parts.append(f'<line x1="{left}" x2="{W - 20}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#ddd"/>'
+                     f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">{10 ** e:g}</text>')
+    for i, s in enumerate(sizes):
+        x0 = left + i * gw + bw / 2
+        for j, r in enumerate(vals[s]):
+            if not r.get("ok"):
+                continue
+            yy = y(r["wall_s"])
+            parts.append(f'<rect x="{x0 + j * bw:.1f}" y="{yy:.1f}" width="{bw * 0.9:.1f}" height="{top + ph - yy:.1f}" '
+                         f'fill="{colors[j]}"><title>{keys[j]}: {r["wall_s"]} s</title></rect>')
+        parts.append(f'<text x="{x0 + gw / 2 - bw / 2:.1f}" y="{top + ph + 16}" text-anchor="middle">{int(s):,} accounts</text>')
+    for j, k in enumerate(keys):
+        xx = left + j * 115
+        parts.append(f'<rect x="{xx}" y="{H - 30}" width="10" height="10" fill="{colors[j]}"/>'
+                     f'<text x="{xx + 14}" y="{H - 21}">{k}</text>')
+    parts.append("</svg>")
+    path.write_text("\n".join(parts))
+
+
+def print_table(results: dict, log) -> None:
+    log("\nsize       workload                       wall s    peak MB")
+    for s in sorted(results["sizes"], key=int):
+        for k, r in results["sizes"][s]["runs"].items():
+            if r.get("skipped"):
+                log(f"{int(s):>9,}  {k:<28} {'skipped':>9}")
+            else:
+                log(f"{int(s):>9,}  {k:<28} {r['wall_s']:>9.2f} {r['peak_rss_mb']:>9.0f}" + ("" if r["ok"] else "  FAILED"))
+        log("           " + ", ".join(f"{k} = {v}" for k, v in results["sizes"][s]["ratios"].items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help=f"one tiny book ({QUICK_SIZE} accounts, {QUICK_MONTHS} months)")
+    ap.add_argument("--sizes", help="comma-separated numbers of accounts (default 10000,100000,1000000)")
+    ap.add_argument("--months", type=int, default=None)
+    ap.add_argument("--engines", default=None, help="comma-separated: duckdb,polars,spark (default all; --quick: duckdb,polars)")
+    ap.add_argument("--workloads", default=None, help="comma-separated names (default all): " + ", ".join(REGISTRY))
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per workload process")
+    ap.add_argument("--out", default=None, help="results.json path (default bench/results.json; --quick: bench/out/quick/)")
+    ap.add_argument("--data", default=str(OUT), help="where books are cached (default bench/out)")
+    ap.add_argument("--fresh", action="store_true", help="do not merge with an existing results.json")
+    args = ap.parse_args(argv)
+
+    months = args.months or (QUICK_MONTHS if args.quick else 36)
+    if args.sizes:
+        sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
+    else:
+        sizes = [QUICK_SIZE] if args.quick else list(DEFAULT_SIZES)
+    engines = (args.engines or ("duckdb,polars" if args.quick else "duckdb,polars,spark")).split(",")
+    names = args.workloads.split(",") if args.workloads else list(REGISTRY)
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        ap.error(f"unknown workloads {unknown}; known: {', '.join(REGISTRY)}")
+    data = Path(args.data)
+    out = Path(args.out) if args.out else (data / "quick" / "results.json" if args.quick else ROOT / "bench" / "results.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(msg="", end="\n"):
+        print(msg, end=end, flush=True)
+
+    results: dict = {"machine": machine(), "sizes": {}}
+    if out.exists() and not args.fresh:
+        try:
+            old = json.loads(out.read_text())
+            if old.get("machine", {}).get("cpu") == results["machine"].get("cpu"):
+                results["sizes"] = old.get("sizes", {})
+        except (OSError, ValueError):
+            pass
+    for n in sizes:
+        spec = spec_for(n, months)
+        log(f"== {n:,} accounts, {months} months ({spec.period})")
+        res = run_size(spec, engines, names, args.timeout, data, log)
+        results["sizes"][str(n)] = strip_results(res)
+        results["written_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        out.write_text(json.dumps(results, indent=1, default=str))
+    write_svg(results, out.with_name("results.svg"))
+    print_table(results, log)
+    log(f"\nwrote {out} and {out.with_name('results.svg')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

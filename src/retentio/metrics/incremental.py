@@ -1,0 +1,291 @@
+"""Incremental refresh of the revenue figures after an import (issue 6).
+
+Every revenue and retention figure of metrics.md §1-§6 is computed from the account-month
+MRR snapshots A (account_id, month, mrr_cents > 0).  A is persisted in the workspace's
+DuckDB file, with the inputs it was computed from, so that after an import only what
+changed is recomputed:
+
+- ``derived_mrr_snapshot``  (account_id, month, mrr_cents): A for months [first, through];
+- ``derived_mrr_lines``     the subscription rows (all columns that MRR depends on) A was
+                            computed from;
+- ``derived_fx_rates``      the FX rates A was computed from;
+- ``derived_costs``         the costs the figures were computed from (they change CAC, CRC ...);
+- ``derived_meta``          (key, value): first / through month, base currency, FX rule,
+                            the last import id seen, when it was computed.
+
+``refresh`` compares the current subscriptions and FX rates with the stored copies (two
+set differences, a scan of the subscription table).  A changed line (added, removed or
+modified) touches only its account and only the months from the earliest start month of
+its old and new versions on (from the earlier end month when only the end date changed); a changed FX rate touches every account from the month of
+the rate's date on.  Those (account, month) rows are recomputed with the same narwhals code
+as a full computation (``mrr.account_months``, on the subscriptions of the touched
+accounts only), replaced in one transaction, and the figures of the affected months are
+computed from the stored snapshot (``kpis._compute`` on the persisted A).  A change of the
+settings A depends on (base currency, FX rule) or a missing snapshot triggers a full build.
+
+The snapshot is a cache: deleting the ``derived_*`` tables is always safe.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+import narwhals as nw
+import pyarrow as pa
+
+from retentio.config import Settings
+from retentio.engine import Engine
+from retentio.metrics.periods import Period, month_index, month_label
+
+SNAPSHOT = "derived_mrr_snapshot"
+LINES = "derived_mrr_lines"
+FX = "derived_fx_rates"
+META = "derived_meta"
+COSTS = "derived_costs"
+
+# Accounts whose snapshot rows may change, and from which month: per changed subscription id
+# (old and new versions, a full outer join of the two set differences), a line whose only
+# change is its end date moves the months [min(old end, new end), max(...)) - from the
+# earlier end month on; any other change (or an added / removed line) from the earlier start
+# month on.  Both the old and the new account of a line are touched.
+CHANGED_ACCOUNTS_SQL = """
+WITH cur AS (SELECT {cols} FROM ws.main.subscriptions),
+     old AS (SELECT {cols} FROM ws.main."{lines}"),
+     n AS (SELECT * FROM cur EXCEPT ALL SELECT * FROM old),
+     o AS (SELECT * FROM old EXCEPT ALL SELECT * FROM cur),
+     pairs AS (
+        SELECT n.account_id AS na, o.account_id AS oa,
+               CASE WHEN n.subscription_id IS NOT NULL AND o.subscription_id IS NOT NULL
+                         AND n.account_id = o.account_id AND n.plan IS NOT DISTINCT FROM o.plan
+                         AND n.start_date = o.start_date AND n.amount = o.amount
+                         AND n.billing_period_months = o.billing_period_months AND n.currency = o.currency
+                         AND n.is_trial = o.is_trial
+                    THEN least(coalesce(n.end_date, DATE '9999-12-01'), coalesce(o.end_date, DATE '9999-12-01'))
+                    ELSE least(coalesce(n.start_date, o.start_date), coalesce(o.start_date, n.start_date)) END AS d
+        FROM n FULL OUTER JOIN o ON n.subscription_id = o.subscription_id)
+SELECT account_id, min(year(d) * 12 + month(d) - 1) AS m
+FROM (SELECT na AS account_id, d FROM pairs WHERE na IS NOT NULL
+      UNION ALL SELECT oa AS account_id, d FROM pairs WHERE oa IS NOT NULL)
+GROUP BY account_id
+"""
+LINE_COLUMNS = ("subscription_id", "account_id", "plan", "start_date", "end_date", "amount",
+                "billing_period_months", "currency", "is_trial")
+FX_COLUMNS = ("date", "currency", "rate")
+
+
+@dataclass
+class RefreshReport:
+    mode: str  # full | incremental | unchanged
+    first_month: str | None
+    through: str | None
+    from_month: str | None = None  # earliest month whose figures changed
+    accounts_recomputed: int = 0
+    rows_written: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    figures: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode, "first_month": self.first_month, "through": self.through, "from_month": self.from_month,
+            "accounts_recomputed": self.accounts_recomputed, "rows_written": self.rows_written,
+            "seconds": self.seconds, "figures": self.figures,
+        }
+
+
+class _Scoped(Engine):
+    """An engine whose ``subscriptions`` table holds only the lines of some accounts."""
+
+    def __init__(self, inner: Engine, accounts: nw.LazyFrame):
+        self._inner, self._accounts = inner, accounts
+        self.name = inner.name
+
+    def table(self, name: str) -> nw.LazyFrame:
+        lf = self._inner.table(name)
+        if name == "subscriptions":
+            return lf.join(self._accounts, on="account_id", how="semi")
+        return lf
+
+    def from_arrow(self, table: pa.Table) -> nw.LazyFrame:
+        return self._inner.from_arrow(table)
+
+    def materialize(self, lf: nw.LazyFrame) -> nw.LazyFrame:
+        return self._inner.materialize(lf)
+
+    def collect(self, lf: nw.LazyFrame):
+        return self._inner.collect(lf)
+
+
+def _meta(ws) -> dict[str, str]:
+    with ws.warehouse.connect(read_only=True) as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [META]
+        ).fetchone()[0]
+        if not exists:
+            return {}
+        return dict(con.execute(f'SELECT key, value FROM "{META}"').fetchall())
+
+
+def _settings_key(settings: Settings) -> str:
+    return f"{settings.workspace.base_currency}|{settings.metrics.fx_rule}"
+
+
+def _compute_rows(engine: Engine, settings: Settings, first: int, last: int, accounts: pa.Table | None) -> pa.Table:
+    """A (account_id, month, mrr_cents) for months [first, last], all accounts or only ``accounts``."""
+    from retentio.metrics.mrr import account_months
+
+    eng: Engine = engine if accounts is None else _Scoped(engine, engine.from_arrow(accounts))
+    lf = account_months(eng, settings, first, last).select("account_id", "month", "mrr_cents")
+    return engine.collect(lf).to_arrow()
+
+
+def _line_bounds(engine: Engine) -> tuple[int | None, int | None]:
+    """First month with a paid line; last month in which a paid line starts."""
+    from retentio.metrics.mrr import paid_lines
+
+    row = engine.collect(paid_lines(engine).select(nw.col("from_month").min().alias("a"),
+                                                   nw.col("from_month").max().alias("b"))).row(0)
+    return (None if row[0] is None else int(row[0]), None if row[1] is None else int(row[1]))
+
+
+def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool = False) -> RefreshReport:
+    """Bring the stored account-month snapshot up to date with the workspace's data and
+    return the figures of the months that changed (``ws`` is a retentio.service.Workspace)."""
+    t0 = time.perf_counter()
+    settings = ws.settings
+    ws.close()  # a fresh engine sees the latest data
+    engine = ws.engine("duckdb")
+    meta = _meta(ws)
+    first, max_start = _line_bounds(engine)
+    requested = month_index(date.today()) if through is None else _last_of(through)
+    stored_through = int(meta["through"]) if meta.get("through") else None
+    last = max(x for x in (requested, stored_through, max_start, first) if x is not None) if first is not None else requested
+    seconds: dict[str, float] = {}
+    if first is None:
+        first = last
+
+    rebuild = full or not meta or meta.get("settings") != _settings_key(settings) or int(meta["first"]) > first
+    con = engine.con  # DuckDB only: the snapshot lives in the workspace's DuckDB file
+    subs_cols = ", ".join(f'"{c}"' for c in LINE_COLUMNS)
+    fx_cols = ", ".join(f'"{c}"' for c in FX_COLUMNS)
+    affected: pa.Table | None = None
+    from_m: int | None = None
+    candidates: list[int] = []
+    parts: list[tuple[pa.Table, int, int, pa.Table | None]] = []  # (rows, from, to, accounts or None = all)
+    if rebuild:
+        from_m = first
+        parts.append((_compute_rows(engine, settings, first, last, None), first, last, None))
+        mode = "full"
+    else:
+        t = time.perf_counter()
+        changed = con.sql(CHANGED_ACCOUNTS_SQL.format(cols=subs_cols, lines=LINES)).to_arrow_table()
+        fx_changed = con.sql(
+            f"""WITH cur AS (SELECT {fx_cols} FROM ws.main.fx_rates), old AS (SELECT {fx_cols} FROM ws.main."{FX}"),
+                     d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
+                SELECT min(year(date) * 12 + month(date) - 1) FROM d"""
+        ).fetchall()[0][0]
+        costs_changed = con.sql(
+            """WITH cur AS (SELECT period, category, amount, currency FROM ws.main.costs),
+                    old AS (SELECT period, category, amount, currency FROM ws.main."%s"),
+                    d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
+               SELECT min(period) FROM d""" % COSTS
+        ).fetchall()[0][0]
+        seconds["diff"] = time.perf_counter() - t
+        t = time.perf_counter()
+        candidates = [int(m) for m in changed.column("m").to_pylist()]
+        if fx_changed is not None:
+            fx_m = max(int(fx_changed), first)
+            parts.append((_compute_rows(engine, settings, fx_m, last, None), fx_m, last, None))
+            candidates.append(fx_m)
+        if changed.num_rows:
+            affected = changed.select(["account_id"])
+            acc_from = max(min(int(m) for m in changed.column("m").to_pylist()), first)
+            parts.append((_compute_rows(engine, settings, acc_from, last, affected), acc_from, last, affected))
+        if stored_through is not None and last > stored_through:
+            # The snapshot grows by whole months: every account's new months.
+            parts.append((_compute_rows(engine, settings, stored_through + 1, last, None), stored_through + 1, last, None))
+            candidates.append(stored_through + 1)
+        if costs_changed is not None:  # costs change figures (CAC, CRC ...) but not the snapshot
+            y, mo = str(costs_changed)[:7].split("-")
+            candidates.append(int(y) * 12 + int(mo) - 1)
+        from_m = max(min(candidates), first) if candidates else None
+        mode = "incremental" if candidates else "unchanged"
+        seconds["compute"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    ws.close()  # release the read-only attachment before writing
+    rows_written = 0
+    with ws.warehouse.connect() as w:
+        w.execute("BEGIN TRANSACTION")
+        try:
+            w.execute(f'CREATE TABLE IF NOT EXISTS "{SNAPSHOT}" (account_id VARCHAR, month BIGINT, mrr_cents BIGINT)')
+            w.execute(f'CREATE TABLE IF NOT EXISTS "{META}" (key VARCHAR PRIMARY KEY, value VARCHAR)')
+            if rebuild:
+                w.execute(f'DELETE FROM "{SNAPSHOT}"')
+            for rows, lo, hi, accounts in parts:
+                w.register("_rows", rows)
+                if accounts is None:
+                    w.execute(f'DELETE FROM "{SNAPSHOT}" WHERE month BETWEEN ? AND ?', [lo, hi])
+                else:
+                    w.register("_acc", accounts)
+                    w.execute(f'DELETE FROM "{SNAPSHOT}" WHERE month BETWEEN ? AND ? '
+                              "AND account_id IN (SELECT account_id FROM _acc)", [lo, hi])
+                    w.unregister("_acc")
+                w.execute(f'INSERT INTO "{SNAPSHOT}" SELECT account_id, month, mrr_cents FROM _rows')
+                w.unregister("_rows")
+                rows_written += rows.num_rows
+            if candidates or rebuild:
+                w.execute(f'CREATE OR REPLACE TABLE "{LINES}" AS SELECT {subs_cols} FROM subscriptions')
+                w.execute(f'CREATE OR REPLACE TABLE "{FX}" AS SELECT {fx_cols} FROM fx_rates')
+                w.execute(f'CREATE OR REPLACE TABLE "{COSTS}" AS SELECT period, category, amount, currency FROM costs')
+            last_import = w.execute("SELECT max(import_id) FROM (SELECT import_id FROM imports ORDER BY imported_at DESC LIMIT 1)").fetchone()[0]
+            for k, v in (("first", str(first)), ("through", str(last)), ("settings", _settings_key(settings)),
+                         ("last_import_id", str(last_import)),
+                         ("computed_at", datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"))):
+                w.execute(f'INSERT OR REPLACE INTO "{META}" VALUES (?, ?)', [k, v])
+            w.execute("COMMIT")
+        except BaseException:
+            w.execute("ROLLBACK")
+            raise
+    seconds["write"] = time.perf_counter() - t
+    report = RefreshReport(mode, month_label(first), month_label(last),
+                           None if from_m is None else month_label(from_m),
+                           0 if affected is None else affected.num_rows, rows_written, seconds)
+    if figures and from_m is not None:
+        t = time.perf_counter()
+        report.figures = snapshot_series(ws, f"{month_label(from_m)}..{month_label(last)}")
+        seconds["figures"] = time.perf_counter() - t
+    seconds["total"] = time.perf_counter() - t0
+    return report
+
+
+def _last_of(text: str) -> int:
+    from retentio.metrics.periods import parse_period
+
+    return parse_period(text).last
+
+
+def snapshot_series(ws, period: str) -> list[dict[str, Any]]:
+    """The monthly figures of ``period`` computed from the stored snapshot (no line expansion)."""
+    from retentio.metrics.kpis import Book, _compute
+    from retentio.metrics.periods import parse_period
+
+    p = parse_period(period)
+    meta = _meta(ws)
+    if not meta:
+        from retentio.errors import UsageError
+
+        raise UsageError("no stored MRR snapshot in this workspace", hint="run Workspace.refresh() first")
+    engine = ws.engine("duckdb")
+    book = Book(engine, ws.settings, p.last)
+    book.first = int(meta["first"])
+    book.subs = engine.table("subscriptions")
+    book.A = engine.table(SNAPSHOT).filter(nw.col("month") <= p.last)
+    # Line-level figures (ARR from the lines' own billing) need the lines of the reported
+    # months only, not of the whole history.
+    from retentio.metrics.mrr import line_months
+
+    book.lines = line_months(engine, ws.settings, p.first, p.last)
+    return _compute(book, [Period.month(m) for m in p.months], by=None)

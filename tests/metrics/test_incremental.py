@@ -1,0 +1,158 @@
+"""Incremental refresh (retentio.metrics.incremental): after any sequence of imports, the
+stored account-month snapshot and the refreshed figures equal a full recompute."""
+
+from __future__ import annotations
+
+import csv
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from retentio.metrics.incremental import SNAPSHOT
+from retentio.metrics.mrr import account_months
+from retentio.metrics.periods import month_index, parse_period
+from retentio.service import Workspace
+
+THROUGH = "2025-12"
+SUB_FIELDS = ["subscription_id", "account_id", "plan", "start_date", "end_date", "amount", "billing_period_months",
+              "currency", "is_trial"]
+
+
+def _write(path: Path, fields: list[str], rows: list[dict]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r[k]) for k in fields})
+    return path
+
+
+def _random_lines(rng: random.Random, accounts: list[str], n: int, prefix: str) -> list[dict]:
+    rows = []
+    for i in range(n):
+        start = date(2024, 1, 1) + timedelta(days=rng.randrange(0, 600))
+        end = None if rng.random() < 0.5 else start + timedelta(days=rng.randrange(20, 400))
+        bpm = rng.choice([1, 1, 1, 12])
+        rows.append({
+            "subscription_id": f"{prefix}{i}", "account_id": rng.choice(accounts), "plan": rng.choice(["a", "b"]),
+            "start_date": start.isoformat(), "end_date": None if end is None else end.isoformat(),
+            "amount": rng.choice([29, 49, 99, 120.5, 990]) * bpm, "billing_period_months": bpm,
+            "currency": rng.choice(["EUR", "EUR", "USD"]), "is_trial": "true" if rng.random() < 0.1 else "false",
+        })
+    return rows
+
+
+def _fx_rows(rate_shift: float = 0.0) -> list[dict]:
+    rows, d = [], date(2023, 12, 1)
+    while d <= date(2026, 1, 1):
+        rows.append({"date": d.isoformat(), "currency": "USD", "rate": round(0.9 + 0.01 * (d.month % 5) + rate_shift, 4)})
+        d = (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return rows
+
+
+def _stored(ws: Workspace) -> list[tuple]:
+    return sorted(tuple(r.values()) for r in ws.warehouse.query(f'SELECT account_id, month, mrr_cents FROM "{SNAPSHOT}"'))
+
+
+def _full(ws: Workspace, first: str) -> list[tuple]:
+    ws.close()
+    eng = ws.engine("duckdb")
+    lf = account_months(eng, ws.settings, month_index(date.fromisoformat(first + "-01")), parse_period(THROUGH).last)
+    return sorted(tuple(r) for r in eng.collect(lf.select("account_id", "month", "mrr_cents")).iter_rows())
+
+
+def _check_equal_to_full(ws: Workspace, report: dict) -> None:
+    assert _stored(ws) == _full(ws, report["first_month"])
+    if report["from_month"] is not None:
+        period = f"{report['from_month']}..{report['through']}"
+        assert report["figures"] == ws.metrics_series(period)
+
+
+@pytest.fixture()
+def ws(tmp_path):
+    w = Workspace.init(tmp_path / "ws")
+    yield w
+    w.close()
+
+
+def test_incremental_equals_full_recompute_after_several_imports(ws, tmp_path):
+    rng = random.Random(6)
+    ids = [f"acc{i:02d}" for i in range(40)]
+    ws.import_file("accounts", _write(tmp_path / "acc.csv", ["account_id", "name"],
+                                      [{"account_id": a, "name": a.upper()} for a in ids + ["new1", "new2"]]))
+    ws.import_file("fx-rates", _write(tmp_path / "fx.csv", ["date", "currency", "rate"], _fx_rows()))
+    lines = _random_lines(rng, ids, 80, "s")
+    ws.import_file("subscriptions", _write(tmp_path / "subs1.csv", SUB_FIELDS, lines))
+
+    first = ws.refresh(through=THROUGH)
+    assert first["mode"] == "full"
+    _check_equal_to_full(ws, first)
+
+    # 1. nothing changed: nothing recomputed
+    again = ws.refresh(through=THROUGH)
+    assert again["mode"] == "unchanged" and again["figures"] == [] and again["rows_written"] == 0
+
+    # 2. one more batch: new lines (two new accounts), changed end dates and amounts (upsert by id)
+    changed = [dict(lines[i], end_date="2025-07-10") for i in range(0, 10)]
+    changed += [dict(lines[i], amount=float(lines[i]["amount"]) + 11) for i in range(10, 15)]
+    changed += [dict(r, account_id=rng.choice(["new1", "new2"])) for r in _random_lines(rng, ids, 6, "n")]
+    ws.import_file("subscriptions", _write(tmp_path / "subs2.csv", SUB_FIELDS, changed))
+    rep = ws.refresh(through=THROUGH)
+    assert rep["mode"] == "incremental"
+    assert 0 < rep["accounts_recomputed"] <= len({r["account_id"] for r in changed})
+    _check_equal_to_full(ws, rep)
+
+    # 3. an FX rate corrected in the past: every account from that month on
+    ws.import_file("fx-rates", _write(tmp_path / "fx2.csv", ["date", "currency", "rate"],
+                                      [{"date": "2025-03-01", "currency": "USD", "rate": 1.25}]))
+    rep = ws.refresh(through=THROUGH)
+    assert rep["mode"] == "incremental" and rep["from_month"] == "2025-03"
+    _check_equal_to_full(ws, rep)
+
+    # 4. a replace import dropping lines
+    keep = [r for r in lines[20:]]
+    ws.import_file("subscriptions", _write(tmp_path / "subs3.csv", SUB_FIELDS, keep), replace=True)
+    rep = ws.refresh(through=THROUGH)
+    assert rep["mode"] == "incremental"
+    _check_equal_to_full(ws, rep)
+
+
+def test_one_changed_line_recomputes_one_account_from_its_start_month(ws, tmp_path):
+    """Hand-worked: accounts x and y each have one EUR monthly line of 100 from 2025-02-10,
+    open.  MRR at every month end 2025-02..2025-12 is 200.  Re-importing x's line at 150
+    (same id) changes x only, from 2025-02 (its start month): MRR becomes 250 in every month
+    2025-02..2025-12, and the 2025-02 bridge shows new = 250 (both accounts start that month)."""
+    ws.import_file("accounts", _write(tmp_path / "a.csv", ["account_id", "name"],
+                                      [{"account_id": "x", "name": "X"}, {"account_id": "y", "name": "Y"}]))
+    base = {"plan": "p", "start_date": "2025-02-10", "end_date": None, "billing_period_months": 1,
+            "currency": "EUR", "is_trial": "false"}
+    rows = [dict(base, subscription_id="sx", account_id="x", amount=100),
+            dict(base, subscription_id="sy", account_id="y", amount=100)]
+    ws.import_file("subscriptions", _write(tmp_path / "s.csv", SUB_FIELDS, rows))
+    first = ws.refresh(through=THROUGH)
+    assert first["figures"][-1]["mrr"] == 200.0
+    ws.import_file("subscriptions", _write(tmp_path / "s2.csv", SUB_FIELDS, [dict(rows[0], amount=150)]))
+    rep = ws.refresh(through=THROUGH)
+    assert rep["mode"] == "incremental"
+    assert rep["accounts_recomputed"] == 1
+    assert rep["from_month"] == "2025-02"
+    assert [f["period"] for f in rep["figures"]] == [f"2025-{m:02d}" for m in range(2, 13)]
+    assert all(f["mrr"] == 250.0 for f in rep["figures"])
+    assert rep["figures"][0]["movements"]["new"] == 250.0
+    # x's 11 months (2025-02..2025-12) were rewritten, y's were not
+    assert rep["rows_written"] == 11
+
+    # x cancels: end date 2025-10-05 (only the end date changes).  x's line is active on
+    # 2025-09-30 but not on 2025-10-31, so figures change from 2025-10 only: MRR 100 (y),
+    # churn 150 in 2025-10, and x has no snapshot row left from 2025-10 on.
+    ws.import_file("subscriptions", _write(tmp_path / "s3.csv", SUB_FIELDS,
+                                           [dict(rows[0], amount=150, end_date="2025-10-05")]))
+    rep = ws.refresh(through=THROUGH)
+    assert rep["from_month"] == "2025-10"
+    assert [f["period"] for f in rep["figures"]] == ["2025-10", "2025-11", "2025-12"]
+    assert rep["figures"][0]["movements"]["churn"] == 150.0
+    assert [f["mrr"] for f in rep["figures"]] == [100.0, 100.0, 100.0]
+    assert rep["rows_written"] == 0
+    _check_equal_to_full(ws, rep)
