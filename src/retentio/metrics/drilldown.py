@@ -11,7 +11,7 @@ from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.errors import UsageError
 from retentio.metrics.kpis import Book, compute
-from retentio.metrics.movements import MOVEMENT_TYPES, account_movements, endpoint_pairs
+from retentio.metrics.movements import MOVEMENT_TYPES, account_movements, lag_endpoints
 from retentio.metrics.periods import Period, month_label, parse_period
 from retentio.metrics.registry import METRICS
 
@@ -97,7 +97,7 @@ def explain(
     p = _period(period)
     fig = compute(engine, settings, [p], filters=filters)[0]
     book = Book.load(engine, settings, p.last, filters)
-    per_acc = engine.materialize(endpoint_pairs(engine, book.A, [("p", p.start_snapshot, p.last)]))
+    per_acc = engine.materialize(lag_endpoints(book.A, [p.last], p.n_months))
     sums = engine.collect(
         per_acc.filter(nw.col("s") > 0).select(
             nw.col("e").sum().cast(nw.Int64).alias("end"),

@@ -19,8 +19,8 @@ from retentio.metrics.costs import cost_cents
 from retentio.metrics.movements import (
     MOVEMENT_TYPES,
     account_movements,
-    endpoint_pairs,
     endpoint_totals,
+    lag_endpoints,
     monthly_totals,
 )
 from retentio.metrics.mrr import account_months, history_first_month, line_months
@@ -61,15 +61,27 @@ class Book:
 
     @classmethod
     def load(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None = None) -> "Book":
+        """The book up to month ``last``, computed once per engine, settings and filters (an
+        engine is dropped when its workspace's data changes, and its books with it)."""
+        cache: dict = engine.__dict__.setdefault("_books", {})
+        key = (settings.model_dump_json(), last, tuple(sorted((filters or {}).items())))
+        if key not in cache:
+            cache[key] = cls._load(engine, settings, last, filters)
+        return cache[key]
+
+    @classmethod
+    def _load(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None) -> "Book":
         book = cls(engine, settings, last)
         book.first = history_first_month(engine)
         book.subs = engine.table("subscriptions")
         lo = book.first if book.first is not None else last
         lo = min(lo, last)
-        book.lines = engine.materialize(line_months(engine, settings, lo, last))
-        from retentio.metrics.mrr import check_fx
+        # Line-months stay lazy (they are wide and large: lines x months); only the narrow
+        # account-month snapshot is stored, and the FX check runs on the lines alone.
+        book.lines = line_months(engine, settings, lo, last)
+        from retentio.metrics.mrr import check_fx_lines
 
-        check_fx(engine, settings, book.lines)
+        check_fx_lines(engine, settings, lo, last)
         book.A = engine.materialize(
             book.lines.group_by("account_id", "month")
             .agg(nw.col("mrr_cents").sum().cast(nw.Int64).alias("mrr_cents"))
@@ -143,25 +155,45 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None) -> list[dict]
             grp=nw.when(nw.col("grp").is_null()).then(nw.lit(NONE_GROUP)).otherwise(nw.col("grp"))
         )
 
-    # 1. monthly movements and totals
+    # 1. monthly movements and totals; for one-month buckets they also hold the endpoint
+    #    comparison (S = customers at the start of the month) and the customers served.
     mv = account_movements(engine, settings, book.A, lo, hi)
     monthly = engine.collect(monthly_totals(with_group(mv), keys))
     by_month: dict[tuple, dict] = {}
     for row in monthly.iter_rows(named=True):
         by_month[(row.get("grp"), int(row["month"]))] = row
 
-    # 2. endpoints: each bucket, and the trailing twelve months ending with it
-    pairs = []
+    # 2. endpoints of longer buckets, and the trailing twelve months ending with each bucket:
+    #    one pass per lag comparing each end month with the month `lag` before it.
+    endpoints: dict[tuple, dict] = {}
     for b in buckets:
-        pairs.append((b.label, b.start_snapshot, b.last))
-        pairs.append(("T12:" + b.label, b.last - 12, b.last))
-    ep = engine.collect(endpoint_totals(with_group(endpoint_pairs(engine, book.A, pairs)), keys))
-    endpoints = {(row.get("grp"), row["key"]): row for row in ep.iter_rows(named=True)}
+        if b.n_months == 1:
+            for (g, m), row in by_month.items():
+                if m == b.last:
+                    endpoints[(g, b.label)] = {
+                        "s_customers": row["customers_start"], "s_mrr": row["mrr_start"], "s_end_mrr": row["s_end_mrr"],
+                        "s_kept_mrr": row["s_kept_mrr"], "s_retained": row["s_retained"],
+                        "end_customers": row["customers_end"], "end_not_in_s": row["end_not_in_s"],
+                    }
+    lags: dict[int, list[Period]] = {}
+    for b in buckets:
+        if b.n_months > 1:
+            lags.setdefault(b.n_months, []).append(b)
+    for lag, bs in lags.items():
+        rows = engine.collect(endpoint_totals(with_group(lag_endpoints(book.A, [b.last for b in bs], lag)), keys))
+        label = {b.last: b.label for b in bs}
+        for row in rows.iter_rows(named=True):
+            endpoints[(row.get("grp"), label[int(row["month"])])] = row
+    t12 = engine.collect(endpoint_totals(with_group(lag_endpoints(book.A, [b.last for b in buckets], 12)), keys))
+    label_of_end = {b.last: b.label for b in buckets}
+    for row in t12.iter_rows(named=True):
+        endpoints[(row.get("grp"), "T12:" + label_of_end[int(row["month"])])] = row
 
     # 3. renewals, trials, distinct customers served, per bucket
     bf = bucket_frame(engine, [(b.label, b.first, b.last) for b in buckets])
+    renewable = engine.materialize(renewal_lines(engine, settings, book.subs, bf))
     ren = engine.collect(
-        with_group(renewal_lines(engine, settings, book.subs, bf))
+        with_group(renewable)
         .group_by("key", *keys)
         .agg(
             nw.len().cast(nw.Int64).alias("renewable"),
@@ -169,9 +201,7 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None) -> list[dict]
         )
     )
     renewals = {(r.get("grp"), r["key"]): r for r in ren.iter_rows(named=True)}
-    renewed_accounts = (
-        renewal_lines(engine, settings, book.subs, bf).filter(nw.col("renewed")).select("key", "account_id").unique()
-    )
+    renewed_accounts = renewable.filter(nw.col("renewed")).select("key", "account_id").unique()
     end_mrr = book.A.join(bf.select("key", nw.col("b_last").alias("month")), on="month", how="inner").select(
         "key", "account_id", "mrr_cents"
     )
@@ -187,23 +217,27 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None) -> list[dict]
         .agg(nw.len().cast(nw.Int64).alias("trials"), nw.col("converted").cast(nw.Int64).sum().cast(nw.Int64).alias("converted"))
     )
     trials = {(r.get("grp"), r["key"]): r for r in tri.iter_rows(named=True)}
-    served = engine.collect(
-        with_group(
-            book.A.join(bf, how="cross")
-            .filter((nw.col("month") >= nw.col("b_first") - 1) & (nw.col("month") <= nw.col("b_last")))
-            .select("key", "account_id")
-            .unique()
-        )
-        .group_by("key", *keys)
-        .agg(nw.len().cast(nw.Int64).alias("served"))
-    )
-    served_map = {(r.get("grp"), r["key"]): int(r["served"]) for r in served.iter_rows(named=True)}
+    served_map: dict[tuple, int] = {}
+    for b in buckets:
+        if b.n_months == 1:
+            for (g, m), row in by_month.items():
+                if m == b.last:
+                    served_map[(g, b.label)] = int(row["accounts"])
+        else:
+            uniq = with_group(
+                book.A.filter((nw.col("month") >= b.first - 1) & (nw.col("month") <= b.last)).select("account_id").unique()
+            )
+            count = nw.len().cast(nw.Int64).alias("served")
+            served = engine.collect(uniq.group_by(*keys).agg(count) if keys else uniq.select(count))
+            for r in served.iter_rows(named=True):
+                served_map[(r.get("grp"), b.label)] = int(r["served"])
+    ends = sorted(label_of_end)
     arr = engine.collect(
-        with_group(book.lines.join(bf.select("key", nw.col("b_last").alias("month")), on="month", how="inner"))
-        .group_by("key", *keys)
+        with_group(book.lines.filter(nw.col("month").is_in(ends)))
+        .group_by("month", *keys)
         .agg(nw.col("arr_cents").sum().cast(nw.Int64).alias("arr"))
     )
-    arr_map = {(r.get("grp"), r["key"]): int(r["arr"]) for r in arr.iter_rows(named=True)}
+    arr_map = {(r.get("grp"), label_of_end[int(r["month"])]): int(r["arr"]) for r in arr.iter_rows(named=True)}
 
     # 4. costs are company-wide: not attributed to segments or filtered books
     costs = None

@@ -9,7 +9,6 @@ endpoint comparisons (NRR, GRR, customer churn over any span) are integer sums.
 from __future__ import annotations
 
 import narwhals as nw
-import pyarrow as pa
 
 from retentio.config import Settings
 from retentio.engine import Engine
@@ -24,17 +23,9 @@ def _i64(v: int) -> nw.Expr:
 def account_movements(engine: Engine, settings: Settings, A: nw.LazyFrame, first: int, last: int) -> nw.LazyFrame:
     """account_id, month, s, e (cents), first_month, kind for months [first, last]; only
     rows where the account was a customer at one of the two snapshots."""
-    cur = A.filter((nw.col("month") >= first) & (nw.col("month") <= last)).select(
-        "account_id", "month", _i64(0).alias("s"), nw.col("mrr_cents").alias("e")
-    )
-    prev = A.filter((nw.col("month") >= first - 1) & (nw.col("month") <= last - 1)).select(
-        "account_id", (nw.col("month") + 1).alias("month"), nw.col("mrr_cents").alias("s"), _i64(0).alias("e")
-    )
-    mv = (
-        nw.concat([cur, prev], how="vertical")
-        .group_by("account_id", "month")
-        .agg(nw.col("s").sum().cast(nw.Int64), nw.col("e").sum().cast(nw.Int64))
-    )
+    cur = A.filter((nw.col("month") >= first) & (nw.col("month") <= last))
+    prev = A.filter((nw.col("month") >= first - 1) & (nw.col("month") <= last - 1))
+    mv = compare(cur, prev, 1)
     firsts = A.group_by("account_id").agg(nw.col("month").min().alias("first_month"))
     mv = mv.join(firsts, on="account_id", how="left")
 
@@ -99,42 +90,46 @@ def monthly_totals(mv: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
         _count(k == "expansion").alias("n_expansion"),
         _count(k == "contraction").alias("n_contraction"),
         _count(k == "churn").alias("n_churn"),
+        # the endpoint comparison of the month (S = customers at its start) ...
+        _sum_if(s > 0, e).alias("s_end_mrr"),
+        _sum_if(s > 0, nw.min_horizontal("s", "e")).alias("s_kept_mrr"),
+        _count((s > 0) & (e > 0)).alias("s_retained"),
+        _count((e > 0) & (s == 0)).alias("end_not_in_s"),
+        # ... and the accounts that were customers at its start or end
+        nw.len().cast(nw.Int64).alias("accounts"),
     )
 
 
-def endpoint_pairs(engine: Engine, A: nw.LazyFrame, pairs: list[tuple[str, int, int]]) -> nw.LazyFrame:
-    """For each (key, start_month, end_month): per account s = MRR at the end of start_month,
-    e = MRR at the end of end_month.  Columns key, account_id, s, e."""
-    frame = engine.from_arrow(
-        pa.table(
-            {
-                "key": pa.array([p[0] for p in pairs], pa.string()),
-                "start_m": pa.array([p[1] for p in pairs], pa.int64()),
-                "end_m": pa.array([p[2] for p in pairs], pa.int64()),
-            }
-        )
+def compare(cur: nw.LazyFrame, prev: nw.LazyFrame, lag: int) -> nw.LazyFrame:
+    """Per account and month m of ``cur``: e = its MRR at m, s = its MRR at m - lag (from
+    ``prev``), 0 where the account has none.  A full outer join (2-3x faster than stacking
+    both and grouping, on DuckDB at 1 M accounts)."""
+    e = cur.select("account_id", "month", nw.col("mrr_cents").alias("e"))
+    s = prev.select("account_id", (nw.col("month") + lag).alias("month"), nw.col("mrr_cents").alias("s"))
+    return e.join(s, on=["account_id", "month"], how="full").select(
+        nw.coalesce("account_id", "account_id_right").alias("account_id"),
+        nw.coalesce("month", "month_right").alias("month"),
+        nw.col("s").fill_null(0).cast(nw.Int64).alias("s"),
+        nw.col("e").fill_null(0).cast(nw.Int64).alias("e"),
     )
-    a = A.select("account_id", "month", "mrr_cents")
-    starts = (
-        a.join(frame.select("key", nw.col("start_m").alias("month")), on="month", how="inner")
-        .select("key", "account_id", nw.col("mrr_cents").alias("s"), _i64(0).alias("e"))
-    )
-    ends = (
-        a.join(frame.select("key", nw.col("end_m").alias("month")), on="month", how="inner")
-        .select("key", "account_id", _i64(0).alias("s"), nw.col("mrr_cents").alias("e"))
-    )
-    return (
-        nw.concat([starts, ends], how="vertical")
-        .group_by("key", "account_id")
-        .agg(nw.col("s").sum().cast(nw.Int64), nw.col("e").sum().cast(nw.Int64))
+
+
+def lag_endpoints(A: nw.LazyFrame, end_months: list[int], lag: int) -> nw.LazyFrame:
+    """Per account and end month m: s = MRR at the end of m - lag, e = MRR at the end of m.
+    Columns account_id, month (= m), s, e; accounts that are customers at neither are absent."""
+    return compare(
+        A.filter(nw.col("month").is_in(end_months)),
+        A.filter(nw.col("month").is_in([m - lag for m in end_months])),
+        lag,
     )
 
 
 def endpoint_totals(per_account: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
-    """S = customers at the start snapshot; the sums NRR, GRR, customer churn and CRR need."""
+    """S = customers at the start snapshot; per end month (rows of lag_endpoints), the sums
+    NRR, GRR, customer churn and CRR need."""
     s, e = nw.col("s"), nw.col("e")
     in_s = s > 0
-    return per_account.group_by("key", *keys).agg(
+    return per_account.group_by("month", *keys).agg(
         _count(in_s).alias("s_customers"),
         _sum_if(in_s, s).alias("s_mrr"),
         _sum_if(in_s, e).alias("s_end_mrr"),

@@ -165,6 +165,48 @@ def check_fx(engine: Engine, settings: Settings, lm: nw.LazyFrame) -> None:
         )
 
 
+def check_fx_lines(engine: Engine, settings: Settings, first: int, last: int) -> None:
+    """The same check on the lines alone, without expanding them to months: a line in a
+    foreign currency active at some snapshot of [first, last] needs a rate on or before its
+    first such snapshot (rates hold until the next one, so later snapshots then have one),
+    or, with fx_rule = line_start, on or before its start date."""
+    base = settings.workspace.base_currency
+    lines = paid_lines(engine).filter(nw.col("currency") != base)
+    lines = lines.with_columns(fm=nw.max_horizontal(nw.col("from_month"), nw.lit(first, nw.Int64))).filter(
+        (nw.col("fm") < nw.col("to_month")) & (nw.col("fm") <= last)
+    )
+    earliest = (
+        engine.table("fx_rates")
+        .filter(nw.col("currency") != base)
+        .group_by("currency")
+        .agg(nw.col("date").min().alias("first_date"), month_of("date").min().alias("first_fx_month"))
+    )
+    j = lines.join(earliest, on="currency", how="left")
+    if settings.metrics.fx_rule == "line_start":
+        bad = nw.col("first_date").is_null() | (nw.col("first_date") > nw.col("start_date"))
+    else:
+        bad = nw.col("first_fx_month").is_null() | (nw.col("first_fx_month") > nw.col("fm"))
+    missing = engine.collect(
+        j.filter(bad)
+        .group_by("currency")
+        .agg(nw.col("fm").min().alias("fm"), nw.col("subscription_id").min().alias("subscription_id"))
+        .sort("currency")
+    )
+    if missing.height:
+        row = missing.row(0, named=True)
+        if settings.metrics.fx_rule == "line_start":
+            what = f"on or before the start date of subscription {row['subscription_id']}"
+        else:
+            what = f"on or before {month_end(int(row['fm'])).isoformat()}"
+        raise DataError(
+            f"no FX rate for {row['currency']} {what} (subscription {row['subscription_id']}); "
+            f"currencies lacking rates: {', '.join(missing['currency'].to_list())}",
+            hint=f"import rates into {base}: retentio import fx-rates rates.csv "
+            "(columns date, currency, rate); a missing rate is never taken as 1.0",
+            details={"currencies": missing["currency"].to_list()},
+        )
+
+
 def account_months(engine: Engine, settings: Settings, first: int, last: int, *, check: bool = True) -> nw.LazyFrame:
     """account_id, month, mrr_cents for every account that is a customer (MRR > 0) at the
     snapshot of month m in [first, last]."""

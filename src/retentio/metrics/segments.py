@@ -7,7 +7,7 @@ import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engine import Engine
-from retentio.metrics.movements import endpoint_pairs
+from retentio.metrics.movements import lag_endpoints
 
 DERIVED = ("touch", "plan", "cohort")
 NONE_GROUP = "(none)"
@@ -15,7 +15,7 @@ NONE_GROUP = "(none)"
 
 def _snapshot_month_per_account(engine: Engine, A: nw.LazyFrame, start_m: int, end_m: int) -> nw.LazyFrame:
     """account_id, month, mrr: the end snapshot if the account is a customer there, else the start."""
-    pa_ = endpoint_pairs(engine, A, [("p", start_m, end_m)])
+    pa_ = lag_endpoints(A, [end_m], end_m - start_m)
     return pa_.filter((nw.col("s") > 0) | (nw.col("e") > 0)).select(
         "account_id",
         nw.when(nw.col("e") > 0).then(nw.lit(end_m, nw.Int64)).otherwise(nw.lit(start_m, nw.Int64)).alias("month"),
