@@ -156,6 +156,8 @@ def test_fifty_thousand_rows_in_seconds(ws, write):
     elapsed = time.perf_counter() - t0
     assert (report.rows_read, report.rows_accepted, report.rows_quarantined) == (50_000, 50_000 - bad, bad)
     assert report.reasons == {"bad_date": 50}
-    assert calls[-1] == (50_000, 50_000) and (10_000, None) in calls
+    # progress is reported while reading and again at the end (the plain-CSV fast path reads
+    # the file in one vectorised step, so it reports once before validation)
+    assert calls[-1] == (50_000, 50_000) and len(calls) >= 2
     # A few seconds on a laptop; generous bound for loaded CI machines.
     assert elapsed < 15, f"50 000 rows took {elapsed:.1f} s"

@@ -130,8 +130,14 @@ def read_csv(
     encoding: str | None = None,
     decimal: str | None = None,
     progress: Callable[[int, int | None], None] | None = None,
+    careful: bool = False,
 ) -> RawTable:
     data = path.read_bytes()
+    fast = None if careful else _read_plain_csv(data, delimiter=delimiter, encoding=encoding, decimal=decimal)
+    if fast is not None:
+        if progress:
+            progress(fast.num_rows, fast.num_rows)
+        return fast
     text, used = decode(data, path, encoding)
     if not text.strip():
         raise DataError(f"{path}: the file has no header line (only blank space)", hint="export the file again with its header")
@@ -180,6 +186,65 @@ def read_csv(
     dec = decimal or ("comma" if delim in (";", "\t") else "dot")
     notes = [f"encoding {used}", f"delimiter {_DELIM_NAMES.get(delim, repr(delim))}", f"decimal {dec}"]
     return RawTable(headers, frame, [s - header_line for s in starts], bad, dec, notes)
+
+
+def _read_plain_csv(data: bytes, *, delimiter: str | None, encoding: str | None, decimal: str | None) -> RawTable | None:
+    """The fast path for the common file: UTF-8, one record per line, no blank line, every
+    line as wide as the header.  Polars' CSV reader then gives the same table as the
+    line-by-line reader below, at a fraction of its time and memory (the line-by-line reader
+    holds every field as a Python string).  Returns None whenever the file is not plain, and
+    the careful reader takes over (exact line numbers of multi-line records, ragged lines,
+    other encodings)."""
+    if encoding not in (None, "utf-8", "utf8") or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = data[3:] if bom else data
+    head = body[:200_000]
+    cut = head.rfind(b"\n")
+    try:
+        sample = (head[: cut + 1] if cut > 0 else head).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    delim = delimiter or sniff_delimiter(sample)
+    try:
+        frame = pl.read_csv(
+            body,
+            separator=delim,
+            has_header=True,
+            infer_schema=False,
+            quote_char='"',
+            encoding="utf8",
+            empty_string_is_null=False,
+            raise_if_empty=True,
+        )
+    except Exception:  # noqa: BLE001 - any doubt: the careful reader decides and explains
+        return None
+    lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+    if (
+        lines != frame.height + 1
+        or b"\r" in body.replace(b"\r\n", b"")
+        or b"\n\n" in body
+        or b"\n\r\n" in body
+        or body.startswith((b"\n", b"\r\n"))
+    ):
+        return None  # blank lines, multi-line fields or bare CR line ends: row numbers would drift
+    # Polars pads a short line with empty fields, which the careful reader reports as a bad
+    # row: count the delimiters of every line (exact when the file has no quotes at all).
+    if b'"' in body or b"\x1f" in body:
+        return None
+    raw_lines = pl.read_csv(
+        body, has_header=False, separator="\x1f", quote_char=None, infer_schema=False, new_columns=["line"]
+    )["line"]
+    if not (raw_lines.str.count_matches(delim, literal=True) == len(frame.columns) - 1).all():
+        return None
+    headers = [h.strip().lstrip("\ufeff").strip() for h in frame.columns]
+    if len(set(headers)) != len(headers) or not all(headers):
+        return None
+    frame.columns = headers
+    dec = decimal or ("comma" if delim in (";", "\t") else "dot")
+    used = "utf-8 (with BOM)" if bom else "utf-8"
+    notes = [f"encoding {used}", f"delimiter {_DELIM_NAMES.get(delim, repr(delim))}", f"decimal {dec}"]
+    return RawTable(headers, frame, list(range(1, frame.height + 1)), {}, dec, notes)
 
 
 # -- Parquet -----------------------------------------------------------------------------
