@@ -202,7 +202,9 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None) -> list[dict]
     )
     renewals = {(r.get("grp"), r["key"]): r for r in ren.iter_rows(named=True)}
     renewed_accounts = renewable.filter(nw.col("renewed")).select("key", "account_id").unique()
-    end_mrr = book.A.join(bf.select("key", nw.col("b_last").alias("month")), on="month", how="inner").select(
+    end_mrr = book.A.join(
+        bf.select("key", nw.col("b_last").alias("month")).unique(), on="month", how="inner"
+    ).select(
         "key", "account_id", "mrr_cents"
     )
     rmrr = engine.collect(

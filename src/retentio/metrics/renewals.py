@@ -11,19 +11,22 @@ from retentio.metrics.mrr import month_of
 
 
 def bucket_frame(engine: Engine, buckets: list[tuple[str, int, int]]) -> nw.LazyFrame:
+    """key, month, b_last: one row per month of each bucket, so that lines are matched to
+    buckets by an equality join on their month (not a cross join filtered by range)."""
+    rows = [(key, m, last) for key, first, last in buckets for m in range(first, last + 1)]
     return engine.from_arrow(
         pa.table(
             {
-                "key": pa.array([b[0] for b in buckets], pa.string()),
-                "b_first": pa.array([b[1] for b in buckets], pa.int64()),
-                "b_last": pa.array([b[2] for b in buckets], pa.int64()),
+                "key": pa.array([r[0] for r in rows], pa.string()),
+                "b_month": pa.array([r[1] for r in rows], pa.int64()),
+                "b_last": pa.array([r[2] for r in rows], pa.int64()),
             }
         )
     )
 
 
-def _in_bucket(col: str) -> nw.Expr:
-    return (nw.col(col) >= nw.col("b_first")) & (nw.col(col) <= nw.col("b_last"))
+def _in_buckets(lines: nw.LazyFrame, buckets: nw.LazyFrame) -> nw.LazyFrame:
+    return lines.join(buckets.select("key", "b_month"), left_on="end_month", right_on="b_month", how="inner")
 
 
 def _offset(col: str, days: int) -> nw.Expr:
@@ -39,8 +42,7 @@ def renewal_lines(engine: Engine, settings: Settings, subs: nw.LazyFrame, bucket
     renewable = (
         paid.filter(~nw.col("end_date").is_null())
         .select("account_id", "subscription_id", "end_date", month_of("end_date").alias("end_month"))
-        .join(buckets, how="cross")
-        .filter(_in_bucket("end_month"))
+        .pipe(_in_buckets, buckets)
         .select("key", "account_id", "subscription_id", "end_date")
     )
     follow = paid.select("account_id", nw.col("subscription_id").alias("other_id"), nw.col("start_date").alias("other_start"))
@@ -67,8 +69,7 @@ def trial_accounts(engine: Engine, settings: Settings, subs: nw.LazyFrame, bucke
     trials = (
         subs.filter(nw.col("is_trial") & ~nw.col("end_date").is_null())
         .select("account_id", "start_date", "end_date", month_of("end_date").alias("end_month"))
-        .join(buckets, how="cross")
-        .filter(_in_bucket("end_month"))
+        .pipe(_in_buckets, buckets)
         .select("key", "account_id", nw.col("start_date").alias("t_start"), nw.col("end_date").alias("t_end"))
     )
     paid = subs.filter(~nw.col("is_trial")).select("account_id", nw.col("start_date").alias("p_start"))
