@@ -35,6 +35,11 @@ class WorkspaceSettings(_Strict):
     date_order: Literal["iso", "dmy", "mdy"] = "iso"
     # Spark master URL used when engine = "spark" (local[2] on a laptop, spark://host:7077 on a cluster).
     spark_master: str = "local[2]"
+    # Where the Spark engine reads the canonical tables: empty = from this workspace's DuckDB
+    # file through the driver (fine on one machine); a folder or URI holding <table>.parquet
+    # files written by `retentio export` (local path, hdfs://, s3a:// ...) = read by the
+    # executors themselves, for data larger than the driver.
+    spark_data_uri: str = ""
     # SQLAlchemy URL of the application-state database; empty means the workspace's SQLite file.
     app_database_url: str = ""
 

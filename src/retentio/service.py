@@ -100,7 +100,10 @@ class Workspace:
                 self._engines[name] = DuckDBEngine(self.warehouse.arrow, database=str(self.files.analytics.resolve()))
             else:
                 self._engines[name] = open_engine(
-                    name, self.warehouse.arrow, spark_master=self.settings.workspace.spark_master
+                    name,
+                    self.warehouse.arrow,
+                    spark_master=self.settings.workspace.spark_master,
+                    spark_data_uri=self.settings.workspace.spark_data_uri,
                 )
         return self._engines[name]
 
@@ -366,3 +369,9 @@ class Workspace:
         from retentio.metrics.incremental import refresh
 
         return refresh(self, through=through, figures=figures, full=full).to_dict()
+
+    # -- export --------------------------------------------------------------------------
+    def export_parquet(self, destination: str | os.PathLike) -> dict[str, int]:
+        """Write every canonical table as ``<destination>/<table>.parquet`` (for the Spark
+        engine's ``spark_data_uri``, or any other tool); returns the rows written per table."""
+        return self.warehouse.export_parquet(Path(destination))

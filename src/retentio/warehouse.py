@@ -225,6 +225,17 @@ class Warehouse:
         finally:
             con.unregister("_staged")
 
+    def export_parquet(self, destination: Path) -> dict[str, int]:
+        """Every canonical table (and the account attributes) as <destination>/<table>.parquet."""
+        destination.mkdir(parents=True, exist_ok=True)
+        written: dict[str, int] = {}
+        with self.connect(read_only=True) as con:
+            for table in [e.table for e in ENTITIES.values()] + [ACCOUNT_ATTRIBUTES_TABLE]:
+                target = destination / f"{table}.parquet"
+                con.execute(f"COPY (SELECT * FROM \"{table}\") TO '{target}' (FORMAT PARQUET)")
+                written[table] = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
+        return written
+
     def content_fingerprint(self) -> dict[str, Any]:
         """A canonical description of every table's content (sorted rows), for tests and audits."""
         out: dict[str, Any] = {}

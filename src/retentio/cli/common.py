@@ -43,12 +43,23 @@ EngineOpt = Annotated[
     typer.Option("--engine", "-e", help="duckdb | polars | spark (default: the workspace's setting).", show_default=False),
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL for --engine spark (default: the workspace's spark_master, local[2]).",
+        show_default=False,
+    ),
+]
 
 
-def open_workspace(path: str | None, engine: str | None = None):
+def open_workspace(path: str | None, engine: str | None = None, spark_master: str | None = None):
     from retentio.service import Workspace
 
-    return Workspace(path, engine=engine)
+    ws = Workspace(path, engine=engine)
+    if spark_master:
+        ws.settings.workspace.spark_master = spark_master
+    return ws
 
 
 def _jsonable(v: Any) -> Any:

@@ -11,6 +11,7 @@ from retentio.cli.common import (
     EngineOpt,
     FormatOpt,
     OutputFormat,
+    SparkMasterOpt,
     WorkspaceOpt,
     console,
     open_workspace,
@@ -86,6 +87,7 @@ def metrics_cmd(
     by: Annotated[str | None, typer.Option("--by", help="Group by an account attribute, or touch / plan / cohort.")] = None,
     filter: FilterOpt = None,
     engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     series: Annotated[bool, typer.Option("--series", help="One row per month of the period (always so with csv).")] = False,
     format: FormatOpt = OutputFormat.table,
 ) -> None:
@@ -96,7 +98,7 @@ def metrics_cmd(
       retentio metrics --period 2024-Q1 --by industry --format json
       retentio metrics --period 2023-01..2024-12 --format csv > kpis.csv
     """
-    ws = open_workspace(workspace, engine)
+    ws = open_workspace(workspace, engine, spark_master)
     filters = parse_filters(filter)
     if format == OutputFormat.csv or series:
         if by:
@@ -140,6 +142,7 @@ def movements_cmd(
     type: Annotated[str | None, typer.Option("--type", help="new | expansion | contraction | churn | reactivation")] = None,
     filter: FilterOpt = None,
     engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     format: FormatOpt = OutputFormat.table,
 ) -> None:
     """Every account's MRR movement in the period, with the subscription lines behind it.
@@ -148,7 +151,7 @@ def movements_cmd(
       retentio movements --period 2024-03 --type churn
       retentio movements --period 2024-Q1 --format csv > movements.csv
     """
-    ws = open_workspace(workspace, engine)
+    ws = open_workspace(workspace, engine, spark_master)
     rows = ws.movements(period, type=type, filters=parse_filters(filter))
     if format == OutputFormat.json:
         print_json(rows)
@@ -173,6 +176,7 @@ def explain_cmd(
     filter: FilterOpt = None,
     top: Annotated[int, typer.Option("--top", help="How many contributing accounts to list.")] = 10,
     engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     format: FormatOpt = OutputFormat.table,
 ) -> None:
     """How a figure was computed: formula, inputs, the value recomputed from them, top accounts.
@@ -181,7 +185,7 @@ def explain_cmd(
       retentio explain nrr --period 2024-03
       retentio explain gross_mrr_churn_rate --period 2024-Q1 --format json
     """
-    ws = open_workspace(workspace, engine)
+    ws = open_workspace(workspace, engine, spark_master)
     e = ws.explain(metric, period, filters=parse_filters(filter), top=top)
     if format == OutputFormat.json:
         print_json(e)
@@ -209,6 +213,7 @@ def cohorts_cmd(
     through: Annotated[str | None, typer.Option("--through", help="Last month to include (default: last month with a change).")] = None,
     filter: FilterOpt = None,
     engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
     format: FormatOpt = OutputFormat.table,
 ) -> None:
     """The cohort triangle: accounts by month (or quarter) of first payment, followed by age.
@@ -217,7 +222,7 @@ def cohorts_cmd(
       retentio cohorts --measure mrr --values relative
       retentio cohorts --grain quarter --measure logos --segment size --format csv
     """
-    ws = open_workspace(workspace, engine)
+    ws = open_workspace(workspace, engine, spark_master)
     c = ws.cohorts(grain=grain, measure=measure, values=values, segment=segment, through=through, filters=parse_filters(filter))
     if format == OutputFormat.json:
         print_json(c)

@@ -78,3 +78,24 @@ def status(workspace: WorkspaceOpt = None, format: FormatOpt = OutputFormat.tabl
         + (f" ({app['users']} users, {app['audit_entries']} audit entries)" if "users" in app else ""),
         highlight=False, soft_wrap=True,
     )
+
+
+@app.command("export")
+def export(
+    to: Annotated[str, typer.Option("--to", help="Folder to write <table>.parquet files into.")],
+    workspace: WorkspaceOpt = None,
+    format: FormatOpt = OutputFormat.table,
+) -> None:
+    """Write every canonical table as Parquet, e.g. for a Spark cluster (workspace.spark_data_uri).
+
+    Examples:
+      retentio export --workspace acme --to acme-parquet
+      (copy acme-parquet/ to s3://bucket/acme/, set spark_data_uri = "s3a://bucket/acme" in
+      retentio.toml, then: retentio metrics --workspace acme --engine spark --spark-master spark://host:7077 -p 2024-03)
+    """
+    ws = open_workspace(workspace)
+    written = ws.export_parquet(to)
+    if format == OutputFormat.json:
+        print_json({"to": to, "rows": written})
+        return
+    print_table([{"table": k, "rows": v} for k, v in written.items()], title=f"Parquet files written to {to}")

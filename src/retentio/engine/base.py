@@ -48,7 +48,7 @@ class Engine(ABC):
         pass
 
 
-def open_engine(name: str, source: TableSource, *, spark_master: str = "local[2]") -> Engine:
+def open_engine(name: str, source: TableSource, *, spark_master: str = "local[2]", spark_data_uri: str = "") -> Engine:
     if name == "duckdb":
         from retentio.engine.duckdb_engine import DuckDBEngine
 
@@ -60,5 +60,5 @@ def open_engine(name: str, source: TableSource, *, spark_master: str = "local[2]
     if name == "spark":
         from retentio.engine.spark_engine import SparkEngine
 
-        return SparkEngine(source, master=spark_master)
+        return SparkEngine(source, master=spark_master, data_uri=spark_data_uri)
     raise UsageError(f"unknown engine {name!r}", hint="choose one of: " + ", ".join(ENGINE_NAMES))

@@ -57,15 +57,33 @@ def spark_session(master: str = "local[2]"):
 class SparkEngine(Engine):
     name = "spark"
 
-    def __init__(self, source: TableSource, master: str = "local[2]"):
+    def __init__(self, source: TableSource, master: str = "local[2]", data_uri: str = ""):
         super().__init__(source)
         self.spark = spark_session(master)
+        self.data_uri = data_uri.rstrip("/")
         self._cache: dict[str, object] = {}
 
     def table(self, name: str) -> nw.LazyFrame:
         if name not in self._cache:
-            self._cache[name] = self._df(self._source(name))
+            if self.data_uri:
+                # The executors read the Parquet files themselves; nothing passes the driver.
+                self._cache[name] = self._read_parquet(name)
+            else:
+                self._cache[name] = self._df(self._source(name))
         return nw.from_native(self._cache[name])
+
+    def _read_parquet(self, name: str):
+        from retentio.errors import ConfigError
+
+        path = f"{self.data_uri}/{name}.parquet"
+        try:
+            return self.spark.read.parquet(path)
+        except Exception as exc:  # noqa: BLE001 - Spark raises its own AnalysisException types
+            raise ConfigError(
+                f"spark engine: cannot read {path} ({str(exc).splitlines()[0][:200]})",
+                hint="write the tables there with `retentio export --to DIR` (then copy them to the URI), "
+                "or empty workspace.spark_data_uri to read the workspace itself",
+            ) from None
 
     def _df(self, table: pa.Table):
         # Spark infers nothing from an Arrow table: its schema is used as is.

@@ -1,0 +1,47 @@
+"""Spark reading the canonical tables from Parquet files (the cluster set-up of
+docs/scaling.md) gives the same figures as DuckDB reading the workspace itself."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from retentio import Workspace
+from retentio.cli import main as cli_main
+from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, ENTITIES
+
+from conftest import _spark_skip_reason
+
+
+def test_export_writes_every_table(demo_workspace, tmp_path):
+    ws = Workspace(demo_workspace)
+    written = ws.export_parquet(tmp_path / "pq")
+    tables = [e.table for e in ENTITIES.values()] + [ACCOUNT_ATTRIBUTES_TABLE]
+    assert sorted(written) == sorted(tables)
+    for t in tables:
+        assert pq.read_metadata(tmp_path / "pq" / f"{t}.parquet").num_rows == written[t] == ws.warehouse.count(t)
+    cli_main._load_commands()
+    r = CliRunner().invoke(cli_main.app, ["export", "-w", str(demo_workspace), "--to", str(tmp_path / "cli"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["rows"] == written
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(_spark_skip_reason() is not None, reason=str(_spark_skip_reason()))
+def test_spark_from_parquet_equals_duckdb(demo_workspace, tmp_path):
+    ws = Workspace(demo_workspace)
+    ws.export_parquet(tmp_path / "pq")
+    expected = ws.metrics("2024-Q2")
+    spark_ws = Workspace(demo_workspace, engine="spark")
+    spark_ws.settings.workspace.spark_data_uri = str(tmp_path / "pq")
+    assert spark_ws.metrics("2024-Q2") == expected
+    # a wrong location is one clear error, not a Spark stack trace
+    broken = Workspace(demo_workspace, engine="spark")
+    broken.settings.workspace.spark_data_uri = str(tmp_path / "nowhere")
+    from retentio.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot read"):
+        broken.metrics("2024-06")
