@@ -366,7 +366,7 @@ def import_cli(p: dict) -> dict:
     import shutil
     import subprocess
 
-    fmt, files, target = p["format"], p["files"], p["target"]
+    files, target = p["files"], p["target"]
     exe = os.path.join(os.path.dirname(sys.executable), "retentio")
     shutil.rmtree(target, ignore_errors=True)
     subprocess.run([exe, "init", "--workspace", target], check=True, capture_output=True)

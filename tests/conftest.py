@@ -16,7 +16,7 @@ import pytest
 
 from retentio.engine import ENGINE_NAMES, Engine, open_engine
 from retentio.engine.spark_engine import java_available
-from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, DUCKDB_TYPES, ENTITIES
+from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, ENTITIES
 
 ARROW_TYPES = {
     "string": pa.string(),

@@ -23,7 +23,7 @@ from retentio.metrics.movements import (
     lag_endpoints,
     monthly_totals,
 )
-from retentio.metrics.mrr import account_months, history_first_month, line_months
+from retentio.metrics.mrr import history_first_month, line_months
 from retentio.metrics.periods import Period, month_label
 from retentio.metrics.renewals import bucket_frame, renewal_lines, trial_accounts
 from retentio.metrics.segments import NONE_GROUP, cohort_label_to_key, group_frame

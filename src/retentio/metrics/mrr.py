@@ -7,7 +7,6 @@ Polars and PySpark give identical results whatever their summation order.
 
 from __future__ import annotations
 
-from datetime import date
 
 import narwhals as nw
 import pyarrow as pa
@@ -140,33 +139,9 @@ def line_months(engine: Engine, settings: Settings, first: int, last: int) -> nw
     )
 
 
-def check_fx(engine: Engine, settings: Settings, lm: nw.LazyFrame) -> None:
-    """A missing FX rate is an error naming the currency and the day (metrics.md §2)."""
-    missing = engine.collect(
-        lm.filter(nw.col("rate").is_null())
-        .group_by("currency")
-        .agg(nw.col("snapshot").min().alias("day"), nw.col("subscription_id").min().alias("subscription_id"))
-        .sort("currency")
-    )
-    if missing.height:
-        row = missing.row(0, named=True)
-        day = row["day"]
-        if settings.metrics.fx_rule == "line_start":
-            what = f"on or before the start date of subscription {row['subscription_id']}"
-        else:
-            what = f"on or before {day.isoformat() if isinstance(day, date) else day}"
-        currencies = ", ".join(missing["currency"].to_list())
-        raise DataError(
-            f"no FX rate for {row['currency']} {what} (subscription {row['subscription_id']}); "
-            f"currencies lacking rates: {currencies}",
-            hint=f"import rates into {settings.workspace.base_currency}: retentio import fx-rates rates.csv "
-            "(columns date, currency, rate); a missing rate is never taken as 1.0",
-            details={"currencies": missing["currency"].to_list()},
-        )
-
-
 def check_fx_lines(engine: Engine, settings: Settings, first: int, last: int) -> None:
-    """The same check on the lines alone, without expanding them to months: a line in a
+    """A missing FX rate is an error naming the currency and the day (metrics.md §2), checked
+    on the lines alone, without expanding them to months: a line in a
     foreign currency active at some snapshot of [first, last] needs a rate on or before its
     first such snapshot (rates hold until the next one, so later snapshots then have one),
     or, with fx_rule = line_start, on or before its start date."""
@@ -210,9 +185,9 @@ def check_fx_lines(engine: Engine, settings: Settings, first: int, last: int) ->
 def account_months(engine: Engine, settings: Settings, first: int, last: int, *, check: bool = True) -> nw.LazyFrame:
     """account_id, month, mrr_cents for every account that is a customer (MRR > 0) at the
     snapshot of month m in [first, last]."""
-    lm = engine.materialize(line_months(engine, settings, first, last))
     if check:
-        check_fx(engine, settings, lm)
+        check_fx_lines(engine, settings, first, last)
+    lm = line_months(engine, settings, first, last)
     return (
         lm.group_by("account_id", "month")
         .agg(nw.col("mrr_cents").sum().cast(nw.Int64).alias("mrr_cents"))
@@ -239,7 +214,7 @@ def account_month_mrr(engine: Engine, settings: Settings, last: int | None = Non
 __all__ = [
     "account_month_mrr",
     "account_months",
-    "check_fx",
+    "check_fx_lines",
     "history_first_month",
     "line_months",
     "month_label",
