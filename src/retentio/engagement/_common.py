@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 import narwhals as nw
-import pyarrow as pa
 
 from retentio.engine import Engine
 from retentio.errors import UsageError
@@ -48,8 +47,8 @@ def days_table(engine: Engine, first: date, last: date, name: str = "day") -> nw
     """One row per day of [first, last]: ``name`` (date) and ``name + '_no'`` (days since 1970-01-01)."""
     n = (last - first).days + 1
     days = [first + timedelta(days=i) for i in range(max(n, 0))]
-    return engine.from_arrow(
-        pa.table({name: pa.array(days, pa.date32()), f"{name}_no": pa.array([dayno(d) for d in days], pa.int64())})
+    return engine.from_columns(
+        {name: days, f"{name}_no": [dayno(d) for d in days]}, {name: "date", f"{name}_no": "int"}
     )
 
 

@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from typing import Any
 
 import narwhals as nw
-import pyarrow as pa
 
 from retentio.config import Settings
 from retentio.engagement._common import day_of, month_of, pct, ratio
@@ -63,7 +62,7 @@ def user_days(engine: Engine, first: date | None = None, last: date | None = Non
 def _seats(engine: Engine, points: list[date]) -> dict[tuple[date, str], dict[str, Any]]:
     """Seats = sum of ``quantity`` of the subscription lines active at each point
     (start_date <= point < end_date, open end = ongoing; trial lines included)."""
-    pts = engine.from_arrow(pa.table({"point": pa.array(points, pa.date32())}))
+    pts = engine.from_columns({"point": list(points)}, {"point": "date"})
     subs = engine.table("subscriptions").select("account_id", "start_date", "end_date", "quantity")
     active = subs.join(pts, how="cross").filter(
         (nw.col("start_date") <= nw.col("point"))
@@ -99,14 +98,9 @@ def active_users(
         for k in WINDOWS:
             for d in window_days(p, k, mode):
                 rows.append((p, k, d))
-    windows = engine.from_arrow(
-        pa.table(
-            {
-                "point": pa.array([r[0] for r in rows], pa.date32()),
-                "window": pa.array([r[1] for r in rows], pa.string()),
-                "day": pa.array([r[2] for r in rows], pa.date32()),
-            }
-        )
+    windows = engine.from_columns(
+        {"point": [r[0] for r in rows], "window": [r[1] for r in rows], "day": [r[2] for r in rows]},
+        {"point": "date", "window": "string", "day": "date"},
     )
     lo = min(r[2] for r in rows)
     hi = max(r[2] for r in rows)

@@ -11,6 +11,14 @@ from retentio.errors import UsageError
 
 ENGINE_NAMES = ("duckdb", "polars", "spark")
 
+ARROW_TYPES = {
+    "int": pa.int64(),
+    "float": pa.float64(),
+    "string": pa.string(),
+    "date": pa.date32(),
+    "bool": pa.bool_(),
+}
+
 # A table source returns the Arrow content of a canonical table by name.  The workspace
 # provides one reading its DuckDB file; tests provide in-memory ones.
 TableSource = Callable[[str], pa.Table]
@@ -30,12 +38,10 @@ class Engine(ABC):
     def from_arrow(self, table: pa.Table) -> nw.LazyFrame:
         """A small table built in Python (calendar, settings) as a lazy frame of this engine."""
 
-    def from_dict(self, data: dict[str, list], schema: dict[str, pa.DataType] | None = None) -> nw.LazyFrame:
-        if schema is not None:
-            arrow = pa.table({k: pa.array(v, type=schema[k]) for k, v in data.items()})
-        else:
-            arrow = pa.table(data)
-        return self.from_arrow(arrow)
+    def from_columns(self, data: dict[str, list], types: dict[str, str]) -> nw.LazyFrame:
+        """A small table from Python lists; ``types`` are logical types of retentio.model
+        (int, float, string, date, bool).  Engines may build it without pyarrow."""
+        return self.from_arrow(pa.table({k: pa.array(v, type=ARROW_TYPES[types[k]]) for k, v in data.items()}))
 
     @abstractmethod
     def materialize(self, lf: nw.LazyFrame) -> nw.LazyFrame:

@@ -9,6 +9,37 @@ import pyarrow as pa
 from retentio.engine.base import Engine, TableSource
 
 
+_SQL_VALUES_MAX = 5_000
+_SQL_TYPES = {"int": "BIGINT", "string": "VARCHAR", "date": "DATE", "float": "DOUBLE", "bool": "BOOLEAN"}
+
+
+def _literal(v: object, sql_type: str) -> str:
+    if v is None:
+        return f"CAST(NULL AS {sql_type})"
+    if sql_type == "VARCHAR":
+        return "'" + str(v).replace("'", "''") + "'"
+    if sql_type == "DATE":
+        return f"DATE '{v.isoformat()}'"  # type: ignore[attr-defined]
+    if sql_type == "DOUBLE":
+        return f"CAST({float(v)!r} AS DOUBLE)"  # type: ignore[arg-type]
+    if sql_type == "BOOLEAN":
+        return "TRUE" if v else "FALSE"
+    return f"CAST({int(v)} AS BIGINT)"  # type: ignore[call-overload]
+
+
+def _values_sql(data: dict[str, list], types: dict[str, str]) -> str:
+    """A SELECT producing the columns ``data`` with the SQL ``types``."""
+    names = list(data)
+    cols = ", ".join(f'CAST(c{i} AS {types[n]}) AS "{n}"' for i, n in enumerate(names))
+    rows = list(zip(*(data[n] for n in names)))
+    if not rows:
+        nulls = ", ".join(f"CAST(NULL AS {types[n]}) AS c{i}" for i, n in enumerate(names))
+        return f"SELECT {cols} FROM (SELECT {nulls}) WHERE FALSE"
+    values = ", ".join("(" + ", ".join(_literal(v, types[n]) for v, n in zip(r, names)) + ")" for r in rows)
+    aliases = ", ".join(f"c{i}" for i in range(len(names)))
+    return f"SELECT {cols} FROM (VALUES {values}) AS v({aliases})"
+
+
 class DuckDBEngine(Engine):
     """Runs lazy frames as DuckDB relations.
 
@@ -32,6 +63,14 @@ class DuckDBEngine(Engine):
         if self._attached:
             return nw.from_native(self.con.table(f'ws.main."{name}"'))
         return self.from_arrow(self._source(name))
+
+    def from_columns(self, data: dict[str, list], types: dict[str, str]) -> nw.LazyFrame:
+        n = len(next(iter(data.values()))) if data else 0
+        if n > _SQL_VALUES_MAX:
+            return super().from_columns(data, types)
+        # Small calendars and bucket lists become a VALUES query: building them in pyarrow
+        # from Python lists imports pandas (~0.4 s of every command's start-up).
+        return nw.from_native(self.con.sql(_values_sql(data, {k: _SQL_TYPES[t] for k, t in types.items()})))
 
     def from_arrow(self, table: pa.Table) -> nw.LazyFrame:
         name = f"_t{next(self._ids)}"

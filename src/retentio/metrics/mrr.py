@@ -9,7 +9,6 @@ from __future__ import annotations
 
 
 import narwhals as nw
-import pyarrow as pa
 
 from retentio.config import Settings
 from retentio.engine import Engine
@@ -34,13 +33,8 @@ def to_cents(amount: nw.Expr) -> nw.Expr:
 
 def month_frame(engine: Engine, first: int, last: int) -> nw.LazyFrame:
     months = list(range(first, last + 1))
-    return engine.from_arrow(
-        pa.table(
-            {
-                "month": pa.array(months, pa.int64()),
-                "snapshot": pa.array([month_end(m) for m in months], pa.date32()),
-            }
-        )
+    return engine.from_columns(
+        {"month": months, "snapshot": [month_end(m) for m in months]}, {"month": "int", "snapshot": "date"}
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import narwhals as nw
-import pyarrow as pa
 
 from retentio.config import Settings
 from retentio.engine import Engine
@@ -14,14 +13,9 @@ def bucket_frame(engine: Engine, buckets: list[tuple[str, int, int]]) -> nw.Lazy
     """key, month, b_last: one row per month of each bucket, so that lines are matched to
     buckets by an equality join on their month (not a cross join filtered by range)."""
     rows = [(key, m, last) for key, first, last in buckets for m in range(first, last + 1)]
-    return engine.from_arrow(
-        pa.table(
-            {
-                "key": pa.array([r[0] for r in rows], pa.string()),
-                "b_month": pa.array([r[1] for r in rows], pa.int64()),
-                "b_last": pa.array([r[2] for r in rows], pa.int64()),
-            }
-        )
+    return engine.from_columns(
+        {"key": [r[0] for r in rows], "b_month": [r[1] for r in rows], "b_last": [r[2] for r in rows]},
+        {"key": "string", "b_month": "int", "b_last": "int"},
     )
 
 
