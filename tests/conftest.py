@@ -18,14 +18,6 @@ from retentio.engine import ENGINE_NAMES, Engine, open_engine
 from retentio.engine.spark_engine import java_available
 from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, ENTITIES
 
-ARROW_TYPES = {
-    "string": pa.string(),
-    "date": pa.date32(),
-    "datetime": pa.timestamp("us"),
-    "float": pa.float64(),
-    "int": pa.int64(),
-    "bool": pa.bool_(),
-}
 
 
 def canonical_arrow(table: str, rows: list[dict]) -> pa.Table:
@@ -34,7 +26,7 @@ def canonical_arrow(table: str, rows: list[dict]) -> pa.Table:
         schema = pa.schema([("account_id", pa.string()), ("attribute", pa.string()), ("value", pa.string())])
     else:
         ent = next(e for e in ENTITIES.values() if e.table == table)
-        schema = pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in ent.columns])
+        schema = ent.arrow_schema
     cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
     return pa.table({k: pa.array(v, type=schema.field(k).type) for k, v in cols.items()}, schema=schema)
 

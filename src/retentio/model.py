@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import pyarrow as pa
+
 DType = Literal["string", "date", "datetime", "float", "int", "bool"]
 
 # DuckDB column type of each logical type.
@@ -21,6 +23,17 @@ DUCKDB_TYPES: dict[str, str] = {
     "float": "DOUBLE",
     "int": "BIGINT",
     "bool": "BOOLEAN",
+}
+
+# Arrow type of each logical type: the canonical tables as the importer, the demo generator,
+# the engines and the tests build them.
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "date": pa.date32(),
+    "datetime": pa.timestamp("us"),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
 }
 
 COST_CATEGORIES = ("cs_team", "support_team", "sales_marketing", "cost_of_revenue", "other")
@@ -54,6 +67,10 @@ class Entity:
     @property
     def required(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
+
+    @property
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in self.columns])
 
     def column(self, name: str) -> Column:
         for c in self.columns:

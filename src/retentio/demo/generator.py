@@ -647,13 +647,8 @@ class _Book:
 # --------------------------------------------------------------------------------------
 # Assembly into canonical Arrow tables
 # --------------------------------------------------------------------------------------
-ARROW_TYPES = {"string": pa.string(), "date": pa.date32(), "datetime": pa.timestamp("us"), "float": pa.float64(),
-               "int": pa.int64(), "bool": pa.bool_()}
-
-
 def canonical_schema(entity_name: str) -> pa.Schema:
-    ent = ENTITIES[entity_name]
-    return pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in ent.columns])
+    return ENTITIES[entity_name].arrow_schema
 
 
 def _table(entity_name: str, cols: dict[str, Any]) -> pa.Table:

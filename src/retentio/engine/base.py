@@ -8,16 +8,10 @@ import polars as pl
 import pyarrow as pa
 
 from retentio.errors import UsageError
+from retentio.model import ARROW_TYPES
 
 ENGINE_NAMES = ("duckdb", "polars", "spark")
 
-ARROW_TYPES = {
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "string": pa.string(),
-    "date": pa.date32(),
-    "bool": pa.bool_(),
-}
 
 # A table source returns the Arrow content of a canonical table by name.  The workspace
 # provides one reading its DuckDB file; tests provide in-memory ones.

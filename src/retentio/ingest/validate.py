@@ -21,14 +21,6 @@ import pyarrow as pa
 from retentio.ingest.parse import Parsed, parse_bool, parse_date, parse_datetime, parse_float, parse_int, parse_string
 from retentio.model import COST_CATEGORIES, ISO_4217, SURVEY_KINDS, Entity
 
-ARROW_TYPES = {
-    "string": pa.string(),
-    "date": pa.date32(),
-    "datetime": pa.timestamp("us"),
-    "float": pa.float64(),
-    "int": pa.int64(),
-    "bool": pa.bool_(),
-}
 
 # Every quarantine reason and what to do about it (docs/import-guide.md lists the same).
 REASONS: dict[str, str] = {
@@ -270,6 +262,6 @@ def duplicates(entity: Entity, t: pl.DataFrame, extra: pl.DataFrame | None, ok: 
 
 
 def to_arrow(entity: Entity, t: pl.DataFrame) -> pa.Table:
-    schema = pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in entity.columns])
+    schema = entity.arrow_schema
     table = t.select(entity.column_names).to_arrow()
     return table.cast(schema)
