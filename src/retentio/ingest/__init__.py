@@ -186,13 +186,30 @@ def import_file(
         fx_first_dates=refs[1],
         file=str(path),
     )
-    typed, checks = validate(ent, frame.select([c for c in frame.columns if c in ent.column_names]), pre, ctx)
-    ok = ~_any(checks, n)
-    checks += duplicates(ent, typed, attr_frame, ok)
+    # Validation runs in chunks of CHUNK_ROWS rows: parsing holds several intermediate copies
+    # of a column, so a large file would otherwise need ~800 bytes a row at once.  Only the
+    # duplicate check needs every row; it runs once over the typed columns.
+    file_key = str(path.resolve())
+    body = frame.select([c for c in frame.columns if c in ent.column_names])
+    typed_parts: list[pl.DataFrame] = []
+    quarantined: list[dict[str, Any]] = []
+    bad_parts: list[np.ndarray] = []
+    for start in range(0, max(n, 1), CHUNK_ROWS):
+        stop = min(n, start + CHUNK_ROWS)
+        part, checks = validate(ent, body.slice(start, stop - start), [_slice(c, start, stop) for c in pre], ctx)
+        q, part_bad = _quarantine_rows(checks, stop - start, _raw_slice(raw, start, stop), file_key)
+        typed_parts.append(part)
+        quarantined += q
+        bad_parts.append(part_bad)
+        del checks
+    typed = pl.concat(typed_parts) if len(typed_parts) > 1 else typed_parts[0]
+    del typed_parts
+    bad = np.concatenate(bad_parts) if bad_parts else np.zeros(0, dtype=bool)
+    dup_q, dup_bad = _quarantine_rows(duplicates(ent, typed, attr_frame, ~bad), n, raw, file_key)
+    quarantined += dup_q
+    bad |= dup_bad
 
     # -- split -------------------------------------------------------------------------------
-    file_key = str(path.resolve())
-    quarantined, bad = _quarantine_rows(checks, n, raw, file_key)
     good = ~bad
     accepted = to_arrow(ent, typed.filter(pl.Series(good)))
     attrs = _attributes(typed, attr_frame, good) if attr_frame is not None else None
@@ -288,11 +305,20 @@ def _problem_checks(problems: dict[int, tuple[str, str, str | None, str]], n: in
     return out
 
 
-def _any(checks: list[Check], n: int) -> np.ndarray:
-    bad = np.zeros(n, dtype=bool)
-    for c in checks:
-        bad |= c.mask
-    return bad
+CHUNK_ROWS = 1_000_000
+
+
+def _slice(c: Check, start: int, stop: int) -> Check:
+    """The part of a whole-file check that concerns rows [start, stop)."""
+    values = c.values[start:stop] if c.values is not None else None
+    detail = c.detail if isinstance(c.detail, str) else c.detail[start:stop]
+    return Check(c.reason, c.column, c.mask[start:stop], values, detail)  # type: ignore[arg-type]
+
+
+def _raw_slice(raw: RawTable, start: int, stop: int) -> RawTable:
+    if start == 0 and stop == raw.num_rows:
+        return raw
+    return RawTable(raw.headers, raw.frame.slice(start, stop - start), raw.row_numbers[start:stop], {}, raw.decimal, raw.notes)
 
 
 def _quarantine_rows(checks: list[Check], n: int, raw: RawTable, file_key: str) -> tuple[list[dict[str, Any]], np.ndarray]:

@@ -235,8 +235,15 @@ def duplicates(entity: Entity, t: pl.DataFrame, extra: pl.DataFrame | None, ok: 
         return []
     full = t if extra is None else pl.concat([t, extra], how="horizontal")
     idx = pl.Series("_i", np.arange(n))
-    cand = full.with_columns(idx).filter(pl.Series(ok))
     key = list(entity.key)
+    # Most files have no repeated key: find the rows whose key hash repeats among the rows
+    # with no other problem (8 bytes a row), and compare whole rows only among those (a hash
+    # collision only adds a candidate; the exact comparison below decides).
+    hashes = pl.DataFrame({"_h": full.select(pl.struct(key).hash()).to_series(), "_i": idx}).filter(pl.Series(ok))
+    suspects = hashes.filter(pl.col("_h").is_duplicated())["_i"]
+    if suspects.len() == 0:
+        return []
+    cand = full.with_columns(idx)[suspects.to_numpy()]
     all_cols = [c for c in full.columns]
     g = cand.with_columns(
         pl.len().over(key).alias("_n"),
