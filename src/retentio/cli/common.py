@@ -101,9 +101,7 @@ def print_csv(rows: Iterable[dict[str, Any]], columns: list[str] | None = None) 
 def _cell(v: Any) -> Any:
     if isinstance(v, (date, datetime)):
         return v.isoformat()
-    if isinstance(v, float):
-        return repr(v) if v != int(v) or abs(v) >= 1e16 else f"{v:.1f}" if False else repr(v)
-    return v
+    return v  # the csv module writes floats with repr: exact, and nan / inf without error
 
 
 def print_table(rows: list[dict[str, Any]], columns: list[str] | None = None, title: str | None = None) -> None:

@@ -8,7 +8,7 @@ for a time series.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import narwhals as nw
 
@@ -57,7 +57,7 @@ class Book:
     A: nw.LazyFrame | None = None
     lines: nw.LazyFrame | None = None
     subs: nw.LazyFrame | None = None
-    _groups: dict = field(default_factory=dict)
+    filtered: bool = False  # restricted by filters: costs are then not attributed
 
     @classmethod
     def load(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None = None) -> "Book":
@@ -106,8 +106,6 @@ class Book:
         self.lines = self.lines.join(keep, on="account_id", how="semi")
         self.subs = self.subs.join(keep, on="account_id", how="semi")
         self.filtered = True
-
-    filtered: bool = False
 
 
 def compute(
