@@ -82,8 +82,7 @@ def make_engine(engine_name) -> Callable[[dict[str, list[dict] | pa.Table]], Eng
 
     yield factory
     for e in engines:
-        if e.name == "duckdb":
-            e.close()
+        e.close()
 
 
 @pytest.fixture

@@ -109,8 +109,7 @@ class Workspace:
 
     def close(self) -> None:
         for e in self._engines.values():
-            if e.name == "duckdb":
-                e.close()
+            e.close()  # a no-op but for DuckDB's connection (the Spark session is shared)
         self._engines.clear()
 
     def _invalidate(self) -> None:
