@@ -8,12 +8,14 @@ Polars and PySpark give identical results whatever their summation order.
 from __future__ import annotations
 
 
+from datetime import date
+
 import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.errors import DataError
-from retentio.metrics.periods import month_end, month_label
+from retentio.metrics.periods import month_end, month_index, month_label
 
 # Month index of an open-ended line's (exclusive) end: far beyond any report.
 OPEN_END = 9999 * 12
@@ -193,13 +195,9 @@ def account_month_mrr(engine: Engine, settings: Settings, last: int | None = Non
     """The account-month MRR table of the whole history up to ``last`` (default: the
     current month), for other layers (engagement, health, prediction).  Columns:
     account_id, month (index), mrr_cents (> 0 only)."""
-    from datetime import date as _date
-
-    from retentio.metrics.periods import month_index
-
     first = history_first_month(engine)
     if last is None:
-        last = month_index(_date.today())
+        last = month_index(date.today())
     if first is None:
         first = last
     return account_months(engine, settings, first, last)
