@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZE = 300
 QUICK_MONTHS = 12
-SPARK_MAX_ACCOUNTS = 100_000
+SPARK_MAX_ACCOUNTS = 1_000_000
 
 
 def machine() -> dict:
@@ -114,7 +114,7 @@ def cross_checks(runs: dict) -> dict:
             continue
         res = rec["result"]
         diffs: list[str] = []
-        if name.startswith("floor"):
+        if name == "floor":
             end = {m: row[6] for m, row in ref["waterfall"].items()}
             diffs = _cmp_waterfall(end, res["mrr"])
         elif "waterfall" in res:
@@ -142,6 +142,7 @@ def ratios(runs: dict) -> dict:
     ret = wall("retentio[duckdb]")
     out = {
         "retentio/floor": ratio(ret, wall("floor")),
+        "retentio/floor-waterfall": ratio(ret, wall("floor-waterfall")),
         "pandas/retentio": ratio(wall("pandas"), ret),
         "saas-metrics/retentio": ratio(wall("saas-metrics"), ret),
     }
@@ -236,15 +237,15 @@ def write_svg(results: dict, path: Path) -> None:
     import math
 
     sizes = sorted(results["sizes"], key=int)
-    keys = ["floor", "retentio[duckdb]", "retentio[polars]", "retentio[spark]", "pandas", "saas-metrics"]
-    colors = ["#888888", "#1f77b4", "#17becf", "#ff7f0e", "#d62728", "#9467bd"]
+    keys = ["floor", "floor-waterfall", "retentio[duckdb]", "retentio[polars]", "retentio[spark]", "pandas", "saas-metrics"]
+    colors = ["#888888", "#bbbbbb", "#1f77b4", "#17becf", "#ff7f0e", "#d62728", "#9467bd"]
     vals = {s: [results["sizes"][s]["runs"].get(k, {}) for k in keys] for s in sizes}
     all_v = [r["wall_s"] for s in sizes for r in vals[s] if r.get("ok")]
     if not all_v:
         return
     lo, hi = math.floor(math.log10(min(all_v))), math.ceil(math.log10(max(all_v)))
     hi = max(hi, lo + 1)
-    W, H, left, top, bottom = 760, 400, 60, 40, 70
+    W, H, left, top, bottom = 900, 400, 60, 40, 70
     ph = H - top - bottom
     gw = (W - left - 20) / max(len(sizes), 1)
     bw = gw / (len(keys) + 1)

@@ -169,6 +169,57 @@ def floor(p: dict) -> dict:
     return {"mrr": {month_label(int(m)): int(v) for m, v in rows}}
 
 
+# The least work for the MRR waterfall alone (metrics.md §3), by hand: the account-month
+# snapshot (the floor's expansion grouped by account), compared with itself a month earlier,
+# each account's first paid month for new vs reactivation, summed per month.  Not a target
+# of the issue: it tells how much of Retentio's distance to the floor is the waterfall's own
+# cost (grouping millions of account-months and joining them) rather than Retentio's.
+WATERFALL_SQL = """
+WITH months AS (
+    SELECT m, last_day(make_date(CAST(m // 12 AS INTEGER), CAST(m % 12 + 1 AS INTEGER), 1)) AS snap
+    FROM range((SELECT least({first} - 1, min(year(start_date) * 12 + month(start_date) - 1))
+                FROM subscriptions WHERE NOT is_trial), {last} + 1) t(m)
+),
+rates AS (
+    SELECT f.currency, mo.m, arg_max(f.rate, f.date) AS rate
+    FROM fx_rates f JOIN months mo ON f.date <= mo.snap
+    GROUP BY ALL
+),
+a AS (   -- from the first month of the history, for the first paid month of each account
+    SELECT s.account_id, mo.m, sum(CAST(floor(s.amount / s.billing_period_months
+                 * CASE WHEN s.currency = '{base}' THEN 1.0 ELSE r.rate END * 100 + 0.5) AS BIGINT)) AS mrr
+    FROM subscriptions s
+    JOIN months mo ON s.start_date <= mo.snap AND (s.end_date IS NULL OR s.end_date > mo.snap)
+    LEFT JOIN rates r ON r.currency = s.currency AND r.m = mo.m
+    WHERE NOT s.is_trial
+    GROUP BY ALL HAVING mrr > 0
+),
+firsts AS (SELECT account_id, min(m) AS f FROM a GROUP BY ALL),
+mv AS (
+    SELECT coalesce(e.account_id, p.account_id) AS account_id, coalesce(e.m, p.m + 1) AS m,
+           coalesce(p.mrr, 0) AS s, coalesce(e.mrr, 0) AS e
+    FROM (SELECT * FROM a WHERE m >= {first}) e
+    FULL OUTER JOIN (SELECT * FROM a WHERE m < {last}) p ON e.account_id = p.account_id AND e.m = p.m + 1
+)
+SELECT mv.m, sum(s), sum(e) FILTER (WHERE s = 0 AND f >= m),
+       sum(e) FILTER (WHERE s = 0 AND f < m), sum(e - s) FILTER (WHERE s > 0 AND e > s),
+       sum(s - e) FILTER (WHERE e > 0 AND e < s), sum(s) FILTER (WHERE e = 0), sum(e)
+FROM mv JOIN firsts USING (account_id)
+GROUP BY mv.m ORDER BY mv.m
+"""
+
+
+@workload("floor-waterfall", "the least work for the MRR waterfall alone: one hand-written DuckDB query (account-"
+          "month snapshot, compared with the month before, first paid month), not a target")
+def floor_waterfall(p: dict) -> dict:
+    import duckdb
+
+    ms = months_of(p)
+    con = duckdb.connect(_ws_db(p), read_only=True)
+    rows = con.execute(WATERFALL_SQL.format(first=ms[0], last=ms[-1], base=p.get("base", "EUR"))).fetchall()
+    return {"waterfall": {month_label(int(r[0])): [int(v or 0) for v in r[1:]] for r in rows}}
+
+
 # -- naive pandas ------------------------------------------------------------------------
 @workload("pandas", "naive pandas: the same KPIs as an analyst writes them (a loop over months on DataFrames)",
           max_accounts=None)

@@ -16,7 +16,7 @@ def test_quick_bench_produces_results_and_equal_figures(tmp_path):
     out = tmp_path / "results.json"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--sizes", "150", "--months", "12", "--engines", "duckdb,polars",
-         "--workloads", "retentio,floor,pandas,saas-metrics,incremental", "--data", str(tmp_path / "data"),
+         "--workloads", "retentio,floor,floor-waterfall,pandas,saas-metrics,incremental", "--data", str(tmp_path / "data"),
          "--out", str(out), "--fresh"],
         cwd=ROOT, capture_output=True, text=True, timeout=170,
     )
@@ -26,18 +26,18 @@ def test_quick_bench_produces_results_and_equal_figures(tmp_path):
     size = results["sizes"]["150"]
     assert size["book"]["rows"]["accounts"] == 150
     runs = size["runs"]
-    for key in ("retentio[duckdb]", "retentio[polars]", "floor", "pandas", "saas-metrics", "incremental"):
+    for key in ("retentio[duckdb]", "retentio[polars]", "floor", "floor-waterfall", "pandas", "saas-metrics", "incremental"):
         assert runs[key]["ok"], (key, runs[key].get("error"))
         assert runs[key]["wall_s"] > 0 and runs[key]["peak_rss_mb"] > 0
     # Retentio on DuckDB is the reference; every other implementation equals it month by month.
     checks = size["checks"]
     assert checks["reference"] == "retentio[duckdb]"
-    for key in ("retentio[polars]", "floor", "pandas", "saas-metrics"):
+    for key in ("retentio[polars]", "floor", "floor-waterfall", "pandas", "saas-metrics"):
         assert checks[key]["equal"], (key, checks[key]["differences"])
     # The bridge is not trivially empty: the tiny book has customers and movements.
     start, new, react, exp, contr, churn, end = next(iter(runs["retentio[duckdb]"]["summary"]["waterfall_last_month"].values()))
     assert end > 0 and start + new + react + exp - contr - churn == end
     inc = runs["incremental"]["summary"]["incremental"]
     assert inc["mode"] == "incremental" and inc["equal_to_full_recompute"]
-    assert set(size["ratios"]) >= {"retentio/floor", "pandas/retentio", "saas-metrics/retentio"}
+    assert set(size["ratios"]) >= {"retentio/floor", "retentio/floor-waterfall", "pandas/retentio", "saas-metrics/retentio"}
     assert (tmp_path / "results.svg").read_text().startswith("<svg")
