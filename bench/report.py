@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-ORDER = ("floor", "retentio[duckdb]", "retentio[polars]", "retentio[spark]", "pandas", "saas-metrics",
+ORDER = ("floor", "floor-waterfall", "retentio[duckdb]", "retentio[polars]", "retentio[spark]", "pandas", "saas-metrics",
          "engagement[duckdb]", "engagement[polars]", "incremental", "import[csv]", "import[parquet]")
 
 
@@ -54,9 +54,12 @@ def render(results: dict) -> str:
             r = results["sizes"][s]["runs"].get(f"import[{fmt}]")
             if r and r.get("ok"):
                 for ent, e in r["summary"]["entities"].items():
-                    imp.append(f"| {int(s):,} | {fmt} | {ent} | {e['rows']:,} | {e['seconds']:.2f} | {e['rows_per_s']:,.0f} |")
+                    rss = e.get("peak_rss_mb")
+                    imp.append(f"| {int(s):,} | {fmt} | {ent} | {e['rows']:,} | {e['seconds']:.2f} | {e['rows_per_s']:,.0f} | "
+                               + ("-" if rss is None else f"{rss:,.0f}") + " |")
     if imp:
-        out += ["| accounts | format | entity | rows | seconds (whole CLI process) | rows/s |", "|---|---|---|---|---|---|", *imp, ""]
+        out += ["| accounts | format | entity | rows | seconds (whole CLI process) | rows/s | peak MB |",
+                "|---|---|---|---|---|---|---|", *imp, ""]
     for s in sizes:
         r = results["sizes"][s]["runs"].get("incremental")
         if r and r.get("ok"):

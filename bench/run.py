@@ -174,6 +174,9 @@ def run_size(spec: BookSpec, engines: list[str], names: list[str], timeout: floa
         rec = run_process(name, {**params, **(extra or {})}, work, timeout)
         runs[key] = rec
         msg = f"{rec['wall_s']:>9.2f} s {rec['peak_rss_mb']:>9.0f} MB"
+        jvm = (rec.get("result") or {}).get("jvm_peak_rss_mb")
+        if jvm:
+            msg += f" (+ JVM {jvm:.0f} MB)"
         log(msg + ("" if rec["ok"] else f"  FAILED: {rec['error'][:200]}"))
 
     for name in names:
@@ -221,7 +224,8 @@ def strip_results(size_result: dict) -> dict:
         r = {kk: vv for kk, vv in rec.items() if kk != "result"}
         res = rec.get("result") or {}
         keep = {kk: vv for kk, vv in res.items() if kk in ("timings", "inner_seconds", "entities", "results",
-                                                            "input_rows", "checks", "incremental", "cohort_rows")}
+                                                            "input_rows", "checks", "incremental", "cohort_rows",
+                                                            "jvm_peak_rss_mb")}
         if "waterfall" in res:
             last = sorted(res["waterfall"])[-1]
             keep["waterfall_last_month"] = {last: res["waterfall"][last]}

@@ -103,11 +103,31 @@ def retentio_kpis(p: dict) -> dict:
             "customers_churned": r["customers_churned"], "customers_reactivated": r["customers_reactivated"],
             "nrr": r["nrr"], "grr": r["grr"], "customer_churn_rate": r["customer_churn_rate"],
         }
-    return {
+    out = {
         "waterfall": waterfall, "kpis": kpis, "cohort_rows": len(coh["rows"]),
         "cohort_sizes": {row["cohort"]: row["size"] for row in coh["rows"]},
         "timings": {"startup": t1 - t0, "series": t2 - t1, "cohorts": t3 - t2},
     }
+    if eng == "spark":
+        out["jvm_peak_rss_mb"] = _jvm_peak_rss_mb()
+    return out
+
+
+def _jvm_peak_rss_mb() -> float | None:
+    """Peak RSS of the Spark JVM: a child of this process that it does not wait for, so the
+    process's own peak RSS (what the runner measures) leaves it out."""
+    from pyspark import SparkContext
+
+    proc = getattr(SparkContext._gateway, "proc", None)
+    if proc is None:
+        return None
+    try:
+        for line in open(f"/proc/{proc.pid}/status"):
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
 
 
 @workload("engagement", "Retentio engagement (metrics.md §9): DAU/WAU/MAU at every month end of the last 12 months, "
@@ -419,22 +439,28 @@ def import_cli(p: dict) -> dict:
 
     files, target = p["files"], p["target"]
     exe = os.path.join(os.path.dirname(sys.executable), "retentio")
+    # Each import runs under the bare launcher, which reports the import's own wall time and
+    # peak RSS (bench/launch.py says why a plain child would not).
+    launcher = [sys.executable, "-S", os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")]
     shutil.rmtree(target, ignore_errors=True)
     subprocess.run([exe, "init", "--workspace", target], check=True, capture_output=True)
     out = {}
     for entity, table in (("accounts", "accounts"), ("fx-rates", "fx_rates"), ("subscriptions", "subscriptions"),
                           ("usage", "usage")):
         path = files[table]
-        t = time.perf_counter()
-        proc = subprocess.Popen([exe, "import", entity, path, "--workspace", target, "--format", "json"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stat_file = f"{target}.{entity}.stat"
+        proc = subprocess.Popen([*launcher, stat_file, exe, "import", entity, path, "--workspace", target,
+                                 "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         stdout, stderr = proc.communicate()
-        wall = time.perf_counter() - t
-        if proc.returncode != 0:
+        with open(stat_file) as f:
+            stat = json.load(f)
+        os.unlink(stat_file)
+        if stat["exit"] != 0:
             raise RuntimeError(f"import {entity} failed: {stderr.decode()[-500:]}")
         report = json.loads(stdout)
-        rows = int(report.get("rows_read", 0))
+        rows, wall = int(report.get("rows_read", 0)), stat["wall_s"]
         out[entity] = {"rows": rows, "seconds": wall, "rows_per_s": rows / wall if wall else None,
+                       "peak_rss_mb": round(stat["maxrss_kb"] / 1024, 1),
                        "accepted": report.get("rows_accepted"), "quarantined": report.get("rows_quarantined")}
     shutil.rmtree(target, ignore_errors=True)
     return {"entities": out}
