@@ -52,3 +52,31 @@ def test_spark_from_parquet_equals_duckdb(demo_workspace, tmp_path):
 
     with pytest.raises(ConfigError, match="cannot read"):
         broken.metrics("2024-06")
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(SPARK_SKIP is not None, reason=str(SPARK_SKIP))
+def test_large_books_spread_shuffles_over_the_cores_with_the_same_figures(demo_workspace, tmp_path, monkeypatch):
+    from retentio.engine import spark_engine
+
+    monkeypatch.delenv("RETENTIO_SPARK_PARTITIONS", raising=False)
+    expected = Workspace(demo_workspace).metrics("2024-Q2")
+    lines = Workspace(demo_workspace).warehouse.count("subscriptions")
+
+    def partitions_after_loading(threshold: int, uri: str = "") -> tuple[str, dict]:
+        monkeypatch.setattr(spark_engine, "LARGE_BOOK_LINES", threshold)
+        ws = Workspace(demo_workspace, engine="spark")
+        ws.settings.workspace.spark_data_uri = uri
+        figures = ws.metrics("2024-Q2")
+        return ws.engine("spark").spark.conf.get("spark.sql.shuffle.partitions"), figures
+
+    # local[2]: two partitions per core once the book has LARGE_BOOK_LINES lines, else one
+    assert partitions_after_loading(lines) == ("4", expected)
+    assert partitions_after_loading(lines + 1) == ("1", expected)
+    Workspace(demo_workspace).export_parquet(tmp_path / "pq")
+    assert partitions_after_loading(lines, str(tmp_path / "pq")) == ("4", expected)
+    # an explicit setting wins
+    monkeypatch.setenv("RETENTIO_SPARK_PARTITIONS", "3")
+    spark_engine.spark_session().conf.set("spark.sql.shuffle.partitions", "3")
+    assert partitions_after_loading(lines)[0] == "3"
+    spark_engine.spark_session().conf.set("spark.sql.shuffle.partitions", "1")

@@ -11,6 +11,8 @@ from retentio.engine.base import Engine, TableSource
 from retentio.errors import EngineUnavailable
 
 _lock = threading.Lock()
+# Subscription lines from which shuffles are spread over every core (SparkEngine._size_shuffles).
+LARGE_BOOK_LINES = 500_000
 _sessions: dict[str, object] = {}
 
 
@@ -40,7 +42,8 @@ def spark_session(master: str = "local[2]"):
             .config("spark.ui.enabled", "false")
             .config("spark.sql.session.timeZone", "UTC")
             # Small local runs are dominated by per-task overhead: few partitions, no
-            # adaptive re-planning.  A cluster overrides these through RETENTIO_SPARK_CONF.
+            # adaptive re-planning.  Large books get more (SparkEngine.table); a cluster
+            # sets its own count through RETENTIO_SPARK_PARTITIONS.
             .config("spark.sql.shuffle.partitions", os.environ.get("RETENTIO_SPARK_PARTITIONS", "1"))
             .config("spark.default.parallelism", "2")
             .config("spark.sql.adaptive.enabled", "false")
@@ -67,10 +70,25 @@ class SparkEngine(Engine):
         if name not in self._cache:
             if self.data_uri:
                 # The executors read the Parquet files themselves; nothing passes the driver.
-                self._cache[name] = self._read_parquet(name)
+                df = self._read_parquet(name)
+                rows = df.count() if name == "subscriptions" else 0  # Parquet footers: no scan
             else:
-                self._cache[name] = self._df(self._source(name))
+                arrow = self._source(name)
+                df, rows = self._df(arrow), arrow.num_rows
+            if name == "subscriptions":
+                self._size_shuffles(rows)
+            self._cache[name] = df
         return nw.from_native(self._cache[name])
+
+    def _size_shuffles(self, subscription_rows: int) -> None:
+        """One shuffle partition keeps small books fast (per-task overhead dominates); from
+        LARGE_BOOK_LINES subscription lines on, one partition would leave all but one core
+        idle in every aggregation: 2 per core then (1 M accounts, local[2]: 182 s -> 111 s,
+        docs/benchmarks.md).  An explicit RETENTIO_SPARK_PARTITIONS always wins."""
+        if os.environ.get("RETENTIO_SPARK_PARTITIONS"):
+            return
+        n = 1 if subscription_rows < LARGE_BOOK_LINES else 2 * self.spark.sparkContext.defaultParallelism
+        self.spark.conf.set("spark.sql.shuffle.partitions", str(n))
 
     def _read_parquet(self, name: str):
         from retentio.errors import ConfigError
