@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import narwhals as nw
+import polars as pl
 
 from retentio.config import Settings
 from retentio.engine import Engine
@@ -68,7 +69,9 @@ def cohorts(
         sizes_lf = book.A.group_by("account_id").agg(nw.col("month").min().alias("m")).with_columns(cohort=nw.col("m") - nw.col("m") % 3)
     else:
         A = A.with_columns(cohort=nw.col("first_month"), age=nw.col("month") - nw.col("first_month"))
-        sizes_lf = book.A.group_by("account_id").agg(nw.col("month").min().alias("cohort"))
+        # Every account of a monthly cohort is a customer at age 0 (its first paid month):
+        # the sizes are the logos of age 0, read from the cells below.
+        sizes_lf = None
     keys = ["cohort"]
     if segment:
         g = engine.materialize(group_frame(engine, settings, segment, book.A, book.lines, last - 1, last))
@@ -78,14 +81,18 @@ def cohorts(
                 grp=nw.when(nw.col("grp").is_null()).then(nw.lit(NONE_GROUP)).otherwise(nw.col("grp"))
             )
 
-        A, sizes_lf = seg(A), seg(sizes_lf)
+        A = seg(A)
+        sizes_lf = None if sizes_lf is None else seg(sizes_lf)
         keys.append("grp")
     cells = engine.collect(
         A.group_by(*keys, "age").agg(
             nw.col("mrr_cents").sum().cast(nw.Int64).alias("mrr"), nw.len().cast(nw.Int64).alias("logos")
         )
     )
-    sizes = engine.collect(sizes_lf.group_by(*keys).agg(nw.len().cast(nw.Int64).alias("size")))
+    if sizes_lf is None:
+        sizes = cells.filter(pl.col("age") == 0).select(*keys, pl.col("logos").alias("size"))
+    else:
+        sizes = engine.collect(sizes_lf.group_by(*keys).agg(nw.len().cast(nw.Int64).alias("size")))
     table: dict[tuple, dict[int, tuple[int, int]]] = {}
     for r in cells.iter_rows(named=True):
         table.setdefault((int(r["cohort"]), r.get("grp")), {})[int(r["age"])] = (int(r["mrr"]), int(r["logos"]))
