@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import random
 import time
+from datetime import date
 
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest_helpers import accounts, data_fingerprint
 from retentio.errors import DataError
+from retentio.model import ENTITIES
 from retentio.warehouse import Warehouse
 
 SUB_HEADER = "subscription_id,account_id,plan,start_date,end_date,amount,billing_period_months,currency,is_trial"
@@ -101,6 +104,27 @@ def test_failure_inside_the_write_is_rolled_back(ws, write, monkeypatch):
     assert ws.warehouse.content_fingerprint() == before
 
 
+def _one_subscription() -> pa.Table:
+    row = {"subscription_id": "s1", "account_id": "a1", "plan": "pro", "start_date": date(2024, 1, 1), "end_date": None,
+           "amount": 1.0, "billing_period_months": 1, "currency": "EUR", "is_trial": False, "quantity": None}
+    return pa.Table.from_pylist([row], schema=ENTITIES["subscriptions"].arrow_schema)
+
+
+def test_a_writer_left_without_finish_writes_nothing(ws):
+    before = ws.warehouse.content_fingerprint()
+    with ws.warehouse.import_writer(ENTITIES["subscriptions"], file="f.csv", kind="csv") as writer:
+        writer.append(_one_subscription(), [{"row_number": 2, "reason": "missing_value", "raw": {}}])
+    assert ws.warehouse.content_fingerprint() == before
+
+
+def test_the_write_refuses_rows_that_do_not_add_up(ws):
+    before = ws.warehouse.content_fingerprint()
+    # 1 accepted + 0 quarantined, but 2 rows read: a row would be lost
+    with pytest.raises(DataError, match="2 rows read but 1 accepted \\+ 0 quarantined"):
+        ws.warehouse.write_import(ENTITIES["subscriptions"], _one_subscription(), [], file="f.csv", kind="csv", rows_read=2)
+    assert ws.warehouse.content_fingerprint() == before
+
+
 def test_reimport_is_idempotent(ws, write):
     accounts(ws, "a1")
     acc = write("acc.csv", "account_id,name,industry\na1,Alpha,Retail\na2,Beta,\n")
@@ -156,8 +180,7 @@ def test_fifty_thousand_rows_in_seconds(ws, write):
     elapsed = time.perf_counter() - t0
     assert (report.rows_read, report.rows_accepted, report.rows_quarantined) == (50_000, 50_000 - bad, bad)
     assert report.reasons == {"bad_date": 50}
-    # progress is reported while reading and again at the end (the plain-CSV fast path reads
-    # the file in one vectorised step, so it reports once before validation)
-    assert calls[-1] == (50_000, 50_000) and len(calls) >= 2
+    # progress is reported before the first batch, after each batch and at the end
+    assert calls[0] == (0, 50_000) and calls[-1] == (50_000, 50_000) and len(calls) >= 3
     # A few seconds on a laptop; generous bound for loaded CI machines.
     assert elapsed < 15, f"50 000 rows took {elapsed:.1f} s"

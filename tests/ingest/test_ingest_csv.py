@@ -188,3 +188,11 @@ def test_row_numbers_point_at_csv_lines(ws, write):
     assert report.rows_read == 4  # the blank line is not a row
     assert sorted(reasons(ws)) == [3, 6]
     assert ws.warehouse.query("SELECT name FROM accounts WHERE account_id = 'a2'") == [{"name": "Two\nlines"}]
+
+
+def test_an_extra_column_named_like_a_canonical_one_is_refused(ws, write):
+    # "Name" stays an extra column beside "name" (taken), and would become the attribute "name".
+    path = write("a.csv", "account_id,name,Name\na1,A,B\n")
+    with pytest.raises(DataError, match="same attribute 'name'.*'name' is a column of accounts"):
+        ws.import_file("accounts", path)
+    assert ws.warehouse.count("accounts") == 0

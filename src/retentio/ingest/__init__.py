@@ -1,11 +1,17 @@
 """Import one file into one canonical entity, atomically, losing and inventing nothing.
 
-Pipeline: read (CSV / Parquet / Excel, or a Stripe / Chargebee export) -> translate the
-billing export -> apply the mapping file (rename, derive, drop) -> match headers to the
-canonical columns -> fatal checks (required columns) -> vectorised row validation ->
-one transaction in the warehouse (accepted rows upserted, bad rows to the quarantine table,
-the import logged).  Anything fatal is raised BEFORE the write, so the workspace is
-unchanged; a failure inside the write is rolled back.
+Pipeline: open the file (CSV / Parquet / Excel, or a Stripe / Chargebee export translated
+to subscriptions) -> plan the mapping file (rename, derive, drop) and match headers to the
+canonical columns -> fatal checks (required columns) -> then, in one transaction of the
+warehouse, batch after batch of at most BATCH_ROWS rows: map, validate (vectorised), stage
+the accepted rows and quarantine the bad ones -> the duplicate check over the whole file ->
+merge the staged rows (upsert or replace), log the import, commit.  Anything fatal in the
+file's shape is raised before the transaction starts; a failure later (a damaged block of
+the file, the disk) rolls it back: the workspace is then exactly as it was.
+
+Plain UTF-8 CSV and Parquet files are read from disk batch by batch, so memory is bounded
+by the batch size, not by the file; other files are read whole, then handed out in batches
+through the same code.
 
 ``rows_read = rows_accepted + rows_quarantined`` always (the warehouse asserts it too).
 """
@@ -13,7 +19,7 @@ unchanged; a failure inside the write is rolled back.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +31,13 @@ import pyarrow as pa
 from retentio.config import Settings
 from retentio.errors import DataError, UsageError
 from retentio.ingest.mapping import Mapping, derive_column, load_mapping, resolve_column, snake
-from retentio.ingest.readers import RawTable, check_file, read_csv, read_parquet, read_xlsx
-from retentio.ingest.validate import REASONS, Check, Context, duplicates, to_arrow, validate
+from retentio.ingest.readers import RawTable, check_file, open_csv, open_parquet, read_csv, read_xlsx, whole
+from retentio.ingest.validate import REASONS, Check, Context, duplicates, key_hash, to_arrow, validate
+from retentio.model import Entity
 from retentio.model import entity as find_entity
-from retentio.warehouse import Warehouse
+from retentio.warehouse import KEY_HASH, ROW_INDEX, ImportWriter, Warehouse
 
-__all__ = ["ImportReport", "import_file", "KINDS", "REASONS"]
+__all__ = ["ImportReport", "import_file", "KINDS", "REASONS", "BATCH_ROWS"]
 
 KINDS = ("auto", "csv", "parquet", "xlsx", "stripe", "chargebee")
 EXTENSIONS = {
@@ -38,6 +45,11 @@ EXTENSIONS = {
     ".parquet": "parquet", ".pq": "parquet",
     ".xlsx": "xlsx", ".xlsm": "xlsx",
 }
+
+# Rows read, validated and staged at once.  Validation holds several copies of a column
+# (~800 bytes a row), so a batch needs ~0.4 GB whatever the file's size (batches of 250 000
+# or 1 M rows were no faster).
+BATCH_ROWS = 500_000
 
 Progress = Callable[[int, int | None], None]
 
@@ -59,6 +71,34 @@ class ImportReport:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class _Batch:
+    start: int  # index in the file of its first row (0-based)
+    raw: RawTable  # the rows as read: the quarantine shows them
+    frame: pl.DataFrame  # what the mapping reads: the rows as read, or a billing export's translation
+    pre: list[Check]  # problems found before the mapping: the row's shape, the translation
+
+
+@dataclass
+class _Input:
+    headers: list[str]
+    columns: pl.DataFrame  # the frame's columns, without rows
+    decimal: str
+    notes: list[str]
+    total: int | None
+    batches: Callable[[], Iterator[_Batch]]  # each call reads the file again
+    rows: Callable[[np.ndarray], RawTable]  # the rows as read at these (sorted) indexes of the file
+
+
+@dataclass
+class _Shaped:
+    body: pl.DataFrame  # the entity's columns found in the file, canonical names
+    attributes: pl.DataFrame | None  # accounts: the other columns as text, named as attributes
+    problems: list[Check]  # rows a derived column cannot be computed for
+    attribute_names: list[str]
+    ignored: list[str]  # other entities: columns that are not in the model
 
 
 def resolve_kind(kind: str, path: Path) -> str:
@@ -101,47 +141,147 @@ def import_file(
     m = load_mapping(mapping) if mapping else Mapping()
     where = str(mapping) if mapping else "mapping"
 
-    # -- read ------------------------------------------------------------------------------
-    if kind in ("csv", "stripe", "chargebee"):
-        raw = read_csv(path, delimiter=m.delimiter, encoding=m.encoding, decimal=m.decimal, progress=progress)
-    elif kind == "parquet":
-        raw = read_parquet(path)
-    else:
-        raw = read_xlsx(path, sheet=m.sheet, decimal=m.decimal)
-    n = raw.num_rows
-    if progress:
-        progress(0, n)
-    decimal = m.decimal or raw.decimal
-    notes = list(raw.notes)
+    inp = _open(kind, path, m, progress)
+    decimal = m.decimal or inp.decimal
+    notes = list(inp.notes)
     if m.decimal and not any(x.startswith("decimal") for x in notes):
         notes.append(f"decimal {m.decimal}")
-    pre: list[Check] = []
-    if raw.bad_rows:
-        mask = np.zeros(n, dtype=bool)
-        mask[list(raw.bad_rows)] = True
-        pre.append(Check("bad_row", None, mask, [None] * n, [raw.bad_rows.get(i, "") for i in range(n)]))  # type: ignore[arg-type]
 
-    # -- billing-system exports ------------------------------------------------------------
+    def shape(frame: pl.DataFrame) -> _Shaped:
+        return _shape(frame, m, ent, path, where, decimal, inp.headers)
+
+    plan = shape(inp.columns)  # the file's columns alone: fatal problems surface before any write
+    refs = _references(warehouse, ent.references_accounts, ent.name in ("subscriptions", "costs"))
+    ctx = Context(
+        base_currency=settings.workspace.base_currency,
+        date_order=m.date_order or settings.workspace.date_order,
+        decimal=decimal,
+        date_formats=dict(m.dates),
+        account_ids=refs[0],
+        fx_first_dates=refs[1],
+        file=str(path),
+    )
+    file_key = str(path.resolve())
+    if progress:
+        progress(0, inp.total)
+    reasons: Counter[str] = Counter()
+    rows_read = 0
+    with warehouse.import_writer(ent, file=file_key, kind=kind, replace=replace) as writer:
+        for batch in inp.batches():
+            quarantined = _stage(writer, ent, batch, shape(batch.frame), ctx, file_key)
+            reasons.update(q["reason"] for q in quarantined)
+            rows_read += batch.raw.num_rows
+            if progress:
+                progress(rows_read, inp.total)
+        reasons.update(q["reason"] for q in _reject_duplicates(writer, ent, inp, file_key))
+        import_id = writer.finish(rows_read)
+    if progress:
+        progress(rows_read, rows_read)
+    return ImportReport(
+        entity=ent.name,
+        file=str(path),
+        kind=kind,
+        rows_read=rows_read,
+        rows_accepted=writer.rows_accepted,
+        rows_quarantined=writer.rows_quarantined,
+        reasons=dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        import_id=import_id,
+        replaced=replace,
+        notes=notes,
+        ignored_columns=plan.ignored,
+        attributes=plan.attribute_names,
+    )
+
+
+def _open(kind: str, path: Path, m: Mapping, progress: Progress | None) -> _Input:
     if kind in ("stripe", "chargebee"):
-        from retentio.ingest import providers
-
-        frame, problems = (providers.stripe if kind == "stripe" else providers.chargebee)(raw, str(path))
-        pre += _problem_checks(problems, n)
+        return _translated(kind, path, m, progress)
+    if kind == "csv":
+        source = open_csv(
+            path, batch_rows=BATCH_ROWS, delimiter=m.delimiter, encoding=m.encoding, decimal=m.decimal, progress=progress
+        )
+    elif kind == "parquet":
+        source = open_parquet(path, batch_rows=BATCH_ROWS)
     else:
-        frame = raw.frame
+        source = whole(read_xlsx(path, sheet=m.sheet, decimal=m.decimal), BATCH_ROWS)
 
-    # -- mapping: rename, header matching, derive, drop --------------------------------------
+    def batches() -> Iterator[_Batch]:
+        start = 0
+        for raw in source.batches():
+            yield _Batch(start, raw, raw.frame, _bad_rows(raw))
+            start += raw.num_rows
+
+    return _Input(source.headers, source.columns, source.decimal, source.notes, source.total, batches, source.rows)
+
+
+def _translated(kind: str, path: Path, m: Mapping, progress: Progress | None) -> _Input:
+    """A billing-system export is read and translated whole, then handed out in batches."""
+    from retentio.ingest import providers
+
+    raw = read_csv(path, delimiter=m.delimiter, encoding=m.encoding, decimal=m.decimal, progress=progress)
+    frame, problems = (providers.stripe if kind == "stripe" else providers.chargebee)(raw, str(path))
+    pre = _bad_rows(raw) + _problem_checks(problems, raw.num_rows)
+
+    def batches() -> Iterator[_Batch]:
+        for start in range(0, raw.num_rows, BATCH_ROWS):
+            stop = min(raw.num_rows, start + BATCH_ROWS)
+            yield _Batch(start, raw.slice(start, BATCH_ROWS), frame.slice(start, BATCH_ROWS), [_slice(c, start, stop) for c in pre])
+
+    return _Input(raw.headers, frame.clear(), raw.decimal, raw.notes, raw.num_rows, batches, raw.take)
+
+
+def _stage(writer: ImportWriter, ent: Entity, batch: _Batch, shaped: _Shaped, ctx: Context, file_key: str) -> list[dict[str, Any]]:
+    """Validate one batch: stage its good rows (with their index in the file and key hash),
+    quarantine the others; returns the quarantined rows."""
+    typed, checks = validate(ent, shaped.body, batch.pre + shaped.problems, ctx)
+    quarantined, bad = _quarantine_rows(checks, batch.raw.num_rows, batch.raw, file_key)
+    keep = pl.Series(~bad)
+    good = typed.filter(keep)
+    index = pl.Series(ROW_INDEX, batch.start + np.flatnonzero(~bad), dtype=pl.Int64)
+    rows = to_arrow(ent, good).append_column(ROW_INDEX, index.to_arrow()).append_column(KEY_HASH, key_hash(ent, good).to_arrow())
+    attributes = _attributes(good, shaped.attributes.filter(keep), index) if shaped.attributes is not None else None
+    writer.append(rows, quarantined, attributes)
+    return quarantined
+
+
+def _reject_duplicates(writer: ImportWriter, ent: Entity, inp: _Input, file_key: str) -> list[dict[str, Any]]:
+    """The duplicate check over the whole file: the staged rows whose key hash repeats are
+    compared on their values; duplicates are unstaged and quarantined (their rows as read
+    are read again from the file: only the batches holding them)."""
+    candidates = pl.from_arrow(writer.repeated_keys())
+    assert isinstance(candidates, pl.DataFrame)
+    if candidates.height == 0:
+        return []
+    index = candidates[ROW_INDEX]
+    values = candidates.drop(ROW_INDEX)
+    if ent.keeps_extra_columns:
+        values = _with_attributes(values, writer.staged_attributes(index.to_list()), index)
+    checks = duplicates(ent, values)
+    if not checks:
+        return []
+    rows = index.to_numpy()
+    quarantined, bad = _quarantine_rows(checks, len(rows), inp.rows(rows), file_key)
+    writer.reject(rows[bad].tolist(), quarantined)
+    return quarantined
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _shape(frame: pl.DataFrame, m: Mapping, ent: Entity, path: Path, where: str, decimal: str, headers: list[str]) -> _Shaped:
+    """Apply the mapping file (rename, derive, drop) and split the entity's columns from the others."""
     frame = _rename(frame, m, ent, path, where)
+    problems: list[Check] = []
     for target, spec in m.derive.items():
         if target not in ent.column_names and not ent.keeps_extra_columns:
             raise DataError(
                 f"{where}: derive.{target}: {ent.name} has no column {target!r}",
                 hint=f"columns of {ent.name}: " + ", ".join(ent.column_names),
             )
-        series, problems = derive_column(spec, frame, decimal, Path(where), target)
-        for mask, reason, column, values, detail in problems:
+        series, derived = derive_column(spec, frame, decimal, Path(where), target)
+        for mask, reason, column, values, detail in derived:
             if mask.any():
-                pre.append(Check(reason, column, mask.to_numpy().astype(bool), values, detail))
+                problems.append(Check(reason, column, mask.to_numpy().astype(bool), values, detail))
         frame = frame.with_columns(series.alias(target))
     for col in m.drop:
         found = resolve_column(col, frame.columns)
@@ -153,89 +293,23 @@ def import_file(
     if missing:
         raise DataError(
             f"{path}: missing required column(s) for {ent.name}: {', '.join(missing)}",
-            hint=_missing_hint(raw, ent, frame.columns),
-            details={"missing": missing, "columns": raw.headers},
+            hint=_missing_hint(headers, ent, frame.columns),
+            details={"missing": missing, "columns": headers},
         )
-    extras = [c for c in frame.columns if c not in ent.column_names]
-    attr_frame = None
-    attributes: list[str] = []
-    ignored: list[str] = []
-    if ent.keeps_extra_columns and extras:
-        names = [snake(c) or c for c in extras]
-        dupes = [k for k, v in Counter(names).items() if v > 1]
-        if dupes:
-            raise DataError(
-                f"{path}: several columns become the same attribute {dupes[0]!r} once lower-cased and snake_cased",
-                hint="rename one of them with a mapping file (rename:) or drop it (drop:)",
-            )
-        attr_frame = pl.DataFrame(
-            {a: frame[c].cast(pl.String).str.strip_chars().replace("", None) for a, c in zip(names, extras)}
-        )
-        attributes = names
-    else:
-        ignored = extras
-
-    # -- validate ----------------------------------------------------------------------------
-    refs = _references(warehouse, ent.references_accounts, ent.name in ("subscriptions", "costs"))
-    ctx = Context(
-        base_currency=settings.workspace.base_currency,
-        date_order=m.date_order or settings.workspace.date_order,
-        decimal=decimal,
-        date_formats=dict(m.dates),
-        account_ids=refs[0],
-        fx_first_dates=refs[1],
-        file=str(path),
-    )
-    # Validation runs in chunks of CHUNK_ROWS rows: parsing holds several intermediate copies
-    # of a column, so a large file would otherwise need ~800 bytes a row at once.  Only the
-    # duplicate check needs every row; it runs once over the typed columns.
-    file_key = str(path.resolve())
     body = frame.select([c for c in frame.columns if c in ent.column_names])
-    typed_parts: list[pl.DataFrame] = []
-    quarantined: list[dict[str, Any]] = []
-    bad_parts: list[np.ndarray] = []
-    for start in range(0, max(n, 1), CHUNK_ROWS):
-        stop = min(n, start + CHUNK_ROWS)
-        part, checks = validate(ent, body.slice(start, stop - start), [_slice(c, start, stop) for c in pre], ctx)
-        q, part_bad = _quarantine_rows(checks, stop - start, _raw_slice(raw, start, stop), file_key)
-        typed_parts.append(part)
-        quarantined += q
-        bad_parts.append(part_bad)
-        del checks
-    typed = pl.concat(typed_parts) if len(typed_parts) > 1 else typed_parts[0]
-    del typed_parts
-    bad = np.concatenate(bad_parts) if bad_parts else np.zeros(0, dtype=bool)
-    dup_q, dup_bad = _quarantine_rows(duplicates(ent, typed, attr_frame, ~bad), n, raw, file_key)
-    quarantined += dup_q
-    bad |= dup_bad
-
-    # -- split -------------------------------------------------------------------------------
-    good = ~bad
-    accepted = to_arrow(ent, typed.filter(pl.Series(good)))
-    attrs = _attributes(typed, attr_frame, good) if attr_frame is not None else None
-    import_id = warehouse.write_import(
-        ent, accepted, quarantined, file=file_key, kind=kind, rows_read=n, replace=replace, attributes=attrs
-    )
-    if progress:
-        progress(n, n)
-    reasons = Counter(q["reason"] for q in quarantined)
-    return ImportReport(
-        entity=ent.name,
-        file=str(path),
-        kind=kind,
-        rows_read=n,
-        rows_accepted=accepted.num_rows,
-        rows_quarantined=len(quarantined),
-        reasons=dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
-        import_id=import_id,
-        replaced=replace,
-        notes=notes,
-        ignored_columns=ignored,
-        attributes=attributes,
-    )
-
-
-# -- helpers ---------------------------------------------------------------------------------
+    extras = [c for c in frame.columns if c not in ent.column_names]
+    if not (ent.keeps_extra_columns and extras):
+        return _Shaped(body, None, problems, [], extras)
+    names = [snake(c) or c for c in extras]
+    taken = [k for k, v in Counter(names + ent.column_names).items() if v > 1]
+    if taken:
+        raise DataError(
+            f"{path}: several columns become the same attribute {taken[0]!r} once lower-cased and snake_cased"
+            + (f" ({taken[0]!r} is a column of {ent.name})" if taken[0] in ent.column_names else ""),
+            hint="rename one of them with a mapping file (rename:) or drop it (drop:)",
+        )
+    attributes = pl.DataFrame({a: frame[c].cast(pl.String).str.strip_chars().replace("", None) for a, c in zip(names, extras)})
+    return _Shaped(body, attributes, problems, names, [])
 
 
 def _rename(frame: pl.DataFrame, m: Mapping, ent, path: Path, where: str) -> pl.DataFrame:
@@ -264,14 +338,14 @@ def _rename(frame: pl.DataFrame, m: Mapping, ent, path: Path, where: str) -> pl.
     return frame
 
 
-def _missing_hint(raw: RawTable, ent, columns: list[str]) -> str:
-    if len(raw.headers) == 1 and any(d in raw.headers[0] for d in ("|", ":", ",", ";", "\t")):
+def _missing_hint(headers: list[str], ent: Entity, columns: list[str]) -> str:
+    if len(headers) == 1 and any(d in headers[0] for d in ("|", ":", ",", ";", "\t")):
         return (
-            f"the header was read as ONE column {raw.headers[0]!r}: the delimiter is not , ; or tab as expected; "
+            f"the header was read as ONE column {headers[0]!r}: the delimiter is not , ; or tab as expected; "
             "convert the file or set `delimiter:` in a mapping file"
         )
     return (
-        f"the file's columns are: {', '.join(raw.headers) or '(none)'}; rename yours with a mapping file "
+        f"the file's columns are: {', '.join(headers) or '(none)'}; rename yours with a mapping file "
         f"(rename: {{Your Column: {next(iter(c for c in ent.required if c not in columns))}}}) or derive them; see docs/import-guide.md"
     )
 
@@ -305,7 +379,14 @@ def _problem_checks(problems: dict[int, tuple[str, str, str | None, str]], n: in
     return out
 
 
-CHUNK_ROWS = 1_000_000
+def _bad_rows(raw: RawTable) -> list[Check]:
+    """Rows the reader found malformed (wrong number of fields)."""
+    if not raw.bad_rows:
+        return []
+    n = raw.num_rows
+    mask = np.zeros(n, dtype=bool)
+    mask[list(raw.bad_rows)] = True
+    return [Check("bad_row", None, mask, [None] * n, [raw.bad_rows.get(i, "") for i in range(n)])]  # type: ignore[arg-type]
 
 
 def _slice(c: Check, start: int, stop: int) -> Check:
@@ -313,12 +394,6 @@ def _slice(c: Check, start: int, stop: int) -> Check:
     values = c.values[start:stop] if c.values is not None else None
     detail = c.detail if isinstance(c.detail, str) else c.detail[start:stop]
     return Check(c.reason, c.column, c.mask[start:stop], values, detail)  # type: ignore[arg-type]
-
-
-def _raw_slice(raw: RawTable, start: int, stop: int) -> RawTable:
-    if start == 0 and stop == raw.num_rows:
-        return raw
-    return RawTable(raw.headers, raw.frame.slice(start, stop - start), raw.row_numbers[start:stop], {}, raw.decimal, raw.notes)
 
 
 def _quarantine_rows(checks: list[Check], n: int, raw: RawTable, file_key: str) -> tuple[list[dict[str, Any]], np.ndarray]:
@@ -360,9 +435,20 @@ def _quarantine_rows(checks: list[Check], n: int, raw: RawTable, file_key: str) 
     return out, bad
 
 
-def _attributes(typed: pl.DataFrame, attr_frame: pl.DataFrame, good: np.ndarray) -> pa.Table:
-    keep = pl.Series(good)
-    wide = pl.concat([typed.select("account_id"), attr_frame], how="horizontal").filter(keep)
-    long = wide.unpivot(index="account_id", variable_name="attribute", value_name="value").drop_nulls("value")
-    schema = pa.schema([("account_id", pa.string()), ("attribute", pa.string()), ("value", pa.string())])
-    return long.select("account_id", "attribute", "value").to_arrow().cast(schema)
+def _attributes(good: pl.DataFrame, attributes: pl.DataFrame, index: pl.Series) -> pa.Table:
+    """Accounts' extra columns as the long table (account_id, attribute, value) and the row's index."""
+    wide = pl.concat([good.select("account_id"), attributes, index.to_frame()], how="horizontal")
+    long = wide.unpivot(index=["account_id", ROW_INDEX], variable_name="attribute", value_name="value").drop_nulls("value")
+    schema = pa.schema([("account_id", pa.string()), ("attribute", pa.string()), ("value", pa.string()), (ROW_INDEX, pa.int64())])
+    return long.select("account_id", "attribute", "value", ROW_INDEX).to_arrow().cast(schema)
+
+
+def _with_attributes(values: pl.DataFrame, attributes: pa.Table, index: pl.Series) -> pl.DataFrame:
+    """Staged accounts with their attributes as columns again (an absent attribute is null)."""
+    long = pl.from_arrow(attributes)
+    assert isinstance(long, pl.DataFrame)
+    if long.height == 0:
+        return values
+    wide = long.pivot(on="attribute", index=ROW_INDEX, values="value")
+    joined = values.with_columns(index).join(wide, on=ROW_INDEX, how="left", maintain_order="left")
+    return joined.drop(ROW_INDEX)

@@ -7,17 +7,25 @@ or cut) and flagged so that validation quarantines it with reason ``bad_row``.  
 ``row_number`` of a row is where a person finds it: for CSV the line of the file where the
 record starts minus one (the header is line 1, so row_number 1 is line 2); for Excel the
 sheet row minus the header row; for Parquet the 1-based position.
+
+A file is opened as a ``Source``: what the reader learnt once (headers, delimiter, decimal
+separator, the number of rows when known) and its rows as ``RawTable`` batches of at most
+``batch_rows`` rows.  Plain UTF-8 CSV and Parquet files are read batch by batch from disk,
+so memory does not grow with the file; other files (the careful CSV reader, Excel) are read
+whole and handed out in slices of that table.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from retentio.errors import DataError
@@ -25,13 +33,14 @@ from retentio.errors import DataError
 DELIMITERS = (",", ";", "\t")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _CHUNK = 10_000
+_SCAN_BLOCK = 16 << 20  # bytes of a plain CSV file checked at once (16 MB: the fastest on a 2-core machine)
 
 
 @dataclass
 class RawTable:
     headers: list[str]
     frame: pl.DataFrame  # one String column per header (names made unique), null = empty
-    row_numbers: list[int]
+    row_numbers: Sequence[int]
     bad_rows: dict[int, str] = field(default_factory=dict)  # row index -> what is wrong with its shape
     decimal: str = "dot"  # how text numbers of this file are read: "dot" or "comma"
     notes: list[str] = field(default_factory=list)  # what the reader decided (encoding, delimiter ...)
@@ -39,6 +48,55 @@ class RawTable:
     @property
     def num_rows(self) -> int:
         return self.frame.height
+
+    def slice(self, start: int, length: int) -> RawTable:
+        stop = min(start + length, self.num_rows)
+        bad = {i - start: why for i, why in self.bad_rows.items() if start <= i < stop}
+        return RawTable(self.headers, self.frame.slice(start, stop - start), self.row_numbers[start:stop], bad, self.decimal, self.notes)
+
+    def take(self, indexes: np.ndarray) -> RawTable:
+        """The rows at these indexes."""
+        bad = {j: self.bad_rows[i] for j, i in enumerate(indexes.tolist()) if i in self.bad_rows}
+        numbers = [self.row_numbers[i] for i in indexes.tolist()]
+        return RawTable(self.headers, self.frame[indexes], numbers, bad, self.decimal, self.notes)
+
+
+@dataclass
+class Source:
+    """An opened file: what its reader decided once, and its rows batch by batch."""
+
+    headers: list[str]
+    columns: pl.DataFrame  # no rows: the frame's column names and types
+    decimal: str
+    notes: list[str]
+    total: int | None  # rows of the file, when known before reading them
+    batches: Callable[[], Iterator[RawTable]]  # each call reads the rows again, in file order
+    rows: Callable[[np.ndarray], RawTable]  # the rows at these (sorted) indexes, reading only what holds them
+
+    def read_all(self) -> RawTable:
+        """Every row in one table."""
+        return self.concat(list(self.batches()))
+
+    def concat(self, parts: list[RawTable]) -> RawTable:
+        if len(parts) == 1:
+            return parts[0]
+        numbers: list[int] = []
+        bad: dict[int, str] = {}
+        for part in parts:
+            bad.update({len(numbers) + i: why for i, why in part.bad_rows.items()})
+            numbers += part.row_numbers
+        frame = pl.concat([part.frame for part in parts]) if parts else self.columns
+        return RawTable(self.headers, frame, numbers, bad, self.decimal, self.notes)
+
+
+def whole(raw: RawTable, batch_rows: int) -> Source:
+    """A file read whole (careful CSV reader, Excel), handed out in slices."""
+
+    def batches() -> Iterator[RawTable]:
+        for start in range(0, raw.num_rows, batch_rows):
+            yield raw.slice(start, batch_rows)
+
+    return Source(raw.headers, raw.frame.clear(), raw.decimal, raw.notes, raw.num_rows, batches, raw.take)
 
 
 def check_file(path: Path) -> None:
@@ -123,6 +181,22 @@ def sniff_delimiter(text: str) -> str:
     return max(scored)[3]
 
 
+def open_csv(
+    path: Path,
+    *,
+    batch_rows: int,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    decimal: str | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Source:
+    """A plain file streams from disk (``_plain_csv``); any other goes through the careful reader."""
+    plain = _plain_csv(path, batch_rows=batch_rows, delimiter=delimiter, encoding=encoding, decimal=decimal)
+    if plain is not None:
+        return plain
+    return whole(_read_careful(path, delimiter=delimiter, encoding=encoding, decimal=decimal, progress=progress), batch_rows)
+
+
 def read_csv(
     path: Path,
     *,
@@ -132,12 +206,23 @@ def read_csv(
     progress: Callable[[int, int | None], None] | None = None,
     careful: bool = False,
 ) -> RawTable:
+    """The whole file as one table (billing-system exports are translated whole)."""
+    if careful:
+        return _read_careful(path, delimiter=delimiter, encoding=encoding, decimal=decimal, progress=progress)
+    return open_csv(
+        path, batch_rows=sys.maxsize, delimiter=delimiter, encoding=encoding, decimal=decimal, progress=progress
+    ).read_all()
+
+
+def _read_careful(
+    path: Path,
+    *,
+    delimiter: str | None,
+    encoding: str | None,
+    decimal: str | None,
+    progress: Callable[[int, int | None], None] | None,
+) -> RawTable:
     data = path.read_bytes()
-    fast = None if careful else _read_plain_csv(data, delimiter=delimiter, encoding=encoding, decimal=decimal)
-    if fast is not None:
-        if progress:
-            progress(fast.num_rows, fast.num_rows)
-        return fast
     text, used = decode(data, path, encoding)
     if not text.strip():
         raise DataError(f"{path}: the file has no header line (only blank space)", hint="export the file again with its header")
@@ -188,78 +273,184 @@ def read_csv(
     return RawTable(headers, frame, [s - header_line for s in starts], bad, dec, notes)
 
 
-def _read_plain_csv(data: bytes, *, delimiter: str | None, encoding: str | None, decimal: str | None) -> RawTable | None:
-    """The fast path for the common file: UTF-8, one record per line, no blank line, every
-    line as wide as the header.  Polars' CSV reader then gives the same table as the
-    line-by-line reader below, at a fraction of its time and memory (the line-by-line reader
-    holds every field as a Python string).  Returns None whenever the file is not plain, and
-    the careful reader takes over (exact line numbers of multi-line records, ragged lines,
-    other encodings)."""
-    if encoding not in (None, "utf-8", "utf8") or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+def _plain_csv(
+    path: Path, *, batch_rows: int, delimiter: str | None, encoding: str | None, decimal: str | None
+) -> Source | None:
+    """The common file, read in batches straight from disk: UTF-8, no quotes, one record per
+    line, no blank line, every line as wide as the header.  Each line is then one row and
+    Polars' CSV reader gives the same table as the careful line-by-line reader below, at a
+    fraction of its time and memory (that reader holds every field as a Python string).  A
+    first pass over the bytes checks all this, counts the rows and notes where each batch
+    starts; None whenever the file is not plain, and the careful reader takes over (exact
+    line numbers of multi-line records, ragged lines, other encodings)."""
+    if encoding not in (None, "utf-8", "utf8"):
         return None
-    bom = data.startswith(b"\xef\xbb\xbf")
-    body = data[3:] if bom else data
-    head = body[:200_000]
-    cut = head.rfind(b"\n")
-    try:
-        sample = (head[: cut + 1] if cut > 0 else head).decode("utf-8")
-    except UnicodeDecodeError:
+    with path.open("rb") as f:
+        head = f.read(200_000)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return None
+        bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+        cut = head.rfind(b"\n")
+        try:
+            sample = head[bom : cut + 1 if cut > bom else len(head)].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        delim = delimiter or sniff_delimiter(sample)
+        header_end = head.find(b"\n", bom)
+        if len(delim.encode()) != 1 or (header_end < 0 and len(head) == 200_000):
+            return None  # a delimiter of several bytes, or a header line longer than the sample
+        header_end = len(head) if header_end < 0 else header_end
+        header = head[bom:header_end].decode("utf-8").removesuffix("\r")
+        if "\r" in header or '"' in header or not header.strip():
+            return None
+        headers = [h.strip().lstrip("\ufeff").strip() for h in header.split(delim)]
+        if len(set(headers)) != len(headers) or not all(headers):
+            return None
+        bounds = _plain_lines(f, header_end + 1, ord(delim), len(headers), batch_rows)
+    if bounds is None:
         return None
-    delim = delimiter or sniff_delimiter(sample)
-    try:
-        frame = pl.read_csv(
-            body,
-            separator=delim,
-            has_header=True,
-            infer_schema=False,
-            quote_char='"',
-            encoding="utf8",
-            empty_string_is_null=False,
-            raise_if_empty=True,
-        )
-    except Exception:  # noqa: BLE001 - any doubt: the careful reader decides and explains
-        return None
-    lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
-    if (
-        lines != frame.height + 1
-        or b"\r" in body.replace(b"\r\n", b"")
-        or b"\n\n" in body
-        or b"\n\r\n" in body
-        or body.startswith((b"\n", b"\r\n"))
-    ):
-        return None  # blank lines, multi-line fields or bare CR line ends: row numbers would drift
-    # Polars pads a short line with empty fields, which the careful reader reports as a bad
-    # row: count the delimiters of every line (exact when the file has no quotes at all).
-    if b'"' in body or b"\x1f" in body:
-        return None
-    raw_lines = pl.read_csv(
-        body, has_header=False, separator="\x1f", quote_char=None, infer_schema=False, new_columns=["line"]
-    )["line"]
-    if not (raw_lines.str.count_matches(delim, literal=True) == len(frame.columns) - 1).all():
-        return None
-    headers = [h.strip().lstrip("\ufeff").strip() for h in frame.columns]
-    if len(set(headers)) != len(headers) or not all(headers):
-        return None
-    frame.columns = headers
+    starts, total, end = bounds
     dec = decimal or ("comma" if delim in (";", "\t") else "dot")
     used = "utf-8 (with BOM)" if bom else "utf-8"
     notes = [f"encoding {used}", f"delimiter {_DELIM_NAMES.get(delim, repr(delim))}", f"decimal {dec}"]
-    return RawTable(headers, frame, list(range(1, frame.height + 1)), {}, dec, notes)
+
+    def batch(f, k: int) -> RawTable:
+        f.seek(starts[k])
+        data = f.read((starts[k + 1] if k + 1 < len(starts) else end) - starts[k])
+        frame = pl.read_csv(
+            data, has_header=False, new_columns=headers, separator=delim, infer_schema=False,
+            quote_char=None, encoding="utf8", empty_string_is_null=False,
+        )
+        first = k * batch_rows
+        if frame.height != min(batch_rows, total - first):
+            raise DataError(
+                f"{path}: internal error: {frame.height} rows read at row {first + 1}",
+                hint="this is a bug in Retentio; please report it with the file",
+            )
+        return RawTable(headers, frame, range(first + 1, first + frame.height + 1), {}, dec, notes)
+
+    def batches() -> Iterator[RawTable]:
+        with path.open("rb") as f:
+            for k in range(len(starts)):
+                yield batch(f, k)
+
+    def rows(indexes: np.ndarray) -> RawTable:
+        with path.open("rb") as f:
+            held = indexes // batch_rows
+            return source.concat([batch(f, k).take(indexes[held == k] - k * batch_rows) for k in np.unique(held).tolist()])
+
+    columns = pl.DataFrame({h: pl.Series(h, [], dtype=pl.String) for h in headers})
+    source = Source(headers, columns, dec, notes, total, batches, rows)
+    return source
+
+
+def _plain_lines(f, offset: int, delim: int, width: int, batch_rows: int) -> tuple[list[int], int, int] | None:
+    """Check the data lines from byte ``offset`` on, block by block.  Returns the byte offset
+    where each batch starts, the number of rows and the end of the data; None when a line is
+    not plain."""
+    f.seek(offset)
+    starts: list[int] = []
+    rows = 0
+    tail = b""
+    while True:
+        chunk = f.read(_SCAN_BLOCK)
+        block = tail + chunk
+        if chunk:
+            cut = block.rfind(b"\n") + 1
+            block, tail = block[:cut], block[cut:]
+        elif block:
+            block, tail = block + b"\n", b""  # the last line has no line end
+        if block:
+            line_starts = _plain_block(block, delim, width)
+            if line_starts is None:
+                return None
+            first = -rows % batch_rows  # the block's first line that starts a batch
+            starts += (offset + line_starts[first::batch_rows]).tolist()
+            rows += len(line_starts)
+            offset += len(block)
+        if not chunk:
+            return starts, rows, offset
+
+
+def _plain_block(block: bytes, delim: int, width: int) -> np.ndarray | None:
+    """Where each line of ``block`` (whole lines) starts, or None when one is not plain."""
+    if b'"' in block or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n")):
+        return None  # quotes, or a carriage return that does not end a line
+    if not block.isascii():
+        try:
+            block.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    a = np.frombuffer(block, np.uint8)
+    ends = np.flatnonzero(a == 10)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    length = ends - starts - (a[np.maximum(ends - 1, 0)] == 13)
+    if (length <= 0).any():
+        return None  # a blank line
+    fields = np.diff(np.searchsorted(np.flatnonzero(a == delim), ends), prepend=0) + 1
+    if (fields != width).any():
+        return None  # a line with more or fewer fields than the header (a bad row)
+    # A line of empty fields (",,,") is no row to the careful reader: leave such files to it.
+    # Only a line whose first field starts empty or blank can be one (rare: checked then).
+    first = a[starts]
+    if ((first <= 32) | (first == delim)).any():
+        content = (a > 32) & (a < 127) & (a != delim)
+        if not np.logical_or.reduceat(content, starts).all():
+            return None
+    return starts
 
 
 # -- Parquet -----------------------------------------------------------------------------
 
 
-def read_parquet(path: Path, **_: object) -> RawTable:
+def open_parquet(path: Path, *, batch_rows: int) -> Source:
+    """Row batches straight from the file (pyarrow reads one row group's columns at a time)."""
     import pyarrow.parquet as pq
 
+    def damaged(exc: Exception) -> DataError:
+        return DataError(f"{path}: not a readable Parquet file ({exc})", hint="check the file, or import it with --as csv")
+
     try:
-        table = pq.read_table(path)
+        with pq.ParquetFile(path) as pf:
+            schema, total = pf.schema_arrow, pf.metadata.num_rows
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise DataError(f"{path}: not a readable Parquet file ({exc})", hint="check the file, or import it with --as csv") from None
-    df = pl.from_arrow(table)
+        raise damaged(exc) from None
+    headers = [h.strip() for h in schema.names]
+
+    def batches() -> Iterator[RawTable]:
+        with pq.ParquetFile(path) as pf:
+            reader = pf.iter_batches(batch_size=batch_rows)
+            first = 0
+            while True:
+                try:
+                    batch = next(reader, None)
+                except Exception as exc:
+                    raise damaged(exc) from None
+                if batch is None:
+                    return
+                frame = _parquet_frame(batch, headers)
+                yield RawTable(headers, frame, range(first + 1, first + frame.height + 1), {}, "dot", ["parquet"])
+                first += frame.height
+
+    def rows(indexes: np.ndarray) -> RawTable:
+        parts = []
+        first = 0
+        for batch in batches():  # read in turn, up to the batch holding the last row wanted
+            held = indexes[(indexes >= first) & (indexes < first + batch.num_rows)]
+            if held.size:
+                parts.append(batch.take(held - first))
+            first += batch.num_rows
+            if first > indexes[-1]:
+                break
+        return source.concat(parts)
+
+    source = Source(headers, _parquet_frame(schema.empty_table(), headers), "dot", ["parquet"], total, batches, rows)
+    return source
+
+
+def _parquet_frame(data, headers: list[str]) -> pl.DataFrame:
+    df = pl.from_arrow(data)
     assert isinstance(df, pl.DataFrame)
-    headers = [h.strip() for h in df.columns]
     cols = []
     for name in df.columns:
         s = df[name]
@@ -267,8 +458,7 @@ def read_parquet(path: Path, **_: object) -> RawTable:
             s = s.map_elements(repr, return_dtype=pl.String)
         cols.append(s)
     # Typed Parquet columns keep their type; validation reads them without re-parsing text.
-    frame = pl.DataFrame({n: s.rename(n) for n, s in zip(_unique(headers), cols)})
-    return RawTable(headers, frame, list(range(1, df.height + 1)), {}, "dot", ["parquet"])
+    return pl.DataFrame({n: s.rename(n) for n, s in zip(_unique(headers), cols)})
 
 
 # -- Excel -------------------------------------------------------------------------------

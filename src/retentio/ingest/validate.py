@@ -1,11 +1,11 @@
 """Row validation against the canonical model: every row is accepted or quarantined, once.
 
-Checks are vectorised (one boolean mask per check over the whole file).  They run in a
+Checks are vectorised (one boolean mask per check over a batch of rows).  They run in a
 fixed order and a row with several problems is quarantined once, under its FIRST problem;
 its detail says how many other problems the row has.  Order: the row's shape (reader,
 billing-system translation, mapping), then each column in model order (missing value, then
 type), then value rules, then cross-column rules, then references (FX rate, account), then
-duplicates (counted among rows with no other problem).
+duplicates (counted among rows with no other problem, over the whole file).
 """
 
 from __future__ import annotations
@@ -223,41 +223,35 @@ def _fx(out: list[Check], t: pl.DataFrame, column: str, when: pl.Series, ctx: Co
     out.append(Check("missing_fx_rate", "currency", m, cur, details))  # type: ignore[arg-type]
 
 
-def duplicates(entity: Entity, t: pl.DataFrame, extra: pl.DataFrame | None, ok: np.ndarray) -> list[Check]:
-    """Key collisions among rows with no other problem.
+def key_hash(entity: Entity, t: pl.DataFrame) -> pl.Series:
+    """A 64-bit hash of each row's key (the same key gives the same hash in every batch of
+    the file): only rows whose hash repeats can be duplicates, and only those are compared
+    whole (a hash collision only adds a candidate; ``duplicates`` compares real values)."""
+    return t.select(pl.struct(list(entity.key)).hash()).to_series()
+
+
+def duplicates(entity: Entity, rows: pl.DataFrame) -> list[Check]:
+    """Key collisions among ``rows``: the rows of the file with no other problem whose key
+    hash repeats, in file order, with their typed columns (and, for accounts, attributes).
 
     Exact copies of an earlier row: the first is kept, the copies are ``duplicate_row``.
     The same key with different values: every one of them is ``duplicate_id`` (which one is
     right cannot be told, so none is imported).
     """
-    n = t.height
+    n = rows.height
     if n == 0:
         return []
-    full = t if extra is None else pl.concat([t, extra], how="horizontal")
-    idx = pl.Series("_i", np.arange(n))
     key = list(entity.key)
-    # Most files have no repeated key: find the rows whose key hash repeats among the rows
-    # with no other problem (8 bytes a row), and compare whole rows only among those (a hash
-    # collision only adds a candidate; the exact comparison below decides).
-    hashes = pl.DataFrame({"_h": full.select(pl.struct(key).hash()).to_series(), "_i": idx}).filter(pl.Series(ok))
-    suspects = hashes.filter(pl.col("_h").is_duplicated())["_i"]
-    if suspects.len() == 0:
-        return []
-    cand = full.with_columns(idx)[suspects.to_numpy()]
-    all_cols = [c for c in full.columns]
-    g = cand.with_columns(
+    all_cols = list(rows.columns)
+    g = rows.select(
         pl.len().over(key).alias("_n"),
         pl.struct(all_cols).n_unique().over(key).alias("_variants"),
         pl.struct(all_cols).is_first_distinct().alias("_first_copy"),
     )
-    dup_id = np.zeros(n, dtype=bool)
-    dup_row = np.zeros(n, dtype=bool)
-    conflict = g.filter((pl.col("_n") > 1) & (pl.col("_variants") > 1))["_i"].to_numpy()
-    copies = g.filter((pl.col("_n") > 1) & (pl.col("_variants") == 1) & ~pl.col("_first_copy"))["_i"].to_numpy()
-    dup_id[conflict] = True
-    dup_row[copies] = True
+    dup_id = _np((g["_n"] > 1) & (g["_variants"] > 1))
+    dup_row = _np((g["_n"] > 1) & (g["_variants"] == 1) & ~g["_first_copy"])
     keyname = ", ".join(key)
-    key_values = t.select(pl.concat_str([pl.col(k).cast(pl.String).fill_null("∅") for k in key], separator=" | ")).to_series()
+    key_values = rows.select(pl.concat_str([pl.col(k).cast(pl.String).fill_null("∅") for k in key], separator=" | ")).to_series()
     out = []
     if dup_id.any():
         out.append(Check("duplicate_id", key[0] if len(key) == 1 else keyname, dup_id, key_values,
