@@ -29,7 +29,8 @@ def render(results: dict) -> str:
             elif not r.get("ok"):
                 cells.append("failed: " + r.get("error", "")[:60])
             else:
-                cells.append(f"{r['wall_s']:.2f} / {r['peak_rss_mb']:.0f}")
+                jvm = (r.get("summary") or {}).get("jvm_peak_rss_mb")
+                cells.append(f"{r['wall_s']:.2f} / {r['peak_rss_mb']:.0f}" + (f" (+ JVM {jvm:.0f})" if jvm else ""))
         out.append(f"| {k} | " + " | ".join(cells) + " |")
     out.append("")
     names = sorted({k for s in sizes for k in results["sizes"][s]["ratios"]})
