@@ -181,12 +181,19 @@ GROUP BY mo.m ORDER BY mo.m
 @workload("floor", "FLOOR: one hand-written DuckDB query expanding subscription lines to months and summing MRR "
           "(FX at the snapshot, integer cents)")
 def floor(p: dict) -> dict:
+    return {"mrr": {month_label(int(m)): int(v) for m, v in _book_query(p, FLOOR_SQL)}}
+
+
+def _book_query(p: dict, sql: str) -> list[tuple]:
+    """Rows of a hand-written query over the book's months (read-only, the workload's own DuckDB)."""
     import duckdb
 
     ms = months_of(p)
     con = duckdb.connect(_ws_db(p), read_only=True)
-    rows = con.execute(FLOOR_SQL.format(first=ms[0], last=ms[-1], base=p.get("base", "EUR"))).fetchall()
-    return {"mrr": {month_label(int(m)): int(v) for m, v in rows}}
+    try:
+        return con.execute(sql.format(first=ms[0], last=ms[-1], base=p.get("base", "EUR"))).fetchall()
+    finally:
+        con.close()
 
 
 # The least work for the MRR waterfall alone (metrics.md §3), by hand: the account-month
@@ -232,12 +239,7 @@ GROUP BY mv.m ORDER BY mv.m
 @workload("floor-waterfall", "the least work for the MRR waterfall alone: one hand-written DuckDB query (account-"
           "month snapshot, compared with the month before, first paid month), not a target")
 def floor_waterfall(p: dict) -> dict:
-    import duckdb
-
-    ms = months_of(p)
-    con = duckdb.connect(_ws_db(p), read_only=True)
-    rows = con.execute(WATERFALL_SQL.format(first=ms[0], last=ms[-1], base=p.get("base", "EUR"))).fetchall()
-    return {"waterfall": {month_label(int(r[0])): [int(v or 0) for v in r[1:]] for r in rows}}
+    return {"waterfall": {month_label(int(r[0])): [int(v or 0) for v in r[1:]] for r in _book_query(p, WATERFALL_SQL)}}
 
 
 # -- naive pandas ------------------------------------------------------------------------
