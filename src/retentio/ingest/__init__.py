@@ -350,12 +350,18 @@ def _missing_hint(headers: list[str], ent: Entity, columns: list[str]) -> str:
     )
 
 
-def _references(warehouse: Warehouse, accounts: bool, fx: bool) -> tuple[set[str] | None, dict[str, Any]]:
-    """Known account ids and, per currency, the earliest FX rate date (one read-only connection)."""
+def _references(warehouse: Warehouse, accounts: bool, fx: bool) -> tuple[pl.Series | None, dict[str, Any]]:
+    """Known account ids and, per currency, the earliest FX rate date (one read-only connection).
+
+    The ids are one Polars Series, built once for every batch: rebuilding it from a Python
+    set per batch cost ~0.5 s a batch with 1 M accounts (a usage import at 245 k rows/s)."""
     if not (accounts or fx):
         return None, {}
     with warehouse.connect(read_only=True) as con:
-        ids = {r[0] for r in con.execute("SELECT account_id FROM accounts").fetchall()} if accounts else None
+        ids = (
+            pl.Series("account_id", con.sql("SELECT account_id FROM accounts").to_arrow_table().column(0), dtype=pl.String)
+            if accounts else None
+        )
         first = (
             dict(con.execute("SELECT currency, min(date) FROM fx_rates WHERE rate > 0 GROUP BY currency").fetchall())
             if fx else {}

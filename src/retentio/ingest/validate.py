@@ -71,7 +71,7 @@ class Context:
     date_order: str
     decimal: str
     date_formats: dict[str, str]
-    account_ids: set[str] | None  # None = entity does not reference accounts
+    account_ids: pl.Series | None  # the workspace's account ids; None = entity does not reference accounts
     fx_first_dates: dict[str, date]  # currency -> earliest rate date in the workspace
     file: str
 
@@ -198,7 +198,7 @@ def _rules(entity: Entity, t: pl.DataFrame, ctx: Context) -> list[Check]:
             "score out of range: NPS 0-10, CSAT 1-5 (or 0-10 when scale = 10): fix the score or the scale")
     if ctx.account_ids is not None and "account_id" in cols:
         acc = t["account_id"]
-        add("unknown_account", "account_id", acc.is_not_null() & ~acc.is_in(list(ctx.account_ids)),
+        add("unknown_account", "account_id", acc.is_not_null() & ~acc.is_in(ctx.account_ids.implode()),
             "this account_id is not in the workspace's accounts: import accounts first "
             "(retentio import accounts FILE), or fix the id, then import this file again")
     return out
