@@ -18,7 +18,7 @@ from retentio.errors import ConfigError
 
 CONFIG_FILE = "retentio.toml"
 # Bumped whenever the on-disk layout of a workspace changes; see retentio.workspace.upgrade.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class _Strict(BaseModel):

@@ -106,6 +106,8 @@ SUBSCRIPTIONS = Entity(
         Column("currency", "string", True, "ISO 4217 code", "EUR"),
         Column("is_trial", "bool", True, "Trial lines carry no MRR", "false"),
         Column("quantity", "float", False, "Seats or units, when priced per seat", "25"),
+        Column("kind", "string", False, "recurring, usage, one_off or discount; empty = recurring", "recurring"),
+        Column("canceled_at", "date", False, "Day the cancellation was recorded (may precede end_date); empty = unknown", "2024-11-02"),
     ),
     key=("subscription_id",),
     references_accounts=True,

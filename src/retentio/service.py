@@ -5,6 +5,7 @@ the same question asked from anywhere gets the same answer.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,23 @@ class Workspace:
         self.path = self.files.root
         self._engine_name = engine or self.settings.workspace.engine
         self._engines: dict[str, Engine] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        # Methods added by capabilities (retentio.capabilities): ws.health_scores(...) calls
+        # the capability's function with this workspace first.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        from retentio.capabilities import service_method
+
+        fn = service_method(name)
+        if fn is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return functools.partial(fn, self)
+
+    def __dir__(self) -> list[str]:
+        from retentio.capabilities import service_methods
+
+        return sorted(set(super().__dir__()) | set(service_methods()))
 
     # -- creation -----------------------------------------------------------------------
     @classmethod

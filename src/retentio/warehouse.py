@@ -84,6 +84,9 @@ class Warehouse:
     def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
         for e in ENTITIES.values():
             con.execute(_ddl(e))
+            # A workspace made before a column was added to the model gets it, empty.
+            for c in e.columns:
+                con.execute(f'ALTER TABLE "{e.table}" ADD COLUMN IF NOT EXISTS "{c.name}" {DUCKDB_TYPES[c.dtype]}')
         con.execute(
             f'CREATE TABLE IF NOT EXISTS "{ACCOUNT_ATTRIBUTES_TABLE}" (account_id VARCHAR, attribute VARCHAR, value VARCHAR)'
         )

@@ -43,6 +43,8 @@ APP_DB_FILE = "app.sqlite"
 # Format 0 (before versioning) has the same keys as format 1.
 _SETTINGS_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     0: lambda raw: raw,
+    # Format 2 adds the subscription columns kind and canceled_at (analytics tables only).
+    1: lambda raw: raw,
 }
 
 

@@ -37,21 +37,12 @@ def _root(
     _state["debug"] = debug
 
 
-# Each module registers its commands on ``app`` when imported.  One module per command
-# group keeps them small; add yours here.
-COMMAND_MODULES = [
-    "retentio.cli.demo_cmd",
-    "retentio.cli.import_cmd",
-    "retentio.cli.workspace_cmd",
-    "retentio.cli.metrics_cmd",
-    "retentio.cli.engagement_cmd",
-    "retentio.cli.satisfaction_cmd",
-    "retentio.cli.analyze_cmd",
-]
-
-
 def _load_commands() -> None:
-    for name in COMMAND_MODULES:
+    # Each capability's CLI module registers its commands on ``app`` when imported
+    # (retentio.capabilities lists them; add a capability there, not here).
+    from retentio.capabilities import cli_modules
+
+    for name in cli_modules():
         importlib.import_module(name)
 
 

@@ -761,6 +761,8 @@ class _Assembler:
             "currency": _take(CURRENCIES, b.currency[L["acct"]]),
             "is_trial": pa.array(is_trial),
             "quantity": pa.array(quantity, type=pa.float64(), from_pandas=True),
+            "kind": pa.array(["recurring"] * n, type=pa.string()),
+            "canceled_at": pa.nulls(n, type=pa.date32()),
         })
 
     def usage(self) -> pa.Table:

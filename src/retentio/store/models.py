@@ -127,3 +127,87 @@ class AuditEntry(Base):
 
     def __repr__(self) -> str:
         return f"AuditEntry(id={self.id!r}, actor={self.actor!r}, action={self.action!r}, target={self.target!r})"
+
+
+# -- Account work shared by health, the application and playbooks -------------------------
+# Accounts live in the analytics database; these rows refer to them by ``account_id``
+# (no foreign key across the two databases).
+
+PULSE_COLOURS: Final = {"red": 1, "yellow": 3, "green": 5}
+"""A CSM may rate an account 1-5 or by colour; a colour is stored with its score."""
+
+TASK_STATUSES: Final = ("open", "done", "canceled")
+TASK_PRIORITIES: Final = ("low", "normal", "high", "urgent")
+
+
+class CsmPulse(Base):
+    """A CSM's own rating of an account (1 = at risk ... 5 = thriving), with a comment.
+
+    A manual health measure: it counts in the score until ``settings.health.pulse_expiry_days``
+    after ``rated_at``, so a stale opinion stops counting.
+    """
+
+    __tablename__ = "csm_pulse"
+    __table_args__ = (CheckConstraint("score BETWEEN 1 AND 5", name="score"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(200), index=True)
+    score: Mapped[int] = mapped_column()
+    colour: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(String(4000))
+    author: Mapped[str] = mapped_column(String(320))
+    rated_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "account_id": self.account_id, "score": self.score, "colour": self.colour,
+                "comment": self.comment, "author": self.author, "rated_at": self.rated_at}
+
+
+class Task(Base):
+    """Something a CSM has to do about an account: made by hand, by the API or by a playbook.
+
+    ``source`` is ``manual`` or ``playbook``; a playbook's task carries its run id
+    (``playbook_run_id``) so that it can close itself when its trigger clears.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'done', 'canceled')", name="status"),
+        CheckConstraint("priority IN ('low', 'normal', 'high', 'urgent')", name="priority"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(String(4000))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    owner: Mapped[str | None] = mapped_column(String(320), index=True)  # a user's e-mail
+    due_at: Mapped[datetime | None] = mapped_column()
+    source: Mapped[str] = mapped_column(String(32), default="manual")
+    playbook_run_id: Mapped[int | None] = mapped_column(index=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    closed_note: Mapped[str | None] = mapped_column(String(4000))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (
+            "id", "account_id", "title", "description", "status", "priority", "owner", "due_at", "source",
+            "playbook_run_id", "created_by", "created_at", "closed_at", "closed_note")}
+
+
+class Note(Base):
+    """A free-text note on an account (call summary, context), shown in the account 360."""
+
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(200), index=True)
+    body: Mapped[str] = mapped_column(String(8000))
+    author: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "account_id": self.account_id, "body": self.body, "author": self.author,
+                "created_at": self.created_at}
