@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo-workspace
 
-.PHONY: venv demo test bench bench-quick clean
+.PHONY: venv demo test check browser bench bench-quick clean
 
 venv: $(STAMP)
 
@@ -26,8 +26,20 @@ demo: venv
 	@echo "  $(VENV)/bin/retentio explain nrr --workspace $(DEMO_DIR) --period last"
 	@echo "  $(VENV)/bin/retentio --help"
 
-test: venv
-	$(PY) -m pytest -q -p no:cacheprovider
+# The whole suite (what CI runs), on both cores; every Spark test in one worker, so one
+# Spark session serves the run.
+test: venv browser
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
+
+# The edit loop: everything but Spark and PostgreSQL.
+check: venv
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m "not spark and not postgres"
+
+# Debian's Chromium for the browser tests (they skip, saying why, when it cannot be installed).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
+	  || echo "chromium could not be installed: the browser tests will be skipped"; }
 
 bench: venv
 	$(PY) -m bench.run

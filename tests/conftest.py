@@ -1,9 +1,10 @@
 """Shared fixtures.
 
-``engine_name`` parametrises a test over the three engines (DuckDB, Polars, PySpark); with
-``make_engine`` a test builds an engine over in-memory canonical tables.  PySpark runs with
-``local[2]`` and one session for the whole test run; it is skipped with a clear reason only
-when Java or PySpark is missing.
+``engine_name`` parametrises a hand-computed test over DuckDB and Polars; with
+``make_engine`` a test builds an engine over in-memory canonical tables.  PySpark proves
+parity with DuckDB on the shared books of each capability (tests/parity), with ``local[2]``
+and one session for the whole test run; tests marked ``spark`` are skipped, with one clear
+reason, only when Java or PySpark is missing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from retentio.engine import ENGINE_NAMES, Engine, open_engine
+from retentio.engine import Engine, open_engine
 from retentio.engine.spark_engine import java_available
 from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, ENTITIES
 
@@ -31,7 +32,8 @@ def canonical_arrow(table: str, rows: list[dict]) -> pa.Table:
     return pa.table({k: pa.array(v, type=schema.field(k).type) for k, v in cols.items()}, schema=schema)
 
 
-def _spark_skip_reason() -> str | None:
+def spark_skip_reason() -> str | None:
+    """The one rule for skipping Spark: only when Java or PySpark is missing."""
     if not java_available():
         return "PySpark engine skipped: Java 17 is not installed (apt-get install openjdk-17-jre-headless)"
     try:
@@ -41,20 +43,36 @@ def _spark_skip_reason() -> str | None:
     return None
 
 
-def engine_params():
-    reason = _spark_skip_reason()
-    out = []
-    for name in ENGINE_NAMES:
-        marks = [pytest.mark.spark] if name == "spark" else []
-        if name == "spark" and reason:
-            marks.append(pytest.mark.skip(reason=reason))
-        out.append(pytest.param(name, marks=marks, id=name))
-    return out
+def pytest_collection_modifyitems(config, items):
+    # Every test marked ``spark`` is skipped with the same reason when Spark cannot run.
+    # Under pytest-xdist (make test) they all go to one worker, so one Spark session serves them.
+    reason = spark_skip_reason()
+    for item in items:
+        if item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(params=engine_params())
+# Hand-computed tests run on the two in-process engines; Spark proves that it agrees with
+# DuckDB on the shared books of each capability (tests/parity), instead of re-running every
+# hand-computed case in a JVM.
+HAND_COMPUTED_ENGINES = ("duckdb", "polars")
+
+
+@pytest.fixture(params=HAND_COMPUTED_ENGINES)
 def engine_name(request) -> str:
     return request.param
+
+
+def engine_over(engine_name: str, tables: dict[str, list[dict] | pa.Table]) -> Engine:
+    """An engine of the given kind over in-memory canonical tables (rows as dicts or Arrow)."""
+    arrow = {}
+    all_tables = [e.table for e in ENTITIES.values()] + [ACCOUNT_ATTRIBUTES_TABLE]
+    for t in all_tables:
+        v = tables.get(t, [])
+        arrow[t] = v if isinstance(v, pa.Table) else canonical_arrow(t, v)
+    return open_engine(engine_name, arrow.__getitem__)
 
 
 @pytest.fixture
@@ -67,16 +85,7 @@ def make_engine(engine_name) -> Callable[[dict[str, list[dict] | pa.Table]], Eng
     engines: list[Engine] = []
 
     def factory(tables: dict[str, list[dict] | pa.Table]) -> Engine:
-        arrow = {}
-        all_tables = [e.table for e in ENTITIES.values()] + [ACCOUNT_ATTRIBUTES_TABLE]
-        for t in all_tables:
-            v = tables.get(t, [])
-            arrow[t] = v if isinstance(v, pa.Table) else canonical_arrow(t, v)
-
-        def source(name: str) -> pa.Table:
-            return arrow[name]
-
-        eng = open_engine(engine_name, source)
+        eng = engine_over(engine_name, tables)
         engines.append(eng)
         return eng
 

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from retentio.cli import main as cli_main
+from retentio import store
 from retentio.config import SCHEMA_VERSION
 
 cli_main._load_commands()
@@ -68,14 +69,14 @@ def test_init_then_status_table_and_json(workspace_dir):
     result = runner.invoke(app, ["status", "--workspace", str(workspace_dir)])
     assert result.exit_code == 0, result.output
     assert "accounts" in result.stdout and "quarantined rows: 0" in result.stdout
-    assert "revision 0001" in result.stdout
+    assert f"revision {store.HEAD_REVISION}" in result.stdout
 
     result = runner.invoke(app, ["status", "-w", str(workspace_dir), "--format", "json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["base_currency"] == "USD" and data["engine"] == "duckdb"
     assert data["rows"]["accounts"] == 0 and data["quarantined"] == 0
-    assert data["app_database"]["revision"] == data["app_database"]["latest"] == "0001"
+    assert data["app_database"]["revision"] == data["app_database"]["latest"] == store.HEAD_REVISION
     assert data["app_database"]["users"] == 0
 
     result = runner.invoke(app, ["status", "-w", str(workspace_dir), "--format", "csv"])

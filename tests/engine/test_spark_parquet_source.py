@@ -13,15 +13,6 @@ from retentio import Workspace
 from retentio.cli import main as cli_main
 from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, ENTITIES
 
-from retentio.engine.spark_engine import java_available
-
-try:
-    import pyspark  # noqa: F401
-
-    SPARK_SKIP = None if java_available() else "PySpark engine skipped: Java 17 is not installed"
-except ImportError:
-    SPARK_SKIP = "PySpark engine skipped: pyspark is not installed (pip install 'retentio[spark]')"
-
 
 def test_export_writes_every_table(demo_workspace, tmp_path):
     ws = Workspace(demo_workspace)
@@ -37,7 +28,6 @@ def test_export_writes_every_table(demo_workspace, tmp_path):
 
 
 @pytest.mark.spark
-@pytest.mark.skipif(SPARK_SKIP is not None, reason=str(SPARK_SKIP))
 def test_spark_from_parquet_equals_duckdb(demo_workspace, tmp_path):
     ws = Workspace(demo_workspace)
     ws.export_parquet(tmp_path / "pq")
@@ -55,7 +45,6 @@ def test_spark_from_parquet_equals_duckdb(demo_workspace, tmp_path):
 
 
 @pytest.mark.spark
-@pytest.mark.skipif(SPARK_SKIP is not None, reason=str(SPARK_SKIP))
 def test_large_books_spread_shuffles_over_the_cores_with_the_same_figures(demo_workspace, tmp_path, monkeypatch):
     from retentio.engine import spark_engine
 

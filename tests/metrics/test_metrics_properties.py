@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from retentio.config import Settings
 from retentio.engine import open_engine
-from retentio.engine.spark_engine import java_available
 from retentio.metrics import metrics_series, movements
 from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, ENTITIES
 
@@ -109,7 +108,6 @@ def test_duckdb_equals_polars(book):
 
 
 @pytest.mark.spark
-@pytest.mark.skipif(not java_available(), reason="PySpark engine skipped: Java 17 is not installed")
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books())
 def test_duckdb_equals_polars_equals_spark(book):
