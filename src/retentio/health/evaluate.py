@@ -18,18 +18,9 @@ def auc(scores: np.ndarray, churned: np.ndarray) -> float | None:
     n1, n0 = int(y.sum()), int((~y).sum())
     if n1 == 0 or n0 == 0:
         return None
-    # ranks of the risk (-score), average ranks for ties
-    risk = -s
-    order = np.argsort(risk, kind="mergesort")
-    ranks = np.empty(len(risk))
-    sorted_r = risk[order]
-    i = 0
-    while i < len(sorted_r):
-        j = i
-        while j + 1 < len(sorted_r) and sorted_r[j + 1] == sorted_r[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
+    from scipy.stats import rankdata
+
+    ranks = rankdata(-s)  # ranks of the risk (-score), ties get their average rank
     return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
