@@ -160,3 +160,23 @@ def test_fit_on_demo(demo_workspace, tmp_path):
     assert set(res) >= {"weights", "configured", "fitted"}
     assert abs(sum(res["weights"].values()) - 100) < 1e-6
     assert 0 <= res["configured"]["auc"] <= 1 and 0 <= res["fitted"]["auc"] <= 1
+
+
+def test_demo_canceled_at():
+    """The demo records a cancellation for churned lines only, between their start and end,
+    deterministically (its own random stream; the book before and after this column was
+    added was compared value by value when it was introduced: identical)."""
+    import pyarrow as pa
+
+    from retentio.demo.generator import build_tables
+
+    t1, _a1, _ = build_tables(accounts=150, months=12, seed=3, end_month="2024-06", usage=False)
+    t2, _a2, _ = build_tables(accounts=150, months=12, seed=3, end_month="2024-06", usage=False)
+    s = t1["subscriptions"].to_pydict()
+    canceled = [(c, st, e) for c, st, e in zip(s["canceled_at"], s["start_date"], s["end_date"]) if c is not None]
+    assert canceled and all(e is not None and st <= c <= e for c, st, e in canceled)
+    assert s["canceled_at"].count(None) > len(canceled)  # renewals and open lines carry none
+    for name in t1:
+        assert t1[name].drop_columns(["canceled_at"] if name == "subscriptions" else []).equals(
+            t2[name].drop_columns(["canceled_at"] if name == "subscriptions" else []))
+    assert isinstance(t1["subscriptions"].column("canceled_at").type, pa.Date32Type)
