@@ -180,3 +180,21 @@ def test_demo_canceled_at():
         assert t1[name].drop_columns(["canceled_at"] if name == "subscriptions" else []).equals(
             t2[name].drop_columns(["canceled_at"] if name == "subscriptions" else []))
     assert t1["subscriptions"].column("canceled_at").type == pa.date32()
+
+
+def test_refresh_is_incremental_and_reports_transitions(tmp_path):
+    accounts = ["A00", "B00", "B01"]
+    subs = [line(a, date(2023, 1, 1), None if a[0] == "A" else date(2023, 9, 1)) for a in accounts]
+    tickets = [{"ticket_id": f"t{a}{m}", "account_id": a, "created_at": datetime(2023, m, 15, 10)}
+               for a in accounts if a[0] == "B" for m in (6, 7, 8)]
+    ws = make_ws(tmp_path / "ws", {"accounts": [{"account_id": a, "name": a} for a in accounts], "subscriptions": subs,
+                                   "tickets": tickets}, {"tickets": TICKET_CARD})
+    r1 = ws.health_refresh(as_of="2023-05-31")
+    assert r1["days_computed"] == 5 and r1["rows"] == 15 and r1["transitions"] == []  # Jan..May, 3 accounts
+    r2 = ws.health_refresh(as_of="2023-08-31")
+    # May (the last stored month end, recomputed), Jun, Jul, Aug
+    assert r2["days_computed"] == 4
+    assert [(t["account_id"], t["day"], t["from"], t["to"]) for t in r2["transitions"]] == [
+        ("B00", date(2023, 6, 30), "green", "red"), ("B01", date(2023, 6, 30), "green", "red")]
+    assert ws.health_refresh(as_of="2023-08-31", full=True)["days_computed"] == 8
+    assert len(ws.warehouse.read_health_scores()) == 24  # 8 month ends x 3 accounts, no duplicate

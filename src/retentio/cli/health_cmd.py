@@ -101,12 +101,13 @@ def explain(account: AccountArg, workspace: WorkspaceOpt = None, engine: EngineO
 
 @health_app.command("history")
 def history(account: AccountArg, workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None,
-            scorecard: CardOpt = None, format: FormatOpt = OutputFormat.table) -> None:
-    """The account's score at every month end (and as of), with band transitions.
+            format: FormatOpt = OutputFormat.table) -> None:
+    """The account's score at every month end (and as of), with band transitions; the stored
+    history (warehouse table health_scores) is brought up to as-of first.
 
     Example: retentio health history acc_00042 -w acme
     """
-    res = open_workspace(workspace, engine).health_history(account, as_of=as_of, scorecard=scorecard)
+    res = open_workspace(workspace, engine).health_history(account, as_of=as_of)
     if format == OutputFormat.json:
         print_json(res)
         return
@@ -129,6 +130,28 @@ def _backtest_table(res: dict[str, Any], title: str) -> None:
     console.print(f"AUC {_f(res['auc'], 3)} (95 % CI {_f(lo, 3)}-{_f(hi, 3)}), lift red vs green "
                   f"{_f(res['lift_red_vs_green'], 2)}, red precision {_f(res['precision_red'], 3)}, "
                   f"recall {_f(res['recall_red'], 3)}", highlight=False)
+
+
+@health_app.command("refresh")
+def refresh(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None,
+            full: Annotated[bool, typer.Option("--full", help="Recompute every stored day (after editing a scorecard).")] = False,
+            format: FormatOpt = OutputFormat.table) -> None:
+    """Store every account's score at each month end and as of (incremental), and list the
+    band transitions of the days computed.
+
+    Example: retentio health refresh -w acme
+    """
+    res = open_workspace(workspace, engine).health_refresh(as_of=as_of, full=full)
+    if format == OutputFormat.json:
+        print_json(res)
+        return
+    if format == OutputFormat.csv:
+        print_csv(res["transitions"])
+        return
+    console.print(f"{res['rows']} scores stored for {res['days_computed']} day(s); "
+                  f"{len(res['transitions'])} band transition(s)", highlight=False)
+    if res["transitions"]:
+        print_table(res["transitions"][-20:], title="Latest band transitions")
 
 
 @health_app.command("backtest")

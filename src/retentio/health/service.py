@@ -320,29 +320,68 @@ def _first_day(ws) -> date | None:
     return rows[0]["d"] if rows and rows[0]["d"] else None
 
 
-def health_history(ws, account: str, *, as_of: date | str | None = None, scorecard: str | None = None) -> dict[str, Any]:
-    """The account's score at every month end from its first paid month to as_of (and on
-    as_of), with band transitions as events."""
+def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -> dict[str, Any]:
+    """Store the scores of every account at every month end from the first paid month to
+    ``as_of``, and on ``as_of``, in the warehouse table health_scores.  Incremental: only the
+    days not stored yet, the last stored month end (late data may change it) and ``as_of``
+    are computed; ``full`` recomputes everything (after editing a scorecard).  Returns the
+    band transitions of the days computed (events for playbooks)."""
+    import pyarrow as pa
+
     d = resolve_as_of(as_of)
-    if account not in _account_names(ws):
-        raise NotFound(f"account {account!r} not found", hint="retentio health score lists the scored accounts")
-    first = ws.warehouse.query("SELECT min(start_date) AS d FROM subscriptions WHERE NOT is_trial AND account_id = ?",
-                               [account])[0]["d"]
+    first = _first_day(ws)
     if first is None:
-        return {"account_id": account, "as_of": d, "points": [], "transitions": []}
+        return {"as_of": d, "days_computed": 0, "rows": 0, "transitions": []}
     days = _month_ends(first, d)
     if d not in days:
         days.append(d)
-    rows = [r for r in score_days(ws, days, scorecard=scorecard) if r["account_id"] == account]
-    points, transitions, prev = [], [], None
-    for r in sorted(rows, key=lambda r: r["day"]):
+    stored_days = set() if full else {r["day"] for r in ws.warehouse.read_health_scores()}
+    last_me = max((x for x in stored_days if x in days[:-1] or x == d), default=None)
+    todo = [x for x in days if x not in stored_days or x == d or (last_me is not None and x >= last_me)]
+    scored = score_days(ws, todo)
+    rows = {"account_id": [], "day": [], "scorecard": [], "score": [], "band": [], "missing": []}
+    for r in scored:
         res = r["result"]
-        points.append({"day": r["day"], "scorecard": res.scorecard, "score": res.score, "band": res.band,
-                       "missing": res.missing})
-        if prev is not None and res.band != prev:
-            transitions.append({"day": r["day"], "from": prev, "to": res.band})
-        prev = res.band
-    return {"account_id": account, "as_of": d, "points": points, "transitions": transitions}
+        rows["account_id"].append(r["account_id"])
+        rows["day"].append(r["day"])
+        rows["scorecard"].append(res.scorecard)
+        rows["score"].append(res.score)
+        rows["band"].append(res.band)
+        rows["missing"].append(" ".join(res.missing))
+    table = pa.table({"account_id": pa.array(rows["account_id"], pa.string()), "day": pa.array(rows["day"], pa.date32()),
+                      "scorecard": pa.array(rows["scorecard"], pa.string()), "score": pa.array(rows["score"], pa.float64()),
+                      "band": pa.array(rows["band"], pa.string()), "missing": pa.array(rows["missing"], pa.string())})
+    ws._invalidate()  # the engines hold the analytics file open read-only
+    ws.warehouse.write_health_scores(table, todo)
+    todo_set = set(todo)
+    events = [t for t in _transitions(ws.warehouse.read_health_scores()) if t["day"] in todo_set]
+    return {"as_of": d, "days_computed": len(todo), "rows": table.num_rows, "transitions": events}
+
+
+def _transitions(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Band changes between consecutive stored days of each account (None = not scored)."""
+    out, prev = [], {}
+    for r in sorted(stored, key=lambda r: (r["account_id"], r["day"])):
+        a = r["account_id"]
+        if a in prev and prev[a] != r["band"]:
+            out.append({"account_id": a, "day": r["day"], "from": prev[a], "to": r["band"]})
+        prev[a] = r["band"]
+    return sorted(out, key=lambda t: (t["day"], t["account_id"]))
+
+
+def health_history(ws, account: str, *, as_of: date | str | None = None, refresh: bool = True) -> dict[str, Any]:
+    """The account's stored scores at every month end (and as of each refresh), with band
+    transitions as events; ``refresh`` first brings the stored history up to ``as_of``."""
+    d = resolve_as_of(as_of)
+    if account not in _account_names(ws):
+        raise NotFound(f"account {account!r} not found", hint="retentio health score lists the scored accounts")
+    if refresh:
+        health_refresh(ws, as_of=d)
+    stored = [r for r in ws.warehouse.read_health_scores(account) if r["day"] <= d]
+    points = [{"day": r["day"], "scorecard": r["scorecard"], "score": r["score"], "band": r["band"],
+               "missing": r["missing"].split() if r["missing"] else []} for r in stored]
+    return {"account_id": account, "as_of": d, "points": points,
+            "transitions": [{k: v for k, v in t.items() if k != "account_id"} for t in _transitions(stored)]}
 
 
 # -- backtest --------------------------------------------------------------------------------
