@@ -198,3 +198,19 @@ def test_refresh_is_incremental_and_reports_transitions(tmp_path):
         ("B00", date(2023, 6, 30), "green", "red"), ("B01", date(2023, 6, 30), "green", "red")]
     assert ws.health_refresh(as_of="2023-08-31", full=True)["days_computed"] == 8
     assert len(ws.warehouse.read_health_scores()) == 24  # 8 month ends x 3 accounts, no duplicate
+
+
+def test_outcome_churn_or_contraction(tmp_path):
+    # A contracts from 200 to 100 on 2023-05-01 (a second line of 100 ends); B stays at 100.
+    subs = [line("A", date(2023, 1, 1)), dict(line("A", date(2023, 1, 1), date(2023, 5, 1)), subscription_id="s_A2"),
+            line("B", date(2023, 1, 1))]
+    card = {"name": "flat", "default": True, "groups": [{"name": "g", "measures": [
+        {"name": "tenure", "feature": "tenure_months", "linear": [0, 1000]}]}]}
+    ws = make_ws(tmp_path / "ws", {"accounts": [{"account_id": a, "name": a} for a in "AB"], "subscriptions": subs},
+                 {"flat": card})
+    churn = ws.health_backtest(as_of="2023-07-31", horizon=3)
+    both = ws.health_backtest(as_of="2023-07-31", horizon=3, outcome="churn_or_contraction")
+    # judged month ends Jan..Apr (Apr + 3 = Jul): 8 account-months; nobody churns; A's MRR at the
+    # end of May (100) is below Feb, Mar and Apr (200): 3 contraction outcomes (Jan: Feb..Apr all 200).
+    assert churn["account_months"] == both["account_months"] == 8
+    assert churn["churned"] == 0 and both["churned"] == 3

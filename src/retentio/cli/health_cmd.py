@@ -156,14 +156,17 @@ def refresh(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsO
 
 @health_app.command("backtest")
 def backtest(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None, scorecard: CardOpt = None,
-             horizon: HorizonOpt = None, format: FormatOpt = OutputFormat.table) -> None:
+             horizon: HorizonOpt = None,
+             outcome: Annotated[str, typer.Option("--outcome", help="churn, or churn_or_contraction.")] = "churn",
+             format: FormatOpt = OutputFormat.table) -> None:
     """Score every account at each past month end with only the data known then, and compare
     with churn within the horizon: AUC with a 95 % bootstrap interval, churn per band, lift,
     calibration by decile, per scorecard and overall.
 
     Example: retentio health backtest -w acme --horizon 3 --format json
     """
-    res = open_workspace(workspace, engine).health_backtest(as_of=as_of, scorecard=scorecard, horizon=horizon)
+    res = open_workspace(workspace, engine).health_backtest(as_of=as_of, scorecard=scorecard, horizon=horizon,
+                                                            outcome=outcome)
     if format == OutputFormat.json:
         print_json(res)
         return
@@ -171,7 +174,8 @@ def backtest(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: As
         print_csv(res["calibration"])
         return
     months = res["months"] or ["—", "—"]
-    _backtest_table(res, f"Backtest {res['scorecard']}, {res['horizon_months']}-month churn, "
+    what = "churn" if res["outcome"] == "churn" else "churn or contraction"
+    _backtest_table(res, f"Backtest {res['scorecard']}, {res['horizon_months']}-month {what}, "
                          f"month ends {months[0]}..{months[1]}")
     console.print(f"{res['account_months']} account-months scored, {res['churned']} churned; left out: "
                   + ", ".join(f"{k} {v}" for k, v in res["left_out"].items()), highlight=False)

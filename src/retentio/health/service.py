@@ -385,21 +385,29 @@ def health_history(ws, account: str, *, as_of: date | str | None = None, refresh
 
 
 # -- backtest --------------------------------------------------------------------------------
-def _customers_by_month(ws, last_month: int) -> set[tuple[str, int]]:
+OUTCOMES = ("churn", "churn_or_contraction")
+
+
+def _customers_by_month(ws, last_month: int) -> dict[tuple[str, int], int]:
+    """(account, month) -> MRR in cents at the month end, customers only (metrics.mrr)."""
     from retentio.metrics.mrr import account_month_mrr
 
     eng = ws.engine()
-    cm = eng.collect(account_month_mrr(eng, ws.settings, last=last_month).select("account_id", "month"))
-    return {(a, int(m)) for a, m in cm.iter_rows()}
+    cm = eng.collect(account_month_mrr(eng, ws.settings, last=last_month).select("account_id", "month", "mrr_cents"))
+    return {(a, int(m)): int(c) for a, m, c in cm.iter_rows()}
 
 
-def _backtest_rows(ws, as_of: date, horizon: int, scorecard: str | None, cards: list[Scorecard] | None = None
-                   ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Scored account-months with their outcome, and the left-out counts."""
+def _backtest_rows(ws, as_of: date, horizon: int, scorecard: str | None, cards: list[Scorecard] | None = None,
+                   outcome: str = "churn") -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Scored account-months with their outcome, and the left-out counts.  Outcome of the
+    account-month m: churn = not a customer at some month end among m+1 .. m+horizon;
+    churn_or_contraction = or its MRR at one of those month ends below its MRR at m."""
     from retentio.clock import month_end
 
     if horizon < 1:
         raise UsageError("horizon must be at least 1 month", hint="e.g. horizon=3")
+    if outcome not in OUTCOMES:
+        raise UsageError(f"outcome {outcome!r} is not an outcome", hint="choose one of: " + ", ".join(OUTCOMES))
     first = _first_day(ws)
     if first is None:
         raise DataError("no paid subscription line: nothing to backtest", hint="import subscriptions first")
@@ -421,7 +429,12 @@ def _backtest_rows(ws, as_of: date, horizon: int, scorecard: str | None, cards: 
             left_out["not_scored"] += 1
             continue
         mm = r["day"].year * 12 + r["day"].month - 1
-        churned = any((r["account_id"], k) not in customers for k in range(mm + 1, mm + horizon + 1))
+        a = r["account_id"]
+        later = [customers.get((a, k), 0) for k in range(mm + 1, mm + horizon + 1)]
+        if outcome == "churn":
+            churned = any(v == 0 for v in later)
+        else:
+            churned = any(v < customers.get((a, mm), 0) for v in later)
         rows.append({"account_id": r["account_id"], "month": mm, "card": r["card"], "result": res,
                      "score": res.score, "band": res.band, "churned": churned, "row": r["row"]})
     return rows, left_out
@@ -436,14 +449,14 @@ def _evaluate(rows: list[dict[str, Any]], settings) -> dict[str, Any]:
 
 
 def health_backtest(ws, *, as_of: date | str | None = None, scorecard: str | None = None,
-                    horizon: int | None = None) -> dict[str, Any]:
+                    horizon: int | None = None, outcome: str = "churn") -> dict[str, Any]:
     """Score every account at each past month end with the data known then and compare with
-    churn within ``horizon`` months; overall and per scorecard."""
+    churn (or churn or contraction) within ``horizon`` months; overall and per scorecard."""
     d = resolve_as_of(as_of)
     h = horizon or ws.settings.health.horizon_months
-    rows, left_out = _backtest_rows(ws, d, h, scorecard)
-    out = {"scorecard": scorecard or "all", "horizon_months": h, "as_of": d, **_evaluate(rows, ws.settings),
-           "left_out": left_out}
+    rows, left_out = _backtest_rows(ws, d, h, scorecard, outcome=outcome)
+    out = {"scorecard": scorecard or "all", "horizon_months": h, "outcome": outcome, "as_of": d,
+           **_evaluate(rows, ws.settings), "left_out": left_out}
     months = sorted({r["month"] for r in rows})
     from retentio.metrics.periods import month_label
 
