@@ -506,9 +506,11 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
 
     train = [r for r in rows if r["month"] <= cut]
     test = [r for r in rows if r["month"] > cut]
-    Xtr, Xte = matrix(train), matrix(test)
+    Xtr = matrix(train)
     ytr = np.array([r["churned"] for r in train])
-    fill = np.where(np.isnan(np.nanmean(Xtr, axis=0)), 50.0, np.nanmean(Xtr, axis=0))
+    seen = ~np.isnan(Xtr)
+    means = np.where(seen.any(axis=0), np.nansum(Xtr, axis=0) / np.maximum(seen.sum(axis=0), 1), 50.0)
+    fill = means  # a measure never seen in training: 50, and constant, so its weight is 0
     Xtr = np.where(np.isnan(Xtr), fill, Xtr)
     sd = Xtr.std(axis=0)
     sd[sd == 0] = 1.0
@@ -534,14 +536,16 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
         ms.append(Measure(**{**m.__dict__, "weight": round(weights[n], 2)}))
     fitted.groups = [Group("Fitted", 100.0, ms)]
     hs = ws.settings.health
-    conf_rows = [{"score": r["score"], "band": r["band"], "churned": r["churned"]} for r in test]
-    fit_rows = []
+    # Both cards are judged on the same test account-months: those both could score.
+    conf_rows, fit_rows = [], []
     for r in test:
         res = score_account(fitted, r["row"], hs)
         if res.score is not None:
+            conf_rows.append({"score": r["score"], "band": r["band"], "churned": r["churned"]})
             fit_rows.append({"score": res.score, "band": res.band, "churned": r["churned"]})
     out = {"scorecard": base.name, "horizon_months": h, "train_months": [_label(months[0]), _label(cut)],
            "test_months": [_label(min(r["month"] for r in test)), _label(months[-1])] if test else None,
+           "test_account_months_left_out": len(test) - len(conf_rows),
            "weights": weights, "configured": _evaluate(conf_rows, ws.settings) if conf_rows else None,
            "fitted": _evaluate(fit_rows, ws.settings) if fit_rows else None,
            "train_auc_fitted_model": auc(-model.decision_function((Xtr - mu) / sd), ytr)}
@@ -555,7 +559,7 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
             raise ConfigError(f"{p} exists", hint="choose another name or remove the file")
         p.write_text(dump_yaml(fitted), encoding="utf-8")
         out["written"] = str(p)
-    if Xte.size == 0:
+    if not test:
         out["test_months"] = None
     return out
 
