@@ -51,12 +51,22 @@ def known_ws(tmp_path_factory):
     tickets = [{"ticket_id": f"t{a}{m}", "account_id": a, "created_at": datetime(2023, m, 15, 10)}
                for a in accounts if a[0] == "B" for m in (6, 7, 8)]
     path = tmp_path_factory.mktemp("known") / "ws"
-    return make_ws(path, {"accounts": [{"account_id": a, "name": a} for a in accounts], "subscriptions": subs,
-                          "tickets": tickets}, {"tickets": TICKET_CARD})
+    ws = make_ws(path, {"accounts": [{"account_id": a, "name": a} for a in accounts], "subscriptions": subs,
+                        "tickets": tickets}, {"tickets": TICKET_CARD})
+    yield ws
+    ws.close()
 
 
-def test_backtest_known_by_construction(known_ws):
-    res = known_ws.health_backtest(as_of="2024-06-30", horizon=3)
+@pytest.fixture
+def known(known_ws):
+    """The module's workspace, its engines closed after the test (the CLI tests open the same
+    file from another Workspace, which writes the score history)."""
+    yield known_ws
+    known_ws.close()
+
+
+def test_backtest_known_by_construction(known):
+    res = known.health_backtest(as_of="2024-06-30", horizon=3)
     # Judged month ends: 2023-01 .. 2024-03 (2024-03 + 3 months = 2024-06, the last complete month).
     # A: 20 x 15 months = 300; B: 20 x 8 months (Jan..Aug 2023) = 160; 460 account-months.
     # B churns within 3 months at the ends of Jun, Jul, Aug (not a customer on 2023-09-30): 60 churned.

@@ -352,7 +352,14 @@ def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -
                       "scorecard": pa.array(rows["scorecard"], pa.string()), "score": pa.array(rows["score"], pa.float64()),
                       "band": pa.array(rows["band"], pa.string()), "missing": pa.array(rows["missing"], pa.string())})
     ws._invalidate()  # the engines hold the analytics file open read-only
-    ws.warehouse.write_health_scores(table, todo)
+    import duckdb
+
+    try:
+        ws.warehouse.write_health_scores(table, todo)
+    except duckdb.Error as exc:
+        raise ConfigError(f"{ws.warehouse.path}: cannot store the health scores ({exc})",
+                          hint="another Retentio process, or another Workspace object of this one, holds the analytics "
+                               "file open: close it (Workspace.close()) and retry") from None
     todo_set = set(todo)
     events = [t for t in _transitions(ws.warehouse.read_health_scores()) if t["day"] in todo_set]
     return {"as_of": d, "days_computed": len(todo), "rows": table.num_rows, "transitions": events}
