@@ -108,8 +108,11 @@ def explain(account: AccountArg, workspace: WorkspaceOpt = None, engine: EngineO
     if nb and nb.get("measure"):
         console.print(f"to reach {nb['next_band']}: {nb['measure']} from {_f(nb['from'], 3)} to {_f(nb['to'], 3)}",
                       highlight=False)
+    elif nb and nb.get("change_all"):
+        console.print(f"to reach {nb['next_band']}: " + "; ".join(
+            f"{c['measure']} from {_f(c['from'], 3)} to {_f(c['to'], 3)}" for c in nb["change_all"]), highlight=False)
     elif nb:
-        console.print(f"to reach {nb['next_band']}: {nb.get('note') or nb.get('change_all')}", highlight=False)
+        console.print(f"to reach {nb['next_band']}: {nb.get('note')}", highlight=False)
 
 
 @health_app.command("history")
