@@ -153,6 +153,19 @@ def test_cli_pinned_shapes(known_ws):
     assert [t["to"] for t in hist["transitions"]] == ["red"] and hist["transitions"][0]["day"] == "2023-06-30"
 
 
+def test_cli_fit_shape_and_write(known_ws):
+    ws = str(known_ws.path)
+    res = _cli("health", "fit", "--workspace", ws, "--as-of", "2024-06-30", "--write", "fitted", "--format", "json")
+    assert set(res) >= {"weights", "configured", "fitted"} and "auc" in res["configured"] and "auc" in res["fitted"]
+    # one measure: it carries the whole weight; trained on 2023-01..2023-09 (9 of 15 month ends)
+    assert res["weights"] == {"tickets_30d": pytest.approx(100.0)} and res["train_months"] == ["2023-01", "2023-09"]
+    written = known_ws.path / "health" / "fitted.yaml"
+    assert res["written"] == str(written)
+    doc = yaml.safe_load(written.read_text())
+    assert doc["name"] == "fitted" and doc["groups"][0]["measures"][0]["weight"] == 100.0
+    written.unlink()
+
+
 def test_cli_pulse_and_import(known_ws, tmp_path):
     ws = str(known_ws.path)
     p = _cli("health", "pulse", "A00", "--workspace", ws, "--score", "2", "--comment", "champion left",
