@@ -27,7 +27,8 @@ def _known_figures(ws) -> set[str]:
     from retentio.features import FEATURES
 
     attrs = {r["attribute"] for r in ws.warehouse.query("SELECT DISTINCT attribute FROM account_attributes")}
-    return {f.name for f in FEATURES} | attrs
+    # only the attributes offered as features (health.attributes: static ones) can be read
+    return {f.name for f in FEATURES} | (attrs & set(ws.settings.health.attributes))
 
 
 def _data_present(ws) -> bool:
