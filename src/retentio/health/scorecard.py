@@ -212,9 +212,9 @@ def parse_scorecard(data: Any, source: str, known_features: set[str] | None = No
         raise _err(source, "criteria", "must map a figure to allowed values", "e.g. {segment: [enterprise], touch: [high]}")
     criteria: dict[str, Any] = {}
     for k, v in crit.items():
-        if known is not None and k not in known:
+        if known_features is not None and k not in known_features:
             raise _err(source, f"criteria.{k}", f"unknown figure {k!r}",
-                       ", ".join(sorted(known)) + " (an attribute must be listed in health.attributes)")
+                       ", ".join(sorted(known_features)) + " (an attribute must be listed in health.attributes)")
         if isinstance(v, dict):
             bad = set(v) - {"min", "max"}
             if bad:
