@@ -237,3 +237,18 @@ def test_outcome_churn_or_contraction(tmp_path):
     # end of May (100) is below Feb, Mar and Apr (200): 3 contraction outcomes (Jan: Feb..Apr all 200).
     assert churn["account_months"] == both["account_months"] == 8
     assert churn["churned"] == 0 and both["churned"] == 3
+
+
+def test_errors_name_the_problem(known):
+    from retentio.errors import DataError, NotFound, UsageError
+
+    with pytest.raises(NotFound, match="account 'nope' not found"):
+        known.health_pulse("nope", score=3)
+    with pytest.raises(DataError, match="score 9 is outside 1-5"):
+        known.health_pulse("A00", score=9)
+    with pytest.raises(UsageError, match="band 'purple'"):
+        known.health_scores(as_of="2023-07-31", band="purple")
+    with pytest.raises(NotFound, match="no scorecard named 'x'"):
+        known.health_scores(as_of="2023-07-31", scorecard="x")
+    with pytest.raises(UsageError, match="outcome"):
+        known.health_backtest(as_of="2024-06-30", outcome="upsell")
