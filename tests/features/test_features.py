@@ -14,10 +14,10 @@ from retentio.engine import open_engine
 from retentio.features import FEATURES, account_features
 from retentio.features.compute import add_months, next_renewal
 from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, ENTITIES
-from tests.conftest import canonical_arrow
+from tests.conftest import canonical_arrow, engine_params
 
 ENGINES = ["duckdb", "polars"]
-ALL_ENGINES = ["duckdb", "polars", pytest.param("spark", marks=pytest.mark.spark)]
+ALL_ENGINES = engine_params()  # Spark marked, and skipped with the reason without Java or PySpark
 
 
 def make(engine_name: str, tables: dict):
