@@ -252,3 +252,20 @@ def test_errors_name_the_problem(known):
         known.health_scores(as_of="2023-07-31", scorecard="x")
     with pytest.raises(UsageError, match="outcome"):
         known.health_backtest(as_of="2024-06-30", outcome="upsell")
+
+
+def test_pulse_counts_in_the_score_until_it_expires(tmp_path):
+    card = {"name": "pulse", "default": True, "groups": [{"name": "g", "measures": [
+        {"name": "tenure", "feature": "tenure_months", "linear": [0, 1000]},
+        {"name": "pulse", "feature": "csm_pulse"}]}]}
+    ws = make_ws(tmp_path / "ws", {"accounts": [{"account_id": "A", "name": "A"}],
+                                   "subscriptions": [line("A", date(2023, 1, 1))]}, {"pulse": card})
+    ws.health_pulse("A", score=5, comment="great", author="ann", rated_at="2023-03-01")
+    # On 2023-03-31 the pulse (5 -> 100 on linear [1, 5]) counts; tenure 89 days -> 2.92 months
+    # -> 0.29 points of 100: score (0.29 + 100) / 2.  On 2023-05-30 (90 days later) it has expired:
+    # one measure of two with data < min_measures 2: not scored.
+    s1 = ws.health_scores(as_of="2023-03-31")[0]
+    assert s1["score"] == pytest.approx((100 * (89 / 30.4375) / 1000 + 100) / 2) and s1["missing"] == []
+    s2 = ws.health_scores(as_of="2023-05-30")[0]
+    assert s2["score"] is None and s2["band"] is None and s2["missing"] == ["pulse"]
+    assert ws.health_scores(as_of="2023-05-29")[0]["missing"] == []  # 89 days: still counts
