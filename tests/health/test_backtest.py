@@ -269,3 +269,23 @@ def test_pulse_counts_in_the_score_until_it_expires(tmp_path):
     s2 = ws.health_scores(as_of="2023-05-30")[0]
     assert s2["score"] is None and s2["band"] is None and s2["missing"] == ["pulse"]
     assert ws.health_scores(as_of="2023-05-29")[0]["missing"] == []  # 89 days: still counts
+
+
+def test_subscriptions_only_uses_the_commercial_card(tmp_path):
+    ws = Workspace.init(tmp_path / "ws")
+    for e in ENTITIES.values():
+        rows = {"accounts": [{"account_id": "A", "name": "A"}],
+                "subscriptions": [line("A", date(2023, 1, 1), bpm=12, amount=1200.0)]}.get(e.table, [])
+        ws.warehouse.write_import(e, canonical_arrow(e.table, rows), [], file="t", kind="test", rows_read=len(rows),
+                                  replace=True, attributes=canonical_arrow("account_attributes", []) if e.name == "accounts" else None)
+    ws = Workspace(tmp_path / "ws")
+    assert ws.health_cards()["source"] == "shipped"
+    [s] = ws.health_scores(as_of="2023-06-30")
+    # commercial: revenue trend (MRR change 3m = 0 -> 75; 1m = 0 -> 80) 40; commitment (12 months
+    # -> 80; tenure 180 days = 5.91 months of 24 -> 24.6) 40; renewal (days to 2024-01-01: 185 of
+    # 120 -> 100) 20.  Groups: (75 + 80) / 2 = 77.5; (80 + 24.64) / 2 = 52.32; 100.
+    # 0.4 x 77.5 + 0.4 x 52.32 + 0.2 x 100 = 31 + 20.93 + 20 = 71.93 -> 72: green
+    tenure = 100 * (180 / 30.4375) / 24
+    expected = 0.4 * 77.5 + 0.4 * (80 + tenure) / 2 + 0.2 * 100
+    assert s["scorecard"] == "commercial" and s["score"] == pytest.approx(expected)
+    assert s["band"] == "green" and s["missing"] == []
