@@ -14,18 +14,15 @@ from retentio.engine import open_engine
 from retentio.features import FEATURES, account_features
 from retentio.features.compute import add_months, next_renewal
 from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, ENTITIES
-from tests.conftest import canonical_arrow, engine_params
+from tests.conftest import canonical_arrow, engine_over
 
 ENGINES = ["duckdb", "polars"]
-ALL_ENGINES = engine_params()  # Spark marked, and skipped with the reason without Java or PySpark
+# Spark proves parity on this book (marked: skipped with the one reason without Java or PySpark).
+ALL_ENGINES = ["duckdb", "polars", pytest.param("spark", marks=pytest.mark.spark)]
 
 
 def make(engine_name: str, tables: dict):
-    arrow = {}
-    for t in [e.table for e in ENTITIES.values()] + [ACCOUNT_ATTRIBUTES_TABLE]:
-        v = tables.get(t, [])
-        arrow[t] = v if isinstance(v, pa.Table) else canonical_arrow(t, v)
-    return open_engine(engine_name, lambda name: arrow[name])
+    return engine_over(engine_name, tables)
 
 
 def sub(sid, acc, start, end=None, amount=100.0, bpm=1, qty=None, canceled=None, plan="pro", trial=False):
