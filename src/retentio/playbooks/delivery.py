@@ -78,9 +78,9 @@ def send_email(settings: Settings, action: PlaybookAction) -> dict[str, Any]:
     msg["From"], msg["To"], msg["Subject"] = st.sender, action.recipient, p["subject"]
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = f"<{action.idempotency_key}@retentio>"
-    msg["Content-Language"] = p["language"]
     msg["X-Retentio-Idempotency-Key"] = action.idempotency_key
     msg.set_content(p["body"])
+    msg["Content-Language"] = p["language"]  # after set_content, which resets the Content-* headers
     with smtplib.SMTP(st.smtp_host, st.smtp_port, timeout=settings.playbooks.send_timeout_seconds) as smtp:
         if st.starttls:
             smtp.starttls()

@@ -204,7 +204,8 @@ def run_playbooks(
                 continue
             ctx = build_context(pb, acc, hit, inp, settings)
             planned = A.plan_actions(pb, ctx, settings, s, template_dirs=template_dirs)
-            counter.new.append((pb.name, acc))
+            if dry_run:  # a real run is flushed to the database, where the counter sees it
+                counter.new.append((pb.name, acc))
             entry = {**info, "occurrence": hit.occurrence, "dedupe_key": key,
                      "actions": [p.describe() for p in planned]}
             if not dry_run:
