@@ -158,6 +158,12 @@ def run_playbooks(
     tags = A.all_tags(s)
     counter = _Counter(s, as_of)
     st = settings.playbooks
+    days = {as_of}
+    for pb in playbooks:
+        for t in pb.trigger.triggers():
+            if t.kind == "figure" and (t.params["change_below"] is not None or t.params["change_above"] is not None):
+                days.add(as_of - timedelta(days=t.params["over_days"]))
+    inp.prefetch(sorted(days))
     for pb in playbooks:
         if not pb.enabled or (only and pb.name != only):
             continue

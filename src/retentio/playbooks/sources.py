@@ -7,10 +7,11 @@ renewal dates; portfolio figures of a month (``retentio.metrics``); sentiment dr
 (``retentio.satisfaction``); health bands and risk levels (the health and prediction
 capabilities, through the service facade, when they are installed).
 
-Per-account figures come from ``retentio.features.account_features`` when that module
-exists (health capability); until then from :func:`_own_figures` below, a small
-computation over the canonical tables.  Tests inject ``health=`` / ``risk=`` /
-``figures=`` stubs.  Only this module changes when those capabilities change.
+Per-account figures are those of ``retentio.features.account_features`` (the same
+features health scores and predictions read); health bands come from ``ws.health_scores``
+and risk levels from ``ws.churn_risk`` when those capabilities are installed.  Tests
+inject ``health=`` / ``risk=`` stubs.  Only this module changes when those capabilities
+change.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engine import Engine
-from retentio.errors import DataError
 
 Band = str | None
 
@@ -72,50 +72,17 @@ class Inputs:
     def _subscriptions(self):
         return self._memo("subs", lambda: self.engine.collect(self.engine.table("subscriptions")))
 
-    def _rates(self) -> dict[str, list[tuple[date, float]]]:
-        def load():
-            fx = self.engine.collect(self.engine.table("fx_rates").select("date", "currency", "rate"))
-            out: dict[str, list[tuple[date, float]]] = {}
-            for r in fx.sort("date").iter_rows(named=True):
-                out.setdefault(r["currency"], []).append((r["date"], float(r["rate"])))
-            return out
-        return self._memo("fx", load)
-
-    def _rate(self, currency: str, day: date) -> float:
-        base = self.settings.workspace.base_currency
-        if currency == base:
-            return 1.0
-        best = None
-        for d, r in self._rates().get(currency, []):
-            if d > day:
-                break
-            best = r
-        if best is None:
-            raise DataError(f"fx-rates: no {currency} rate on or before {day}",
-                            hint=f"import a {currency} rate dated on or before {day} (metrics.md §2)")
-        return best
+    def prefetch(self, days: list[date]) -> None:
+        """Compute the figures of several days in one pass (account_features takes many days)."""
+        todo = sorted({d for d in days if ("figures", d) not in self._cache})
+        if todo:
+            for d, figs in _figures(self, todo).items():
+                self._cache[("figures", d)] = figs
 
     def figures(self, day: date) -> dict[str, dict[str, Any]]:
-        """account_id -> figures known on ``day`` (see :func:`_own_figures`)."""
-        return self._memo(("figures", day), lambda: _own_figures(self, day))
-
-    def usage(self, day: date, window_days: int) -> dict[str, dict[str, Any]]:
-        """account_id -> {"events", "users"} in the ``window_days`` days ending on ``day``."""
-        def load():
-            first = day - timedelta(days=window_days - 1)
-            u = (self.engine.table("usage").with_columns(nw.col("timestamp").dt.date().alias("day"))
-                 .filter((nw.col("day") <= nw.lit(day)) & (nw.col("day") >= nw.lit(first)))
-                 .group_by("account_id")
-                 .agg(nw.len().cast(nw.Int64).alias("events"), nw.col("user_id").n_unique().cast(nw.Int64).alias("users")))
-            return {r["account_id"]: r for r in self.engine.collect(u).iter_rows(named=True)}
-        return self._memo(("usage", day, window_days), load)
-
-    def last_activity(self, day: date) -> dict[str, date]:
-        def load():
-            u = (self.engine.table("usage").with_columns(nw.col("timestamp").dt.date().alias("day"))
-                 .filter(nw.col("day") <= nw.lit(day)).group_by("account_id").agg(nw.col("day").max().alias("last")))
-            return {r["account_id"]: r["last"] for r in self.engine.collect(u).iter_rows(named=True)}
-        return self._memo(("last", day), load)
+        """account_id -> figures known on ``day`` (see :func:`_figures`)."""
+        self.prefetch([day])
+        return self._cache[("figures", day)]
 
     def events_done(self, events: list[str], until: dict[str, date]) -> dict[str, set[str]]:
         """account_id -> the events of ``events`` it did on or before its own day ``until[account]``."""
@@ -169,47 +136,52 @@ class Inputs:
         return r(self.as_of) if callable(r) else r
 
 
-def _own_figures(inp: Inputs, day: date) -> dict[str, dict[str, Any]]:
-    """Per-account figures known on ``day`` (metrics.md §1-§2, §9):
+# Names a `figure` trigger may use for the features of retentio.features (kept short and
+# stable in playbook files): alias -> feature column.
+ALIASES = {"active_users": "active_users_30d", "usage_events": "events_30d",
+           "active_users_per_seat": "active_users_vs_seats", "days_inactive": "days_since_last_activity"}
 
-    - ``mrr``: sum over the account's paid lines active on ``day`` (start <= day < end; not
-      trial, not one_off) of amount / billing_period_months x the rate in force on ``day``;
-      discounts lower it, never below 0.  ``customer`` = mrr > 0.
-    - ``seats``: sum of ``quantity`` of those lines; ``first_paid``: the first start date of a
-      paid line on or before ``day``; ``tenure_days`` = day - first_paid.
-    - ``active_users`` / ``usage_events``: distinct users / events in the 30 days ending on
-      ``day``; ``active_users_per_seat`` = active_users / seats; ``days_inactive`` = days since
-      the last usage event (None: never active).
-    """
-    subs = inp.subscription_lines()
-    out: dict[str, dict[str, Any]] = {}
-    for acc in inp.accounts():
-        out[acc] = {"mrr": 0.0, "seats": 0.0, "first_paid": None}
-    for r in subs:
-        acc = r["account_id"]
-        if acc not in out or r["is_trial"] or (r.get("kind") or "recurring") == "one_off":
+
+def _figures(inp: Inputs, days: list[date]) -> dict[date, dict[str, dict[str, Any]]]:
+    """Per-account figures known on each day: every numeric feature of
+    ``retentio.features.account_features`` (metrics.md §1-§2, §9-§10: mrr, seats,
+    active_users_30d, events_30d, usage_trend, tickets_30d, csat_90d, sentiment_90d, ...)
+    for the accounts that are customers that day, under their names and the aliases of
+    :data:`ALIASES`; ``customer`` (MRR > 0), ``touch_tier``; ``first_paid``: the first
+    start date of a paid line (not trial, one-off or discount, amount > 0) on or before the
+    day; ``tenure_days`` = day - first_paid; ``last_activity``.  Accounts that are not
+    customers that day have mrr 0 and no other figure."""
+    from retentio.features import NUMERIC, account_features
+
+    frame = account_features(inp.engine, inp.settings, days)
+    numeric = [c for c in NUMERIC if c in frame.columns]
+    by_day: dict[date, dict[str, dict[str, Any]]] = {d: {} for d in days}
+    for r in frame.select(["account_id", "day", *numeric]).iter_rows(named=True):
+        by_day[r["day"]][r["account_id"]] = r
+    first_paid: dict[str, list[date]] = {}
+    for r in inp.subscription_lines():
+        if r["is_trial"] or (r.get("kind") or "recurring") in ("one_off", "discount") or float(r["amount"] or 0) <= 0:
             continue
-        start, end = r["start_date"], r["end_date"]
-        if start <= day and (r.get("kind") or "recurring") != "discount" and float(r["amount"]) > 0:
-            fp = out[acc]["first_paid"]
-            out[acc]["first_paid"] = start if fp is None or start < fp else fp
-        if start <= day and (end is None or day < end):
-            out[acc]["mrr"] += float(r["amount"]) / int(r["billing_period_months"]) * inp._rate(r["currency"], day)
-            if r.get("quantity") is not None and (r.get("kind") or "recurring") != "discount":
-                out[acc]["seats"] += float(r["quantity"])
-    usage = inp.usage(day, 30)
-    last = inp.last_activity(day)
-    for acc, f in out.items():
-        f["mrr"] = round(max(f["mrr"], 0.0), 2)
-        f["customer"] = f["mrr"] > 0
-        f["touch_tier"] = touch_tier(inp.settings, f["mrr"])
-        f["tenure_days"] = None if f["first_paid"] is None else (day - f["first_paid"]).days
-        u = usage.get(acc) or {}
-        f["active_users"] = int(u.get("users") or 0)
-        f["usage_events"] = int(u.get("events") or 0)
-        f["active_users_per_seat"] = (f["active_users"] / f["seats"]) if f["seats"] else None
-        f["last_activity"] = last.get(acc)
-        f["days_inactive"] = None if acc not in last else (day - last[acc]).days
+        first_paid.setdefault(r["account_id"], []).append(r["start_date"])
+    out: dict[date, dict[str, dict[str, Any]]] = {}
+    for d in days:
+        figs: dict[str, dict[str, Any]] = {}
+        for acc in inp.accounts():
+            row = by_day[d].get(acc)
+            starts = [s for s in first_paid.get(acc, []) if s <= d]
+            fp = min(starts) if starts else None
+            f: dict[str, Any] = {c: (row or {}).get(c) for c in numeric}
+            f["mrr"] = float(row["mrr"]) if row and row.get("mrr") is not None else 0.0
+            for alias, col in ALIASES.items():
+                f[alias] = f.get(col)
+            f["customer"] = row is not None and f["mrr"] > 0
+            f["touch_tier"] = touch_tier(inp.settings, f["mrr"])
+            f["first_paid"] = fp
+            f["tenure_days"] = None if fp is None else (d - fp).days
+            di = f.get("days_inactive")
+            f["last_activity"] = None if di is None else d - timedelta(days=int(di))
+            figs[acc] = f
+        out[d] = figs
     return out
 
 

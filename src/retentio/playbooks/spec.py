@@ -24,8 +24,16 @@ BANDS = ("red", "yellow", "green", "thriving")
 RISK_LEVELS = ("high", "medium", "low")
 SURVEY_ANSWERS = ("detractor", "passive", "promoter", "low_csat")
 # Per-account figures a `figure` trigger can test (sources.FIGURES computes them).
-FIGURES = ("mrr", "seats", "active_users", "usage_events", "active_users_per_seat", "days_inactive",
-           "tenure_days", "health_score")
+# The short names, then every numeric feature of retentio.features (docs/health.md).
+def _figures() -> tuple[str, ...]:
+    from retentio.features.catalog import NUMERIC
+
+    short = ("mrr", "seats", "active_users", "usage_events", "active_users_per_seat", "days_inactive",
+             "tenure_days", "health_score")
+    return short + tuple(n for n in NUMERIC if n not in short)
+
+
+FIGURES = _figures()
 PORTFOLIO_FIGURES = ("customer_churn_rate", "gross_mrr_churn_rate", "net_mrr_churn_rate", "nrr", "grr", "mrr",
                      "customers")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
