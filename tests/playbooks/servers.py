@@ -49,12 +49,12 @@ class SMTPRecorder:
 
 class HTTPRecorder:
     """Records (headers, body) of each POST; ``fail_first`` requests get a 500;
-    ``hold_first``: the first request is recorded, then held until ``release`` is set."""
+    ``hold_first`` / ``hold_at=n``: request n is recorded, then held until ``release`` is set."""
 
-    def __init__(self, fail_first: int = 0, hold_first: bool = False):
+    def __init__(self, fail_first: int = 0, hold_first: bool = False, hold_at: int | None = None):
         self.requests: list[dict] = []
         self.fail_first = fail_first
-        self.hold_first = hold_first
+        self.hold_at = 0 if hold_first else hold_at
         self.received = threading.Event()
         self.release = threading.Event()
         self.lock = threading.Lock()
@@ -67,7 +67,7 @@ class HTTPRecorder:
                     n = len(rec.requests)
                     rec.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body,
                                          "json": json.loads(body)})
-                if rec.hold_first and n == 0:
+                if rec.hold_at is not None and n == rec.hold_at:
                     rec.received.set()
                     rec.release.wait(30)
                     return  # the client is dead by now; answer nothing
