@@ -95,3 +95,22 @@ def test_runs_and_delivery_on_postgresql(make_ws, pg_url):
     assert ws.worker_once()["delivered"] == 2
     (run,) = ws.playbooks_runs()
     assert run["status"] == "closed" and [a["status"] for a in run["actions"]] == ["done", "done"]
+
+
+def test_playbooks_run_after_an_import_when_the_setting_says_so(tmp_path):
+    from retentio.service import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    ws.settings.playbooks.run_after_import = True
+    (ws.path / "playbooks").mkdir()
+    (ws.path / "playbooks" / "tag.yaml").write_text(
+        "name: tag\ntrigger:\n  schedule: {every: day}\naccounts:\n  customers_only: false\n"
+        "actions:\n  - type: add_tag\n    tag: imported\n")
+    f = tmp_path / "accounts.csv"
+    f.write_text("account_id,name\nA1,Alpha\nA2,Beta\n")
+    report = ws.import_file("accounts", f)
+    # schedule `day` fires every day: one run per account, one action each
+    assert "playbooks: 2 runs started, 2 actions enqueued (playbooks.run_after_import)" in report.notes
+    ws.settings.playbooks.run_after_import = False
+    report = ws.import_file("accounts", f, replace=True)
+    assert not any(n.startswith("playbooks:") for n in report.notes)
