@@ -209,6 +209,16 @@ class PlaybookSettings(_Strict):
     # account_cap_days days (0 = no cap).
     account_cap_runs: int = Field(0, ge=0, le=1000)
     account_cap_days: int = Field(7, ge=1, le=366)
+    # Churn-risk levels of the risk_level trigger, from the predicted probability (prediction
+    # capability): high at or above risk_high, medium at or above risk_medium, else low.
+    risk_high: float = Field(0.5, gt=0, le=1)
+    risk_medium: float = Field(0.2, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _risk_ordered(self) -> "PlaybookSettings":
+        if not self.risk_medium < self.risk_high:
+            raise ValueError("playbooks: need risk_medium < risk_high")
+        return self
 
 
 class Settings(_Strict):

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from retentio.playbooks.sources import Inputs
+from retentio.playbooks.sources import Inputs, risk_level
 from retentio.playbooks.spec import parse_playbook
 from retentio.playbooks.triggers import Unavailable, evaluate
 
@@ -35,7 +35,9 @@ def test_health_band_reads_the_health_scores_and_is_unavailable_without_them(ws)
 
 
 def test_risk_level(ws):
-    assert set(hits(ws, {"risk_level": {"level": "high"}}, risk={"A1": "high", "A2": "low"})) == {"A1"}
+    risk = {"A1": {"risk": 0.62, "level": "high"}, "A2": {"risk": 0.05, "level": "low"}, "A3": {"risk": 0.3, "level": "medium"}}
+    assert set(hits(ws, {"risk_level": {"level": "high"}}, risk=risk)) == {"A1"}
+    assert set(hits(ws, {"risk_level": {"above": 0.25}}, risk=risk)) == {"A1", "A3"}
     with pytest.raises(Unavailable):
         hits(ws, {"risk_level": {"level": "high"}})
 
@@ -139,3 +141,8 @@ def test_only_data_known_on_as_of(ws):
     assert hits(ws, {"survey": {"answer": "detractor"}}, as_of=date(2024, 6, 27)) == {}
     assert hits(ws, {"line_canceled": {"within_days": 7}}, as_of=date(2024, 6, 27)) == {}
     assert "A4" in hits(ws, {"renewal": {"in_days": 60}}, as_of=date(2024, 6, 27))
+
+
+def test_risk_levels_from_probabilities(ws):
+    # defaults: high >= 0.5, medium >= 0.2, else low
+    assert [risk_level(ws.settings, p) for p in (0.5, 0.49, 0.2, 0.19, None)] == ["high", "medium", "medium", "low", None]

@@ -43,7 +43,7 @@ class Inputs:
         as_of: date,
         *,
         health: Callable[[date], dict[str, dict[str, Any]] | None] | dict[str, dict[str, Any]] | None = None,
-        risk: Callable[[date], dict[str, str] | None] | dict[str, str] | None = None,
+        risk: Callable[[date], dict[str, dict[str, Any]] | None] | dict[str, dict[str, Any]] | None = None,
     ):
         self.engine, self.settings, self.as_of = engine, settings, as_of
         self._health, self._risk = health, risk
@@ -131,7 +131,8 @@ class Inputs:
         h = self._health
         return h(self.as_of) if callable(h) else h
 
-    def risk(self) -> dict[str, str] | None:
+    def risk(self) -> dict[str, dict[str, Any]] | None:
+        """account_id -> {"risk" (probability), "level"} on as_of, or None when not available."""
         r = self._risk
         return r(self.as_of) if callable(r) else r
 
@@ -198,8 +199,17 @@ def health_from_workspace(ws) -> Callable[[date], dict[str, dict[str, Any]] | No
     return get
 
 
-def risk_from_workspace(ws) -> Callable[[date], dict[str, str] | None]:
-    """``as_of -> {account_id: level}`` from ``ws.churn_risk`` (prediction capability), or None."""
+def risk_level(settings: Settings, risk: float | None) -> str | None:
+    if risk is None:
+        return None
+    st = settings.playbooks
+    return "high" if risk >= st.risk_high else "medium" if risk >= st.risk_medium else "low"
+
+
+def risk_from_workspace(ws) -> Callable[[date], dict[str, dict[str, Any]] | None]:
+    """``as_of -> {account_id: {"risk", "level"}}`` from ``ws.churn_risk`` (prediction
+    capability: the stored probability of churn for the last complete month of as_of);
+    None when that capability is not installed or has stored no risks."""
     def get(as_of: date):
         try:
             fn = ws.churn_risk
@@ -207,5 +217,11 @@ def risk_from_workspace(ws) -> Callable[[date], dict[str, str] | None]:
             return None
         rows = fn(as_of=as_of)
         rows = rows.get("accounts", []) if isinstance(rows, dict) else rows
-        return {r["account_id"]: r.get("level") or r.get("risk_level") for r in rows}
+        if not rows:
+            return None
+        out = {}
+        for r in rows:
+            p = r.get("risk")
+            out[r["account_id"]] = {"risk": p, "level": r.get("level") or risk_level(ws.settings, p)}
+        return out
     return get

@@ -70,8 +70,9 @@ TRIGGERS: dict[str, Kind] = {
         "scorecard": Key("str", doc="scorecard name (default: the workspace's)"),
     }, "the account's health band (health capability) is one of `band`", level=True),
     "risk_level": Kind({
-        "level": Key("choices", True, choices=RISK_LEVELS, doc="one level or a list"),
-    }, "the account's churn-risk level (prediction capability) is one of `level`", level=True),
+        "level": Key("choices", choices=RISK_LEVELS, doc="one level or a list (playbooks.risk_high / risk_medium)"),
+        "above": Key("number", doc="or: the churn probability is above this (0-1)"),
+    }, "the account's churn risk (prediction capability) is at a level or above a probability", level=True),
     "figure": Kind({
         "name": Key("choice", True, choices=FIGURES, doc="the per-account figure"),
         "below": Key("number", doc="fires while the figure is < below"),
@@ -356,6 +357,8 @@ def _condition(ctx: _Ctx, where: str, raw: Any) -> Condition:
     params = _check_keys(ctx, f"{where}.{name}", body, TRIGGERS[name].keys, f"trigger {name}")
     if name == "figure" and all(params[k] is None for k in ("below", "above", "change_below", "change_above")):
         ctx.fail(f"{where}.{name}", "needs one of below, above, change_below, change_above")
+    if name == "risk_level" and not params["level"] and params["above"] is None:
+        ctx.fail(f"{where}.{name}", "needs level or above")
     if name == "portfolio" and params["rise_above"] is None and params["above"] is None:
         ctx.fail(f"{where}.{name}", "needs rise_above or above")
     if name == "figure" and params["name"] == "health_score" and (params["change_below"] is not None or params["change_above"] is not None):

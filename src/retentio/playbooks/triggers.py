@@ -86,10 +86,19 @@ def _health_band(p, inp, d: date) -> dict[str, Hit]:
 def _risk_level(p, inp, d: date) -> dict[str, Hit]:
     r = inp.risk()
     if r is None:
-        raise Unavailable("churn-risk levels are not available (the prediction capability is not installed)")
-    levels = set(p["level"])
-    return {acc: Hit(f"risk={lv}@{d}", f"churn risk {lv}", {"risk_level": lv})
-            for acc, lv in sorted(r.items()) if lv in levels}
+        raise Unavailable("churn-risk levels are not available (the prediction capability is not installed "
+                          "or has stored no risks: run its scoring first)")
+    levels = set(p["level"] or [])
+    out = {}
+    for acc, v in sorted(r.items()):
+        lv, risk = v.get("level"), v.get("risk")
+        if levels and lv not in levels:
+            continue
+        if p["above"] is not None and (risk is None or not risk > p["above"]):
+            continue
+        why = f"churn risk {lv}" + ("" if risk is None else f" ({risk:.0%})")
+        out[acc] = Hit(f"risk={lv}@{d}", why, {"risk_level": lv, "risk": risk})
+    return out
 
 
 def _figure_value(inp, name: str, acc: str, day: date):
