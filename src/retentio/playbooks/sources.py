@@ -129,12 +129,12 @@ class Inputs:
     def health(self) -> dict[str, dict[str, Any]] | None:
         """account_id -> {"band", "score"} on as_of, or None when health is not installed."""
         h = self._health
-        return h(self.as_of) if callable(h) else h
+        return self._memo("health", lambda: h(self.as_of)) if callable(h) else h
 
     def risk(self) -> dict[str, dict[str, Any]] | None:
         """account_id -> {"risk" (probability), "level"} on as_of, or None when not available."""
         r = self._risk
-        return r(self.as_of) if callable(r) else r
+        return self._memo("risk", lambda: r(self.as_of)) if callable(r) else r
 
 
 # Names a `figure` trigger may use for the features of retentio.features (kept short and
