@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from retentio.store.models import AccountAssignment, AccountTag, PlaybookRun, Task
 
-from conftest import AS_OF
-from servers import HTTPRecorder
+from pb_book import AS_OF
+from pb_servers import HTTPRecorder
 
 NEW = "name: onboard\ntrigger:\n  new_customer: {within_days: 7}\nactions:\n"  # A2 (first paid 06-27)
 DETRACTOR = "name: det\ntrigger:\n  survey: {answer: detractor}\nactions:\n"  # A1 (csm ana@cs.test)
@@ -34,7 +34,7 @@ def test_task_for_the_owner_due_in_24_hours(ws):
 
 
 def test_assign_csm_round_robin_in_a_team_and_touch_tier_by_mrr(make_ws):
-    from conftest import book_tables
+    from pb_book import book_tables
     from datetime import date
     tables = book_tables()
     # with A2, three new customers in the last 7 days (first paid 06-25, 06-26, 06-27), none with a csm

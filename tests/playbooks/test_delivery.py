@@ -12,8 +12,8 @@ from sqlalchemy import select
 from retentio.playbooks.delivery import Worker, backoff
 from retentio.store.models import PlaybookAction, PlaybookAttempt, utcnow
 
-from conftest import AS_OF
-from servers import HTTPRecorder, SMTPRecorder
+from pb_book import AS_OF
+from pb_servers import HTTPRecorder, SMTPRecorder
 
 SURVEYS = """
 name: surveyed

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from retentio.cli import main as cli_main
 from retentio.cli.main import app
 
-from conftest import AS_OF
+from pb_book import AS_OF
 
 cli_main._load_commands()
 runner = CliRunner()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from retentio.store.models import PlaybookAction, PlaybookRun, Task
 
-from conftest import AS_OF
+from pb_book import AS_OF
 
 DETRACTOR = """
 name: detractor
@@ -70,7 +70,7 @@ def test_open_run_blocks_a_new_occurrence(make_ws):
     ws.add_playbook(DETRACTOR)
     ws.playbooks_run(as_of=AS_OF)  # run for r1 is open (nothing delivered yet)
     # a second detractor answer from A1 on 07-02: a new occurrence, but the run of r1 is still open
-    from conftest import book_tables
+    from pb_book import book_tables
     from datetime import datetime
 
     tables = book_tables()

@@ -1,4 +1,4 @@
-"""Each trigger on the hand-built book of conftest.py, as of 2024-06-30 unless said."""
+"""Each trigger on the hand-built book of pb_book.py, as of 2024-06-30 unless said."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from retentio.playbooks.sources import Inputs, risk_level
 from retentio.playbooks.spec import parse_playbook
 from retentio.playbooks.triggers import Unavailable, evaluate
 
-from conftest import AS_OF
+from pb_book import AS_OF
 
 
 def hits(ws, trigger: dict, as_of: date = AS_OF, health=None, risk=None):

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from retentio.service import Workspace
 from retentio.store.models import PlaybookAction, PlaybookAttempt, PlaybookRun, utcnow
 
-from servers import HTTPRecorder
+from pb_servers import HTTPRecorder
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
