@@ -114,3 +114,10 @@ def test_playbooks_run_after_an_import_when_the_setting_says_so(tmp_path):
     ws.settings.playbooks.run_after_import = False
     report = ws.import_file("accounts", f, replace=True)
     assert not any(n.startswith("playbooks:") for n in report.notes)
+
+
+@pytest.mark.slow
+def test_run_summary_on_the_demo(demo_copy):
+    r = runner.invoke(app, ["playbooks", "run", "-w", str(demo_copy), "--as-of", "2024-12-31", "--dry-run", "--summary"])
+    assert r.exit_code == 0
+    assert "runs would start" in r.output and "actions would be enqueued" in r.output and "playbook" in r.output

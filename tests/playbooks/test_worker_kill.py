@@ -128,3 +128,20 @@ def test_sigkill_at_random_moments_then_restart(tmp_path):
             _wait_leases_expired(ws)
         _finish(ws)
         _check_exactly_once(ws, http, n)
+
+
+def test_sigterm_stops_the_long_running_worker_cleanly(tmp_path):
+    with HTTPRecorder() as http:
+        ws = _workspace(tmp_path, http.url, 3)
+        p = _worker(ws, "--format", "json")
+        for _ in range(6000):
+            if len(http.requests) >= 3:
+                break
+            time.sleep(0.01)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        # it reported its pass: 3 delivered
+        assert json.loads(out.split("\n}\n")[0] + "\n}")["delivered"] == 3
+        with ws.app_session() as s:
+            assert {a.status for a in s.scalars(select(PlaybookAction))} == {"done"}

@@ -58,12 +58,22 @@ def validate(workspace: WorkspaceOpt = None, format: FormatOpt = OutputFormat.ta
 def run(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would happen and why; write nothing.")] = False,
         playbook: Annotated[str | None, typer.Option("--playbook", help="Only this playbook.")] = None,
+        summary: Annotated[bool, typer.Option("--summary", help="Table format: only the counts, per playbook.")] = False,
         format: FormatOpt = OutputFormat.table) -> None:
     """Evaluate the triggers as of a day, start runs (exactly once) and enqueue their actions.
 
     Example: retentio playbooks run -w acme --as-of 2024-06-30 --dry-run
     """
     res = open_workspace(workspace).playbooks_run(as_of=as_of, dry_run=dry_run, playbook=playbook)
+    if summary and format == OutputFormat.table:
+        counts: dict[str, list[int]] = {}
+        for r in res["runs"]:
+            c = counts.setdefault(r["playbook"], [0, 0])
+            c[0] += 1
+            c[1] += len(r["actions"])
+        res = {**res, "runs": []}
+        print_table([{"playbook": k, "runs": v[0], "actions": v[1]} for k, v in sorted(counts.items())],
+                    ["playbook", "runs", "actions"], title=f"Playbooks as of {res['as_of']}")
     rows = [{"playbook": r["playbook"], "account": r["account_id"], "trigger": r["trigger"],
              "actions": ", ".join(a["type"] + ("" if a.get("status") is None else f" ({a['status']})") for a in r["actions"])}
             for r in res["runs"]]
@@ -74,8 +84,9 @@ def run(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None,
         print_csv(rows, ["playbook", "account", "trigger", "actions"])
         return
     verb = "would start" if dry_run else "started"
-    print_table(rows, ["playbook", "account", "trigger", "actions"],
-                title=f"Playbook runs {verb} as of {res['as_of']}")
+    if not summary:
+        print_table(rows, ["playbook", "account", "trigger", "actions"],
+                    title=f"Playbook runs {verb} as of {res['as_of']}")
     sk = res["skipped"]
     console.print(f"{res['runs_started']} runs {verb}, {res['actions_enqueued']} actions "
                   f"{'would be ' if dry_run else ''}enqueued; skipped: {sk['dedupe']} dedupe, "
