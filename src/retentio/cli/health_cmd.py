@@ -43,12 +43,25 @@ def _f(v: Any, nd: int = 1) -> str:
 def score(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None, scorecard: CardOpt = None,
           band: Annotated[str | None, typer.Option("--band", help="Only this band: red, yellow, green, thriving, none.",
                                                    show_default=False)] = None,
+          summary: Annotated[bool, typer.Option("--summary", help="Only the number of accounts per band.")] = False,
           format: FormatOpt = OutputFormat.table) -> None:
     """Health score of every customer account: score, band, trend, missing inputs.
 
     Example: retentio health score -w acme --band red
     """
     rows = open_workspace(workspace, engine).health_scores(as_of=as_of, scorecard=scorecard, band=band)
+    if summary:
+        counts = {b: 0 for b in ("red", "yellow", "green", "thriving", "not scored")}
+        for r in rows:
+            counts[r["band"] or "not scored"] += 1
+        out = [{"band": b, "accounts": n} for b, n in counts.items()]
+        if format == OutputFormat.json:
+            print_json({b: n for b, n in counts.items()})
+        elif format == OutputFormat.csv:
+            print_csv(out)
+        else:
+            print_table(out, title=f"Health bands ({len(rows)} customer accounts)")
+        return
     if format == OutputFormat.json:
         print_json(rows)
         return
@@ -95,18 +108,22 @@ def explain(account: AccountArg, workspace: WorkspaceOpt = None, engine: EngineO
     if nb and nb.get("measure"):
         console.print(f"to reach {nb['next_band']}: {nb['measure']} from {_f(nb['from'], 3)} to {_f(nb['to'], 3)}",
                       highlight=False)
+    elif nb and nb.get("change_all"):
+        console.print(f"to reach {nb['next_band']}: " + "; ".join(
+            f"{c['measure']} from {_f(c['from'], 3)} to {_f(c['to'], 3)}" for c in nb["change_all"]), highlight=False)
     elif nb:
-        console.print(f"to reach {nb['next_band']}: {nb.get('note') or nb.get('change_all')}", highlight=False)
+        console.print(f"to reach {nb['next_band']}: {nb.get('note')}", highlight=False)
 
 
 @health_app.command("history")
 def history(account: AccountArg, workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None,
-            scorecard: CardOpt = None, format: FormatOpt = OutputFormat.table) -> None:
-    """The account's score at every month end (and as of), with band transitions.
+            format: FormatOpt = OutputFormat.table) -> None:
+    """The account's score at every month end (and as of), with band transitions; the stored
+    history (warehouse table health_scores) is brought up to as-of first.
 
     Example: retentio health history acc_00042 -w acme
     """
-    res = open_workspace(workspace, engine).health_history(account, as_of=as_of, scorecard=scorecard)
+    res = open_workspace(workspace, engine).health_history(account, as_of=as_of)
     if format == OutputFormat.json:
         print_json(res)
         return
@@ -131,16 +148,41 @@ def _backtest_table(res: dict[str, Any], title: str) -> None:
                   f"recall {_f(res['recall_red'], 3)}", highlight=False)
 
 
+@health_app.command("refresh")
+def refresh(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None,
+            full: Annotated[bool, typer.Option("--full", help="Recompute every stored day (after editing a scorecard).")] = False,
+            format: FormatOpt = OutputFormat.table) -> None:
+    """Store every account's score at each month end and as of (incremental), and list the
+    band transitions of the days computed.
+
+    Example: retentio health refresh -w acme
+    """
+    res = open_workspace(workspace, engine).health_refresh(as_of=as_of, full=full)
+    if format == OutputFormat.json:
+        print_json(res)
+        return
+    if format == OutputFormat.csv:
+        print_csv(res["transitions"])
+        return
+    console.print(f"{res['rows']} scores stored for {res['days_computed']} day(s); "
+                  f"{len(res['transitions'])} band transition(s)", highlight=False)
+    if res["transitions"]:
+        print_table(res["transitions"][-20:], title="Latest band transitions")
+
+
 @health_app.command("backtest")
 def backtest(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None, scorecard: CardOpt = None,
-             horizon: HorizonOpt = None, format: FormatOpt = OutputFormat.table) -> None:
+             horizon: HorizonOpt = None,
+             outcome: Annotated[str, typer.Option("--outcome", help="churn, or churn_or_contraction.")] = "churn",
+             format: FormatOpt = OutputFormat.table) -> None:
     """Score every account at each past month end with only the data known then, and compare
     with churn within the horizon: AUC with a 95 % bootstrap interval, churn per band, lift,
     calibration by decile, per scorecard and overall.
 
     Example: retentio health backtest -w acme --horizon 3 --format json
     """
-    res = open_workspace(workspace, engine).health_backtest(as_of=as_of, scorecard=scorecard, horizon=horizon)
+    res = open_workspace(workspace, engine).health_backtest(as_of=as_of, scorecard=scorecard, horizon=horizon,
+                                                            outcome=outcome)
     if format == OutputFormat.json:
         print_json(res)
         return
@@ -148,7 +190,8 @@ def backtest(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: As
         print_csv(res["calibration"])
         return
     months = res["months"] or ["—", "—"]
-    _backtest_table(res, f"Backtest {res['scorecard']}, {res['horizon_months']}-month churn, "
+    what = "churn" if res["outcome"] == "churn" else "churn or contraction"
+    _backtest_table(res, f"Backtest {res['scorecard']}, {res['horizon_months']}-month {what}, "
                          f"month ends {months[0]}..{months[1]}")
     console.print(f"{res['account_months']} account-months scored, {res['churned']} churned; left out: "
                   + ", ".join(f"{k} {v}" for k, v in res["left_out"].items()), highlight=False)

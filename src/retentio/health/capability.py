@@ -13,6 +13,7 @@ CAPABILITY = Capability(
         "health_summary": _S + "health_summary",
         "health_explain": _S + "health_explain",
         "health_history": _S + "health_history",
+        "health_refresh": _S + "health_refresh",
         "health_backtest": _S + "health_backtest",
         "health_fit": _S + "health_fit",
         "health_pulse": _S + "health_pulse",

@@ -320,47 +320,101 @@ def _first_day(ws) -> date | None:
     return rows[0]["d"] if rows and rows[0]["d"] else None
 
 
-def health_history(ws, account: str, *, as_of: date | str | None = None, scorecard: str | None = None) -> dict[str, Any]:
-    """The account's score at every month end from its first paid month to as_of (and on
-    as_of), with band transitions as events."""
+def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -> dict[str, Any]:
+    """Store the scores of every account at every month end from the first paid month to
+    ``as_of``, and on ``as_of``, in the warehouse table health_scores.  Incremental: only the
+    days not stored yet, the last stored month end (late data may change it) and ``as_of``
+    are computed; ``full`` recomputes everything (after editing a scorecard).  Returns the
+    band transitions of the days computed (events for playbooks)."""
+    import pyarrow as pa
+
     d = resolve_as_of(as_of)
-    if account not in _account_names(ws):
-        raise NotFound(f"account {account!r} not found", hint="retentio health score lists the scored accounts")
-    first = ws.warehouse.query("SELECT min(start_date) AS d FROM subscriptions WHERE NOT is_trial AND account_id = ?",
-                               [account])[0]["d"]
+    first = _first_day(ws)
     if first is None:
-        return {"account_id": account, "as_of": d, "points": [], "transitions": []}
+        return {"as_of": d, "days_computed": 0, "rows": 0, "transitions": []}
     days = _month_ends(first, d)
     if d not in days:
         days.append(d)
-    rows = [r for r in score_days(ws, days, scorecard=scorecard) if r["account_id"] == account]
-    points, transitions, prev = [], [], None
-    for r in sorted(rows, key=lambda r: r["day"]):
+    stored_days = set() if full else {r["day"] for r in ws.warehouse.read_health_scores()}
+    last_me = max((x for x in stored_days if x in days[:-1] or x == d), default=None)
+    todo = [x for x in days if x not in stored_days or x == d or (last_me is not None and x >= last_me)]
+    scored = score_days(ws, todo)
+    rows = {"account_id": [], "day": [], "scorecard": [], "score": [], "band": [], "missing": []}
+    for r in scored:
         res = r["result"]
-        points.append({"day": r["day"], "scorecard": res.scorecard, "score": res.score, "band": res.band,
-                       "missing": res.missing})
-        if prev is not None and res.band != prev:
-            transitions.append({"day": r["day"], "from": prev, "to": res.band})
-        prev = res.band
-    return {"account_id": account, "as_of": d, "points": points, "transitions": transitions}
+        rows["account_id"].append(r["account_id"])
+        rows["day"].append(r["day"])
+        rows["scorecard"].append(res.scorecard)
+        rows["score"].append(res.score)
+        rows["band"].append(res.band)
+        rows["missing"].append(" ".join(res.missing))
+    table = pa.table({"account_id": pa.array(rows["account_id"], pa.string()), "day": pa.array(rows["day"], pa.date32()),
+                      "scorecard": pa.array(rows["scorecard"], pa.string()), "score": pa.array(rows["score"], pa.float64()),
+                      "band": pa.array(rows["band"], pa.string()), "missing": pa.array(rows["missing"], pa.string())})
+    ws._invalidate()  # the engines hold the analytics file open read-only
+    import duckdb
+
+    try:
+        ws.warehouse.write_health_scores(table, todo)
+    except duckdb.Error as exc:
+        raise ConfigError(f"{ws.warehouse.path}: cannot store the health scores ({exc})",
+                          hint="another Retentio process, or another Workspace object of this one, holds the analytics "
+                               "file open: close it (Workspace.close()) and retry") from None
+    todo_set = set(todo)
+    events = [t for t in _transitions(ws.warehouse.read_health_scores()) if t["day"] in todo_set]
+    return {"as_of": d, "days_computed": len(todo), "rows": table.num_rows, "transitions": events}
+
+
+def _transitions(stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Band changes between consecutive stored days of each account (None = not scored)."""
+    out, prev = [], {}
+    for r in sorted(stored, key=lambda r: (r["account_id"], r["day"])):
+        a = r["account_id"]
+        if a in prev and prev[a] != r["band"]:
+            out.append({"account_id": a, "day": r["day"], "from": prev[a], "to": r["band"]})
+        prev[a] = r["band"]
+    return sorted(out, key=lambda t: (t["day"], t["account_id"]))
+
+
+def health_history(ws, account: str, *, as_of: date | str | None = None, refresh: bool = True) -> dict[str, Any]:
+    """The account's stored scores at every month end (and as of each refresh), with band
+    transitions as events; ``refresh`` first brings the stored history up to ``as_of``."""
+    d = resolve_as_of(as_of)
+    if account not in _account_names(ws):
+        raise NotFound(f"account {account!r} not found", hint="retentio health score lists the scored accounts")
+    if refresh:
+        health_refresh(ws, as_of=d)
+    stored = [r for r in ws.warehouse.read_health_scores(account) if r["day"] <= d]
+    points = [{"day": r["day"], "scorecard": r["scorecard"], "score": r["score"], "band": r["band"],
+               "missing": r["missing"].split() if r["missing"] else []} for r in stored]
+    return {"account_id": account, "as_of": d, "points": points,
+            "transitions": [{k: v for k, v in t.items() if k != "account_id"} for t in _transitions(stored)]}
 
 
 # -- backtest --------------------------------------------------------------------------------
-def _customers_by_month(ws, last_month: int) -> set[tuple[str, int]]:
+OUTCOMES = ("churn", "churn_or_contraction")
+
+
+def _customers_by_month(ws, last_month: int) -> dict[tuple[str, int], int]:
+    """(account, month) -> MRR in cents at the month end, customers only (metrics.mrr)."""
     from retentio.metrics.mrr import account_month_mrr
 
     eng = ws.engine()
-    cm = eng.collect(account_month_mrr(eng, ws.settings, last=last_month).select("account_id", "month"))
-    return {(a, int(m)) for a, m in cm.iter_rows()}
+    cm = eng.collect(account_month_mrr(eng, ws.settings, last=last_month).select("account_id", "month", "mrr_cents"))
+    return {(a, int(m)): int(c) for a, m, c in cm.iter_rows()}
 
 
-def _backtest_rows(ws, as_of: date, horizon: int, scorecard: str | None, cards: list[Scorecard] | None = None
-                   ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Scored account-months with their outcome, and the left-out counts."""
+def _backtest_rows(ws, as_of: date, horizon: int, scorecard: str | None, cards: list[Scorecard] | None = None,
+                   outcome: str = "churn") -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Scored account-months with their outcome, and the left-out counts.  Outcome of the
+    account-month m: churn = not a customer at some month end among m+1 .. m+horizon;
+    churn_or_contraction = or its MRR at one of those month ends below its MRR at m."""
     from retentio.clock import month_end
 
     if horizon < 1:
         raise UsageError("horizon must be at least 1 month", hint="e.g. horizon=3")
+    if outcome not in OUTCOMES:
+        raise UsageError(f"outcome {outcome!r} is not an outcome", hint="choose one of: " + ", ".join(OUTCOMES))
     first = _first_day(ws)
     if first is None:
         raise DataError("no paid subscription line: nothing to backtest", hint="import subscriptions first")
@@ -382,7 +436,12 @@ def _backtest_rows(ws, as_of: date, horizon: int, scorecard: str | None, cards: 
             left_out["not_scored"] += 1
             continue
         mm = r["day"].year * 12 + r["day"].month - 1
-        churned = any((r["account_id"], k) not in customers for k in range(mm + 1, mm + horizon + 1))
+        a = r["account_id"]
+        later = [customers.get((a, k), 0) for k in range(mm + 1, mm + horizon + 1)]
+        if outcome == "churn":
+            churned = any(v == 0 for v in later)
+        else:
+            churned = any(v < customers.get((a, mm), 0) for v in later)
         rows.append({"account_id": r["account_id"], "month": mm, "card": r["card"], "result": res,
                      "score": res.score, "band": res.band, "churned": churned, "row": r["row"]})
     return rows, left_out
@@ -397,14 +456,14 @@ def _evaluate(rows: list[dict[str, Any]], settings) -> dict[str, Any]:
 
 
 def health_backtest(ws, *, as_of: date | str | None = None, scorecard: str | None = None,
-                    horizon: int | None = None) -> dict[str, Any]:
+                    horizon: int | None = None, outcome: str = "churn") -> dict[str, Any]:
     """Score every account at each past month end with the data known then and compare with
-    churn within ``horizon`` months; overall and per scorecard."""
+    churn (or churn or contraction) within ``horizon`` months; overall and per scorecard."""
     d = resolve_as_of(as_of)
     h = horizon or ws.settings.health.horizon_months
-    rows, left_out = _backtest_rows(ws, d, h, scorecard)
-    out = {"scorecard": scorecard or "all", "horizon_months": h, "as_of": d, **_evaluate(rows, ws.settings),
-           "left_out": left_out}
+    rows, left_out = _backtest_rows(ws, d, h, scorecard, outcome=outcome)
+    out = {"scorecard": scorecard or "all", "horizon_months": h, "outcome": outcome, "as_of": d,
+           **_evaluate(rows, ws.settings), "left_out": left_out}
     months = sorted({r["month"] for r in rows})
     from retentio.metrics.periods import month_label
 
@@ -454,9 +513,11 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
 
     train = [r for r in rows if r["month"] <= cut]
     test = [r for r in rows if r["month"] > cut]
-    Xtr, Xte = matrix(train), matrix(test)
+    Xtr = matrix(train)
     ytr = np.array([r["churned"] for r in train])
-    fill = np.where(np.isnan(np.nanmean(Xtr, axis=0)), 50.0, np.nanmean(Xtr, axis=0))
+    seen = ~np.isnan(Xtr)
+    means = np.where(seen.any(axis=0), np.nansum(Xtr, axis=0) / np.maximum(seen.sum(axis=0), 1), 50.0)
+    fill = means  # a measure never seen in training: 50, and constant, so its weight is 0
     Xtr = np.where(np.isnan(Xtr), fill, Xtr)
     sd = Xtr.std(axis=0)
     sd[sd == 0] = 1.0
@@ -482,14 +543,16 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
         ms.append(Measure(**{**m.__dict__, "weight": round(weights[n], 2)}))
     fitted.groups = [Group("Fitted", 100.0, ms)]
     hs = ws.settings.health
-    conf_rows = [{"score": r["score"], "band": r["band"], "churned": r["churned"]} for r in test]
-    fit_rows = []
+    # Both cards are judged on the same test account-months: those both could score.
+    conf_rows, fit_rows = [], []
     for r in test:
         res = score_account(fitted, r["row"], hs)
         if res.score is not None:
+            conf_rows.append({"score": r["score"], "band": r["band"], "churned": r["churned"]})
             fit_rows.append({"score": res.score, "band": res.band, "churned": r["churned"]})
     out = {"scorecard": base.name, "horizon_months": h, "train_months": [_label(months[0]), _label(cut)],
            "test_months": [_label(min(r["month"] for r in test)), _label(months[-1])] if test else None,
+           "test_account_months_left_out": len(test) - len(conf_rows),
            "weights": weights, "configured": _evaluate(conf_rows, ws.settings) if conf_rows else None,
            "fitted": _evaluate(fit_rows, ws.settings) if fit_rows else None,
            "train_auc_fitted_model": auc(-model.decision_function((Xtr - mu) / sd), ytr)}
@@ -503,7 +566,7 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
             raise ConfigError(f"{p} exists", hint="choose another name or remove the file")
         p.write_text(dump_yaml(fitted), encoding="utf-8")
         out["written"] = str(p)
-    if Xte.size == 0:
+    if not test:
         out["test_months"] = None
     return out
 
