@@ -183,8 +183,9 @@ def run_playbooks(
                     if not dry_run:
                         close_run(s, run, why, cleared=True, now=now)
         # 2. start runs
+        known = inp.accounts()
         for acc, hit in hits.items():
-            if not _passes_filter(pb, acc, inp, tags):
+            if (acc != PORTFOLIO and acc not in known) or not _passes_filter(pb, acc, inp, tags):
                 continue
             key = dedupe_key(pb.name, acc, hit.occurrence)
             info = {"playbook": pb.name, "account_id": acc, "trigger": hit.reason}
