@@ -42,7 +42,8 @@ def test_email_through_smtp_in_the_account_language(ws):
     assert set(msgs) == {"contact@alpha.fr", "hello@beta.example"}
     fr, en = msgs["contact@alpha.fr"], msgs["hello@beta.example"]
     assert fr["subject"] == "Merci, Alpha" and fr["language"] == "fr"
-    assert fr["body"].strip() == "Votre MRR est de 1,000.00 EUR."
+    # numbers are written the reader's way: 1 000,00 (narrow no-break space) in French
+    assert fr["body"].strip() == "Votre MRR est de 1\u202f000,00 EUR."
     assert en["subject"] == "Thanks, Beta" and en["language"] == "en" and "100.00 EUR" in en["body"]
     assert fr["from"] == "cs@retentio.test"
     with ws.app_session() as s:

@@ -112,7 +112,7 @@ def plan_actions(pb: Playbook, ctx: dict[str, Any], settings: Settings, s: Sessi
         elif a.type == "email":
             to, how = resolve_person(p["to"], s, ctx, settings)
             lang = language_of(ctx, settings, p["language"])
-            subject, body = render_email(p["template"], lang, template_dirs, tctx)
+            subject, body = render_email(p["template"], lang, template_dirs, {**tctx, "language": lang})
             params = {"template": p["template"], "language": lang, "subject": subject, "body": body, "to": to}
             if not to or "@" not in to:
                 out.append(Planned(a.position, "email", params, None, a.delay, "skipped",

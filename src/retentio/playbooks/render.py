@@ -20,10 +20,22 @@ def environment():
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
+    from jinja2 import pass_context
+
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters["money"] = lambda v: "—" if v is None else f"{float(v):,.2f}"
-    env.filters["pct"] = lambda v: "—" if v is None else f"{float(v) * 100:.1f} %"
+    env.filters["money"] = pass_context(lambda ctx, v: _number(v, ctx.get("language"), "#,##0.00"))
+    env.filters["pct"] = pass_context(lambda ctx, v: "—" if v is None else _number(float(v) * 100, ctx.get("language"), "#,##0.0") + " %")
     return env
+
+
+def _number(v, language: str | None, pattern: str) -> str:
+    """A number written the way the reader's language writes it (1,000.00 in English,
+    1 000,00 in French); ``language`` is set when an e-mail is rendered."""
+    if v is None:
+        return "—"
+    from babel.numbers import format_decimal
+
+    return format_decimal(float(v), format=pattern, locale="fr_FR" if language == "fr" else "en_US")
 
 
 def render(text: str, context: dict[str, Any], where: str = "template") -> str:
