@@ -141,7 +141,7 @@ def plan_actions(pb: Playbook, ctx: dict[str, Any], settings: Settings, s: Sessi
                 out.append(Planned(a.position, "webhook", {"url": default_url, "body": body}, default_url, a.delay))
         else:  # assign_csm, set_touch_tier, add_tag, remove_tag, start_playbook
             if a.type == "set_touch_tier":
-                p["mrr"] = ctx["figures"].get("mrr")
+                p["mrr"], p["touch_tier"] = ctx["figures"].get("mrr"), ctx["figures"].get("touch_tier")
             out.append(Planned(a.position, a.type, p, delay=a.delay))
     return out
 
@@ -171,7 +171,7 @@ def execute_local(s: Session, action, run: PlaybookRun, settings: Settings, *, n
     if action.type == "assign_csm":
         return _assign(s, p, run, ctx, settings, now)
     if action.type == "set_touch_tier":
-        tier = touch_tier(settings, float(p.get("mrr") or 0.0))
+        tier = p.get("touch_tier") or touch_tier(settings, float(p.get("mrr") or 0.0))
         a = s.get(AccountAssignment, acc) or AccountAssignment(account_id=acc)
         a.touch_tier, a.run_id, a.updated_at = tier, run.id, now
         s.add(a)

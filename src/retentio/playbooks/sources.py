@@ -29,6 +29,7 @@ Band = str | None
 
 
 def touch_tier(settings: Settings, mrr: float) -> str:
+    """The rule of metrics.segments.touch_tier for one MRR (base currency)."""
     t = settings.metrics.touch_tiers
     return "high" if mrr >= t.high else "low" if mrr >= t.low else "tech"
 
@@ -157,7 +158,8 @@ def _figures(inp: Inputs, days: list[date]) -> dict[date, dict[str, dict[str, An
     frame = account_features(inp.engine, inp.settings, days)
     numeric = [c for c in NUMERIC if c in frame.columns]
     by_day: dict[date, dict[str, dict[str, Any]]] = {d: {} for d in days}
-    for r in frame.select(["account_id", "day", *numeric]).iter_rows(named=True):
+    extra = ["touch"] if "touch" in frame.columns else []
+    for r in frame.select(["account_id", "day", *numeric, *extra]).iter_rows(named=True):
         by_day[r["day"]][r["account_id"]] = r
     first_paid: dict[str, list[date]] = {}
     for r in inp.subscription_lines():
@@ -176,7 +178,8 @@ def _figures(inp: Inputs, days: list[date]) -> dict[date, dict[str, dict[str, An
             for alias, col in ALIASES.items():
                 f[alias] = f.get(col)
             f["customer"] = row is not None and f["mrr"] > 0
-            f["touch_tier"] = touch_tier(inp.settings, f["mrr"])
+            # the features' tier (metrics.segments.touch_tier) for customers; the same rule otherwise
+            f["touch_tier"] = (row or {}).get("touch") or touch_tier(inp.settings, f["mrr"])
             f["first_paid"] = fp
             f["tenure_days"] = None if fp is None else (d - fp).days
             di = f.get("days_inactive")
