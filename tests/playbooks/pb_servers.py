@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,9 +52,10 @@ class HTTPRecorder:
     """Records (headers, body) of each POST; ``fail_first`` requests get a 500;
     ``hold_first`` / ``hold_at=n``: request n is recorded, then held until ``release`` is set."""
 
-    def __init__(self, fail_first: int = 0, hold_first: bool = False, hold_at: int | None = None):
+    def __init__(self, fail_first: int = 0, hold_first: bool = False, hold_at: int | None = None, delay: float = 0.0):
         self.requests: list[dict] = []
         self.fail_first = fail_first
+        self.delay = delay
         self.hold_at = 0 if hold_first else hold_at
         self.received = threading.Event()
         self.release = threading.Event()
@@ -71,6 +73,8 @@ class HTTPRecorder:
                     rec.received.set()
                     rec.release.wait(30)
                     return  # the client is dead by now; answer nothing
+                if rec.delay:
+                    time.sleep(rec.delay)
                 code = 500 if n < rec.fail_first else 200
                 self.send_response(code)
                 self.send_header("Content-Length", "2")

@@ -24,11 +24,18 @@ from pb_servers import HTTPRecorder
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
-def _workspace(tmp_path: Path, url: str, n: int) -> Workspace:
+def _workspace(tmp_path: Path, url: str, n: int, db: str | None = None) -> Workspace:
     ws = Workspace.init(tmp_path / "ws")
     st = ws.settings.playbooks
     st.lease_seconds, st.poll_interval_seconds, st.backoff_seconds = 1, 0.2, 0
+    if db:
+        from retentio import store
+
+        store.migrate(db)
+        ws.settings.workspace.app_database_url = db
     ws.settings.save(ws.files.config)
+    if db:
+        ws = Workspace(ws.path)
     now = utcnow()
     with ws.app_session() as s:
         for i in range(n):
@@ -145,3 +152,22 @@ def test_sigterm_stops_the_long_running_worker_cleanly(tmp_path):
         assert json.loads(out.split("\n}\n")[0] + "\n}")["delivered"] == 3
         with ws.app_session() as s:
             assert {a.status for a in s.scalars(select(PlaybookAction))} == {"done"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_worker_processes_share_the_outbox_without_taking_the_same_row(tmp_path, backend, request):
+    """Two `retentio worker --once` processes at the same time over 30 deliveries: the lease
+    (a conditional UPDATE) lets exactly one take each row, so each key arrives once."""
+    db = request.getfixturevalue("pg_url") if backend == "postgres" else None
+    n = 30
+    with HTTPRecorder(delay=0.02) as http:
+        ws = _workspace(tmp_path, http.url, n, db)
+        procs = [_worker(ws, "--once", "--format", "json") for _ in range(2)]
+        res = [p.communicate(timeout=300) for p in procs]
+        assert all(p.returncode == 0 for p in procs), [e for _, e in res]
+        outs = [json.loads(o) for o, _ in res]
+        assert sum(o["delivered"] for o in outs) == n
+        assert Counter(http.keys()) == Counter({f"key-{i:03d}": 1 for i in range(n)})
+        with ws.app_session() as s:
+            atts = s.scalars(select(PlaybookAttempt)).all()
+        assert len(atts) == n and {a.outcome for a in atts} == {"ok"}

@@ -171,6 +171,7 @@ class Worker:
                 skipped: str | None = None) -> str:
         now = self.clock()
         with self.session() as s:
+            self._lock(s, action_id, now)
             a = s.get(PlaybookAction, action_id)
             if a.lease_owner != self.name or a.status != "running":
                 return "lost"  # another worker took it over (our lease expired): its outcome counts
@@ -178,6 +179,14 @@ class Worker:
                                                           PlaybookAttempt.outcome == "running")).first()
             status = self._record(s, a, att, now, ok=ok, result=result, error=error, skipped=skipped)
         return status
+
+    @staticmethod
+    def _lock(s, action_id: int, now: datetime) -> None:
+        """Write first: the transaction takes the write lock at once (SQLite waits for it up to
+        its busy timeout) rather than failing to upgrade a read lock; on PostgreSQL it locks
+        the row, so a worker taking the row over waits for this outcome."""
+        s.execute(update(PlaybookAction).where(PlaybookAction.id == action_id).values(updated_at=now)
+                  .execution_options(synchronize_session=False))
 
     def _record(self, s, a: PlaybookAction, att, now, *, ok, result=None, error=None, skipped=None) -> str:
         if att is not None:
@@ -219,8 +228,9 @@ class Worker:
         now = self.clock()
         try:
             with self.session() as s:
+                self._lock(s, action_id, now)
                 a = s.get(PlaybookAction, action_id)
-                if a.lease_owner != self.name:
+                if a.lease_owner != self.name or a.status != "running":
                     return "lost"
                 run = s.get(PlaybookRun, a.run_id)
                 att = s.scalars(select(PlaybookAttempt).where(PlaybookAttempt.action_id == action_id,

@@ -155,23 +155,34 @@ def run_playbooks(
     now = now or utcnow()
     as_of = inp.as_of
     out = Outcome(as_of, dry_run)
-    tags = A.all_tags(s)
-    counter = _Counter(s, as_of)
     st = settings.playbooks
+    # Evaluate every trigger first, without touching the application database: the slow
+    # part holds no database lock (on SQLite a long read would block the workers' writes).
     days = {as_of}
     for pb in playbooks:
         for t in pb.trigger.triggers():
             if t.kind == "figure" and (t.params["change_below"] is not None or t.params["change_above"] is not None):
                 days.add(as_of - timedelta(days=t.params["over_days"]))
     inp.prefetch(sorted(days))
+    evaluated: list[tuple[Playbook, dict[str, Hit]]] = []
     for pb in playbooks:
         if not pb.enabled or (only and pb.name != only):
             continue
         try:
-            hits = evaluate(pb.trigger, inp)
+            evaluated.append((pb, evaluate(pb.trigger, inp)))
         except Unavailable as exc:
             out.unavailable.append({"playbook": pb.name, "reason": str(exc)})
-            continue
+    inp.accounts()
+    # Then one short transaction.  A real run writes first, so that on SQLite it takes the
+    # write lock at once (waiting for it if need be) instead of failing to upgrade a read lock.
+    audit = None
+    if not dry_run:
+        audit = AuditEntry(actor=ACTOR, action="playbook.run", target=None, details={"as_of": as_of.isoformat()})
+        s.add(audit)
+        s.flush()
+    tags = A.all_tags(s)
+    counter = _Counter(s, as_of)
+    for pb, hits in evaluated:
         # 1. clear open runs of state triggers that no longer hold
         if pb.trigger.level:
             open_runs = s.scalars(select(PlaybookRun).where(
@@ -219,9 +230,9 @@ def run_playbooks(
                 run = start_run(s, pb, acc, hit, key, as_of, ctx, planned, now=now)
                 entry["run_id"] = run.id
             out.runs.append(entry)
-    if not dry_run:
-        s.add(AuditEntry(actor=ACTOR, action="playbook.run", target=None, details=_jsonable(
-            {"as_of": as_of, "runs_started": len(out.runs), "skipped": out.skipped, "cleared": len(out.cleared)})))
+    if audit is not None:
+        audit.details = _jsonable({"as_of": as_of, "runs_started": len(out.runs), "skipped": out.skipped,
+                                   "cleared": len(out.cleared)})
     return out
 
 
