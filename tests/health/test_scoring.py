@@ -192,3 +192,11 @@ def test_next_band_single_or_several_measures():
     nb = next_band_change(c, r, hs)
     assert nb["measure"] is None
     assert [(x["measure"], x["to"]) for x in nb["change_all"]] == [("m3", 100.0), ("m1", pytest.approx(82.0))]
+
+
+def test_unknown_criterion_is_refused():
+    with pytest.raises(ConfigError) as e:
+        parse_scorecard({"name": "x", "criteria": {"segmnt": ["smb"]},
+                         "groups": [{"name": "g", "measures": [{"feature": "mrr", "linear": [0, 1]}]}]},
+                        "health/x.yaml", {"mrr", "segment"})
+    assert "criteria.segmnt: unknown figure" in e.value.message and "health.attributes" in e.value.hint

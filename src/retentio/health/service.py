@@ -27,7 +27,8 @@ def _known_figures(ws) -> set[str]:
     from retentio.features import FEATURES
 
     attrs = {r["attribute"] for r in ws.warehouse.query("SELECT DISTINCT attribute FROM account_attributes")}
-    return {f.name for f in FEATURES} | attrs
+    # only the attributes offered as features (health.attributes: static ones) can be read
+    return {f.name for f in FEATURES} | (attrs & set(ws.settings.health.attributes))
 
 
 def _data_present(ws) -> bool:
@@ -207,9 +208,13 @@ def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: lis
     feats = account_features(ws.engine(), ws.settings, days)
     pulses = _pulses(ws) if any(m.feature == PULSE for c in cards for m in c.measures) else []
     hs = ws.settings.health
+    by_account: dict[str, list[tuple]] = {}
+    for p in pulses:
+        by_account.setdefault(p[0], []).append(p)
     out = []
     for row in feats.iter_rows(named=True):
-        row[PULSE] = pulse_on(pulses, row["account_id"], row["day"], hs.pulse_expiry_days) if pulses else None
+        mine = by_account.get(row["account_id"])
+        row[PULSE] = pulse_on(mine, row["account_id"], row["day"], hs.pulse_expiry_days) if mine else None
         card = forced or assign(cards, row)
         out.append({"account_id": row["account_id"], "day": row["day"], "card": card,
                     "result": score_account(card, row, hs), "row": row})
