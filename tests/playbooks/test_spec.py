@@ -86,3 +86,21 @@ def test_the_docs_describe_every_trigger_action_and_key():
         assert f"`{name}`" in text, name
         for key in kind.keys:
             assert f"`{key}`" in text, f"{name}.{key}"
+
+
+def test_every_shipped_template_renders_in_french_and_english():
+    from retentio.playbooks.render import render_email
+    from retentio.playbooks.spec import TEMPLATES_DIR
+
+    ctx = {"account": {"account_id": "A1", "name": "Alpha", "attributes": {}}, "figures": {"mrr": 1000.0},
+           "trigger": {"reason": "r", "occurrence": "o", "days_inactive": 31, "score": 8}, "playbook": "p",
+           "as_of": "2024-06-30", "currency": "EUR", "csm": None, "lead": "", "sender": "cs@x.test"}
+    names = sorted({p.name.split(".")[0] for p in TEMPLATES_DIR.glob("*.txt")})
+    assert len(names) == 7
+    for name in names:
+        subjects = {}
+        for lang in ("fr", "en"):
+            subject, body = render_email(name, lang, [TEMPLATES_DIR], {**ctx, "language": lang})
+            assert subject and body.strip() and "{{" not in body
+            subjects[lang] = subject
+        assert subjects["fr"] != subjects["en"], name  # really translated
