@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from retentio.store.models import PlaybookAction, PlaybookRun, Task
+from retentio.store.models import Note, PlaybookAction, PlaybookRun, Task
 
 from pb_book import AS_OF
 
@@ -147,6 +147,8 @@ def test_state_run_stays_open_then_clears_and_closes_its_task_with_a_note(make_w
         assert tasks["Review Alpha"].status == "canceled"
         assert "trigger cleared on 2024-07-02" in tasks["Review Alpha"].closed_note
         assert tasks["Keep me"].status == "open"
+        (note,) = s.scalars(select(Note)).all()
+        assert note.account_id == "A1" and note.body.startswith('Task "Review Alpha" closed: Closed by playbook red')
         assert s.scalar(select(PlaybookRun.status)) == "closed"
     # red again later: a new episode, a new run
     ws._health["A1"] = ("red", 20)

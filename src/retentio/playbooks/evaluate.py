@@ -33,7 +33,7 @@ from retentio.config import Settings
 from retentio.playbooks import actions as A
 from retentio.playbooks.spec import PORTFOLIO, Playbook
 from retentio.playbooks.triggers import Hit, Unavailable, evaluate
-from retentio.store.models import AuditEntry, PlaybookAction, PlaybookRun, Task, utcnow
+from retentio.store.models import AuditEntry, Note, PlaybookAction, PlaybookRun, Task, utcnow
 
 ACTOR = "system:playbooks"
 
@@ -278,5 +278,8 @@ def close_run(s: Session, run: PlaybookRun, why: str, *, cleared: bool, now: dat
                 continue
             t.status, t.closed_at = "canceled", now
             t.closed_note = f"Closed by playbook {run.playbook}: {why}."
+            # and a note on the account, for its timeline
+            s.add(Note(account_id=run.account_id, body=f"Task \"{t.title}\" closed: {t.closed_note}",
+                       author=ACTOR, created_at=now))
     s.add(AuditEntry(actor=ACTOR, action="playbook.run.close", target=f"account:{run.account_id}",
                      details={"playbook": run.playbook, "run_id": run.id, "reason": why}))
