@@ -158,12 +158,78 @@ class HealthSettings(_Strict):
     seed: int = 13
 
 
+class EmailSettings(_Strict):
+    """Outgoing e-mail of playbooks (docs/playbooks.md).  The password is never stored here:
+    ``password_env`` names the environment variable holding it."""
+
+    smtp_host: str = ""
+    smtp_port: int = Field(25, ge=1, le=65535)
+    sender: str = ""
+    starttls: bool = False
+    username: str = ""
+    password_env: str = ""
+
+
+class WebhookSettings(_Strict):
+    """Webhook calls of playbooks: requests are signed with HMAC-SHA256 using the secret held
+    in the environment variable named by ``secret_env``; ``default_url`` receives the webhook
+    actions that name no URL and the shipped playbooks' alerts and notifications."""
+
+    secret_env: str = ""
+    default_url: str = ""
+
+
+class PlaybookSettings(_Strict):
+    """The playbook engine and its delivery worker (docs/playbooks.md)."""
+
+    # Evaluate the playbooks (like `retentio playbooks run`) after each successful import.
+    run_after_import: bool = False
+    # Worker: seconds between two polls of the outbox when it is empty.
+    poll_interval_seconds: float = Field(5.0, gt=0, le=3600)
+    # A delivery is attempted at most this many times, then it goes to the dead-letter list.
+    max_attempts: int = Field(5, ge=1, le=100)
+    # Retry n waits backoff_seconds * 2^(n-1), at most backoff_max_seconds.
+    backoff_seconds: float = Field(30.0, ge=0, le=86400)
+    backoff_max_seconds: float = Field(3600.0, ge=0, le=604800)
+    # A claimed delivery not finished within this many seconds is taken over by another worker.
+    lease_seconds: float = Field(120.0, gt=0, le=86400)
+    # Timeout of one SMTP or HTTP call, seconds.
+    send_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    # Who receives portfolio alerts (churn-rate spike) and tasks with owner "lead".
+    cs_lead: str = ""
+    # CSM teams for round-robin assignment: {"team name": ["ana@x.com", "bo@x.com"]}.
+    csm_teams: dict[str, list[str]] = {}
+    # Account attributes read by actions: the CSM owning the account, the contact's e-mail
+    # and the language of e-mails (fr | en; anything else falls back to default_language).
+    csm_attribute: str = "csm"
+    contact_email_attribute: str = "contact_email"
+    language_attribute: str = "language"
+    default_language: Literal["en", "fr"] = "en"
+    # A cap across all playbooks: at most this many runs per account in any window of
+    # account_cap_days days (0 = no cap).
+    account_cap_runs: int = Field(0, ge=0, le=1000)
+    account_cap_days: int = Field(7, ge=1, le=366)
+    # Churn-risk levels of the risk_level trigger, from the predicted probability (prediction
+    # capability): high at or above risk_high, medium at or above risk_medium, else low.
+    risk_high: float = Field(0.5, gt=0, le=1)
+    risk_medium: float = Field(0.2, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _risk_ordered(self) -> "PlaybookSettings":
+        if not self.risk_medium < self.risk_high:
+            raise ValueError("playbooks: need risk_medium < risk_high")
+        return self
+
+
 class Settings(_Strict):
     workspace: WorkspaceSettings = WorkspaceSettings()
     metrics: MetricSettings = MetricSettings()
     engagement: EngagementSettings = EngagementSettings()
     satisfaction: SatisfactionSettings = SatisfactionSettings()
     health: HealthSettings = HealthSettings()
+    email: EmailSettings = EmailSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    playbooks: PlaybookSettings = PlaybookSettings()
 
     # -- files -------------------------------------------------------------------------
     @classmethod

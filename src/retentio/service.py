@@ -149,7 +149,7 @@ class Workspace:
         from retentio.ingest import import_file
 
         self._invalidate()
-        return import_file(
+        report = import_file(
             self.warehouse,
             self.settings,
             entity,
@@ -159,6 +159,13 @@ class Workspace:
             replace=replace,
             progress=progress,
         )
+        if self.settings.playbooks.run_after_import and report.rows_accepted:
+            # playbooks.run_after_import: evaluate the playbooks on the new data (docs/playbooks.md)
+            self._invalidate()
+            res = self.playbooks_run()
+            report.notes.append(f"playbooks: {res['runs_started']} runs started, "
+                                f"{res['actions_enqueued']} actions enqueued (playbooks.run_after_import)")
+        return report
 
     def quarantine(self, entity: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         from retentio.model import entity as find_entity

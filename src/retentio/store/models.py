@@ -211,3 +211,147 @@ class Note(Base):
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "account_id": self.account_id, "body": self.body, "author": self.author,
                 "created_at": self.created_at}
+
+
+# -- Playbooks (retentio.playbooks; docs/playbooks.md) -------------------------------------
+# A run is one account (or the portfolio, account_id "*") entering one playbook for one
+# trigger occurrence; its actions are the outbox the worker delivers; every delivery
+# attempt is recorded.  Revision 0005.
+
+from datetime import date as _date  # noqa: E402
+
+from sqlalchemy import Date, ForeignKey, Integer, UniqueConstraint  # noqa: E402
+
+RUN_STATUSES: Final = ("open", "closed")
+ACTION_STATUSES: Final = ("pending", "running", "retrying", "done", "skipped", "dead", "canceled")
+
+
+class PlaybookRun(Base):
+    """One entry of an account into a playbook.  ``dedupe_key`` = playbook | account |
+    trigger occurrence, unique: the same occurrence never starts two runs."""
+
+    __tablename__ = "playbook_runs"
+    __table_args__ = (CheckConstraint("status IN ('open', 'closed')", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    playbook: Mapped[str] = mapped_column(String(200), index=True)
+    account_id: Mapped[str] = mapped_column(String(200), index=True)
+    trigger: Mapped[str] = mapped_column(String(100))
+    occurrence: Mapped[str] = mapped_column(String(300))
+    dedupe_key: Mapped[str] = mapped_column(String(700), unique=True)
+    as_of: Mapped[_date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    level: Mapped[bool] = mapped_column(default=False)  # stays open until the trigger clears
+    reason: Mapped[str] = mapped_column(String(2000), default="")
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    parent_run_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    closed_reason: Mapped[str | None] = mapped_column(String(2000))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (
+            "id", "playbook", "account_id", "trigger", "occurrence", "dedupe_key", "as_of", "status", "level",
+            "reason", "parent_run_id", "created_at", "closed_at", "closed_reason")}
+
+
+class PlaybookAction(Base):
+    """One action of a run: the outbox row the worker claims (lease), delivers and records.
+
+    ``idempotency_key`` is unique (run, position, recipient) and is sent with the delivery
+    (webhook header, e-mail Message-ID) so that a receiver can drop a repeat."""
+
+    __tablename__ = "playbook_actions"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'running', 'retrying', 'done', 'skipped', 'dead', 'canceled')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("playbook_runs.id"), index=True)
+    position: Mapped[int] = mapped_column()
+    type: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    recipient: Mapped[str | None] = mapped_column(String(2000))
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(4000))
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (
+            "id", "run_id", "position", "type", "params", "recipient", "idempotency_key", "status", "due_at",
+            "attempts", "last_error", "result", "created_at", "updated_at", "done_at")}
+
+
+class PlaybookAttempt(Base):
+    """One delivery attempt of an action: written when it starts (outcome ``running``) and
+    again when it ends (``ok``, ``error``); an attempt left ``running`` by a killed worker
+    becomes ``interrupted`` when another worker takes the action over."""
+
+    __tablename__ = "playbook_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("playbook_actions.id"), index=True)
+    number: Mapped[int] = mapped_column()
+    worker: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    error: Mapped[str | None] = mapped_column(String(4000))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (
+            "id", "action_id", "number", "worker", "started_at", "finished_at", "outcome", "error")}
+
+
+class AccountTag(Base):
+    """A tag on an account, added by hand or by a playbook run."""
+
+    __tablename__ = "account_tags"
+    __table_args__ = (UniqueConstraint("account_id", "tag"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(200), index=True)
+    tag: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountAssignment(Base):
+    """The CSM and touch tier given to an account by the application (a playbook or a user);
+    they take precedence over the imported ``csm`` attribute."""
+
+    __tablename__ = "account_assignments"
+    account_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    csm: Mapped[str | None] = mapped_column(String(320), index=True)
+    team: Mapped[str | None] = mapped_column(String(100))
+    touch_tier: Mapped[str | None] = mapped_column(String(16))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("account_id", "csm", "team", "touch_tier", "run_id", "updated_at")}
+
+
+class Notification(Base):
+    """An in-app notification for a user (worklist bell); ``read_at`` is set when seen."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    account_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(String(4000))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (
+            "id", "recipient", "account_id", "title", "body", "run_id", "created_at", "read_at")}
