@@ -118,11 +118,18 @@ class SatisfactionSettings(_Strict):
     sentiment_drop_threshold: float = Field(0.3, gt=0, le=2)
 
 
+class SentimentSettings(_Strict):
+    # docs/sentiment.md: "trained" = the shipped linear model (default), "lexicon" = the
+    # explainable lexicon scorer.
+    model: Literal["trained", "lexicon"] = "trained"
+
+
 class Settings(_Strict):
     workspace: WorkspaceSettings = WorkspaceSettings()
     metrics: MetricSettings = MetricSettings()
     engagement: EngagementSettings = EngagementSettings()
     satisfaction: SatisfactionSettings = SatisfactionSettings()
+    sentiment: SentimentSettings = SentimentSettings()
 
     # -- files -------------------------------------------------------------------------
     @classmethod
