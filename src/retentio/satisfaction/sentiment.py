@@ -70,10 +70,23 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:n't)?|[!?]")
 _ACCENTED = re.compile(r"[éèêëàâîïôûùç]")
 
 
+class _FoldTable(dict):
+    """str.translate table: each character -> its NFKD decomposition without combining marks,
+    computed once per character (much faster than decomposing every text)."""
+
+    def __missing__(self, code: int) -> str:
+        out = "".join(c for c in unicodedata.normalize("NFKD", chr(code)) if not unicodedata.combining(c))
+        self[code] = out
+        return out
+
+
+_FOLD_TABLE = _FoldTable({ord("’"): "'", ord("`"): "'"})
+
+
 def _fold(text: str) -> str:
     """Lower case, accents removed, typographic apostrophes made plain."""
-    text = text.lower().replace("’", "'").replace("`", "'")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = text.lower()
+    return text if text.isascii() and "`" not in text else text.translate(_FOLD_TABLE)
 
 
 @lru_cache(maxsize=2)
@@ -139,9 +152,13 @@ class Sentiment:
 
 
 def raw_score(text: str, lang: str) -> float:
+    return score_tokens(_tokens(text, lang), lang)
+
+
+def score_tokens(toks: list[str], lang: str) -> float:
+    """The lexicon score of a text's tokens (``_tokens``), in [-1, 1]."""
     lex = lexicon(lang)
     neg, boost, but = NEGATIONS[lang], BOOSTERS[lang], BUT[lang]
-    toks = _tokens(text, lang)
     words = [t for t in toks if t not in ("!", "?")]
     but_at = next((i for i, w in enumerate(words) if w in but), None)
     total = 0.0

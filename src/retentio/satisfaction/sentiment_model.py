@@ -13,7 +13,8 @@ Features of a text (the same code at training and at run time):
 - the hashed features of a text are binary, divided by the square root of their number;
 - dense features from the lexicon scorer of ``sentiment.py``: its score, the sums of positive
   and of negative valences, counts of negations, boosters, "!", "?", and positive / negative
-  emoji and emoticons.
+  emoji and emoticons;
+- one rule after the model: a question ("?") without any lexicon word is neutral (``predict``).
 
 Hashing is a 64-bit polynomial hash of the code points mixed by splitmix64, computed with
 numpy's wrapping uint64 arithmetic, so the same text always gives the same buckets whatever
@@ -39,21 +40,15 @@ MODEL_NAME = "trained-linear-v1"
 CLASSES = ("negative", "neutral", "positive")
 CHAR_NGRAMS = (2, 3, 4, 5)
 
-# Accents removed by a translation table (faster than unicodedata per character); the
-# typographic apostrophes become plain ones.
-_FOLD = str.maketrans({
-    **{c: "a" for c in "àáâãäå"}, **{c: "e" for c in "èéêë"}, **{c: "i" for c in "ìíîï"},
-    **{c: "o" for c in "òóôõö"}, **{c: "u" for c in "ùúûü"}, "ç": "c", "ñ": "n", "ÿ": "y", "œ": "oe", "æ": "ae",
-    "’": "'", "`": "'", "‘": "'", "«": '"', "»": '"', "\u00a0": " ",
-})
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 _URL = re.compile(r"https?://\S+|\bhttp\b|www\.\S+")
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[!?]")
 POS_EMOJI = set("😀😃😄😁😆😊🙂😉😍🥰😘😎🤩👍👏🙌💪❤💕💖💗💙💚💛💜🎉🥳✨🌟⭐💯🙏✅😂🤗☺😻👌")
 NEG_EMOJI = set("😡😠🤬😤😞😟😢😭😩😫😖😣😒🙄😔😕🙁☹👎💩😱😨😰🤮🤢❌⚠💔😑😐")
-_EMOTICON_POS = re.compile(r"(?:[:;=]-?[)\]dp])|(?:\^_?\^)|<3")
-_EMOTICON_NEG = re.compile(r"(?:[:;=]'?-?[(\[/\\|])|(?:>:?\()")
+_EMOJI = re.compile("(?P<pos>[" + "".join(re.escape(c) for c in sorted(POS_EMOJI)) + "])|(?P<neg>["
+                    + "".join(re.escape(c) for c in sorted(NEG_EMOJI)) + "])")
+_EMOTICON = re.compile(r"(?P<pos>[:;=]-?[)\]dp]|\^_?\^|<3)|(?P<neg>[:;=]'?-?[(\[/\\|]|>:?\()")
 DENSE = ("lexicon_score", "valence_pos", "valence_neg", "negations", "boosters", "exclamations", "questions",
          "emoji_pos", "emoji_neg", "bias")
 
@@ -65,7 +60,7 @@ _P = np.uint64(1_000_003)
 def normalize(text: str) -> str:
     """Lower case, accents removed, literal \\uXXXX escapes decoded, URLs as one token."""
     text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
-    text = _URL.sub(" http ", text.lower().translate(_FOLD))
+    text = _URL.sub(" http ", S._fold(text).replace("‘", "'"))
     return _SPACES.sub(" ", text).strip()
 
 
@@ -102,6 +97,8 @@ def dense_features(text: str, norm: str, lang: str) -> list[float]:
     lex = S.lexicon(lang)
     words = S._tokens(text, lang)
     pos = neg = 0.0
+    negs = boost = 0
+    negations, boosters = S.NEGATIONS[lang], S.BOOSTERS[lang]
     for w in words:
         v = lex.get(w)
         if v:
@@ -109,11 +106,17 @@ def dense_features(text: str, norm: str, lang: str) -> list[float]:
                 pos += v
             else:
                 neg -= v
-    negs = sum(w in S.NEGATIONS[lang] for w in words)
-    boost = sum(w in S.BOOSTERS[lang] for w in words)
-    e_pos = sum(c in POS_EMOJI for c in text) + len(_EMOTICON_POS.findall(norm))
-    e_neg = sum(c in NEG_EMOJI for c in text) + len(_EMOTICON_NEG.findall(norm))
-    return [S.raw_score(text, lang), min(pos, 12.0) / 4, min(neg, 12.0) / 4, min(negs, 3) / 3, min(boost, 3) / 3,
+        if w in negations:
+            negs += 1
+        elif w in boosters:
+            boost += 1
+    e_pos = e_neg = 0
+    for m in _EMOTICON.finditer(norm) if norm.isascii() else (*_EMOJI.finditer(norm), *_EMOTICON.finditer(norm)):
+        if m.lastgroup == "pos":
+            e_pos += 1
+        else:
+            e_neg += 1
+    return [S.score_tokens(words, lang), min(pos, 12.0) / 4, min(neg, 12.0) / 4, min(negs, 3) / 3, min(boost, 3) / 3,
             min(text.count("!"), 4) / 4, min(text.count("?"), 2) / 2, min(e_pos, 3) / 3, min(e_neg, 3) / 3, 1.0]
 
 
@@ -176,26 +179,36 @@ class LinearModel:
     hashed: dict[str, np.ndarray]
     dense: dict[str, np.ndarray]
 
-    def logits(self, texts: Sequence[str], lang: str) -> np.ndarray:
+    def logits(self, texts: Sequence[str], lang: str) -> tuple[np.ndarray, np.ndarray]:
+        """Class logits (n x 3) and the dense features (n x len(DENSE)) of texts of one language."""
         n = len(texts)
         if n == 0:
-            return np.zeros((0, len(CLASSES)))
+            return np.zeros((0, len(CLASSES))), np.zeros((0, len(DENSE)))
         tid, bucket, counts, dense = featurize(texts, lang, self.bits)
         w = self.hashed[lang]
         scale = 1.0 / np.sqrt(np.maximum(counts, 1))
         out = dense @ self.dense[lang]
         for c in range(len(CLASSES)):
             out[:, c] += np.bincount(tid, weights=w[bucket, c], minlength=n) * scale
-        return out
+        return out, dense
 
     def predict(self, texts: Sequence[str], lang: str) -> tuple[list[str], np.ndarray]:
-        """Labels and scores (P(positive) - P(negative)) of texts of one language."""
-        z = self.logits(texts, lang)
+        """Labels and scores (P(positive) - P(negative)) of texts of one language.
+
+        The question rule: a text with a "?" and no word of the lexicon (no valence at all)
+        is neutral with score 0 - a how-to question to support, which tweets (where questions
+        are mostly rhetorical and negative) taught the model to read as negative."""
+        z, dense = self.logits(texts, lang)
         z = z - z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
         labels = [CLASSES[i] for i in p.argmax(axis=1)]
-        return labels, p[:, 2] - p[:, 0]
+        scores = p[:, 2] - p[:, 0]
+        no_valence = (dense[:, 1] == 0) & (dense[:, 2] == 0)
+        for i, t in enumerate(texts):
+            if no_valence[i] and "?" in t:
+                labels[i], scores[i] = "neutral", 0.0
+        return labels, scores
 
 
 MODEL_DIR = "models"

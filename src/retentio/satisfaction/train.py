@@ -29,7 +29,7 @@ from retentio.satisfaction.sentiment_eval import load_uci, load_umsab
 
 LANGS = ("en", "fr")
 # Chosen on the UMSAB validation split (see --select and docs/sentiment.md).
-SETTINGS = {"bits": 17, "C": {"en": 0.5, "fr": 0.5}, "uci_weight": 0.2}
+SETTINGS = {"bits": 17, "C": {"en": 0.25, "fr": 8.0}, "dense_scale": {"en": 3.0, "fr": 1.0}, "uci_weight": 0.2}
 SEED = 15
 
 
@@ -41,25 +41,30 @@ def training_rows(root: Path, lang: str, uci_weight: float) -> tuple[list[str], 
     return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
-def design(texts, lang: str, bits: int):
+def design(texts, lang: str, bits: int, dense_scale: float = 1.0):
+    """Sparse design matrix: hashed features (scaled by 1/sqrt(occurrences)), then the dense
+    features times ``dense_scale`` (a larger scale regularises the lexicon features less)."""
     from scipy import sparse
 
     tid, bucket, counts, dense = M.featurize(texts, lang, bits)
+    dense = dense * dense_scale
     scale = 1.0 / np.sqrt(np.maximum(counts, 1))
     x = sparse.csr_matrix((scale[tid], (tid, bucket)), shape=(len(texts), 1 << bits))
     x.sum_duplicates()
     return sparse.hstack([x, sparse.csr_matrix(dense)], format="csr")
 
 
-def fit(texts, labels, weights, lang: str, bits: int, c: float) -> np.ndarray:
-    """(2**bits + len(DENSE), 3) weights; the intercept is folded into the 'bias' dense weight."""
+def fit(texts, labels, weights, lang: str, bits: int, c: float, dense_scale: float = 1.0) -> np.ndarray:
+    """(2**bits + len(DENSE), 3) weights for unscaled features; the intercept is folded into
+    the 'bias' dense weight."""
     from sklearn.linear_model import LogisticRegression
 
-    x = design(texts, lang, bits)
+    x = design(texts, lang, bits, dense_scale)
     y = np.array([M.CLASSES.index(v) for v in labels])
     clf = LogisticRegression(C=c, max_iter=3000, tol=1e-6, random_state=SEED)
     clf.fit(x, y, sample_weight=np.asarray(weights))
     w = clf.coef_.T.copy()  # (features, 3)
+    w[-len(M.DENSE):] *= dense_scale
     w[-1] += clf.intercept_
     return w
 
@@ -69,7 +74,7 @@ def train(root: Path, settings: dict = SETTINGS) -> tuple[dict, np.ndarray]:
     ws = []
     for lang in LANGS:
         texts, labels, weights = training_rows(root, lang, settings["uci_weight"])
-        ws.append(fit(texts, labels, weights, lang, bits, settings["C"][lang]))
+        ws.append(fit(texts, labels, weights, lang, bits, settings["C"][lang], settings["dense_scale"][lang]))
     meta = {
         "name": M.MODEL_NAME, "bits": bits, "languages": list(LANGS), "classes": list(M.CLASSES),
         "dense_features": list(M.DENSE), "char_ngrams": list(M.CHAR_NGRAMS), "settings": settings, "seed": SEED,
@@ -88,28 +93,31 @@ def _limit_threads() -> None:
         pass
 
 
-def select(root: Path) -> None:
+def select(root: Path, langs=LANGS, cs=(0.25, 0.5, 1.0, 2.0), scales=(1.0, 3.0), ucis=(0.0, 0.2), bits=17) -> None:
     """Grid search on the validation split (printed; SETTINGS holds the choice)."""
     from retentio.satisfaction.sentiment_eval import CLASSES3, accuracy_macro_f1
 
-    for lang in LANGS:
+    for lang in langs:
         val = load_umsab(root, lang, "val")
-        for bits in (17, 18):
-            for uw in ((0.0, 0.2, 0.5) if lang == "en" else (0.0,)):
-                texts, labels, weights = training_rows(root, lang, uw)
-                for c in (0.1, 0.25, 0.5, 1.0, 2.0):
+        for uw in (ucis if lang == "en" else (0.0,)):
+            texts, labels, weights = training_rows(root, lang, uw)
+            for scale in scales:
+                for c in cs:
                     meta = {"name": "x", "bits": bits, "languages": [lang]}
-                    model = M.from_arrays(meta, fit(texts, labels, weights, lang, bits, c)[None].astype(np.float16))
+                    w = fit(texts, labels, weights, lang, bits, c, scale)
+                    model = M.from_arrays(meta, w[None].astype(np.float16))
                     pred, _ = model.predict([t for t, _ in val], lang)
                     acc, f1 = accuracy_macro_f1([g for _, g in val], pred, CLASSES3)
-                    print(f"{lang} bits={bits} uci={uw} C={c}: acc {acc:.3f} macro-F1 {f1:.3f}", flush=True)
+                    print(f"{lang} bits={bits} uci={uw} dense_scale={scale} C={c}: acc {acc:.3f} macro-F1 {f1:.3f}",
+                          flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m retentio.satisfaction.train", description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/data", help="the shared/data folder (UMSAB and UCI)")
     ap.add_argument("--out", default=None, help="output folder (default: the package's models/ folder)")
-    ap.add_argument("--select", action="store_true", help="print the validation grid search instead of training")
+    ap.add_argument("--select", default=None, help="print the validation grid search of these languages (en,fr) "
+                    "instead of training")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _limit_threads()
@@ -118,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{root}: no umsab-tweets-en-fr folder here; pass --data with the shared/data folder", file=sys.stderr)
         return 2
     if args.select:
-        select(root)
+        select(root, tuple(args.select.split(",")))
         return 0
     out = Path(args.out) if args.out else Path(__file__).resolve().parent / M.MODEL_DIR
     meta, weights = train(root)
