@@ -108,7 +108,7 @@ def sentiment_text(
         print_csv(res["rows"], ["line", "label", "score", "language", "language_source", "model", "text"])
         return
     rows = [{"line": r["line"], "label": r["label"], "score": round(r["score"], 3), "lang": r["language"],
-             "text": r["text"] if len(r["text"]) <= 44 else r["text"][:43] + "…"} for r in res["rows"]]
+             "text": r["text"] if len(r["text"]) <= 38 else r["text"][:37] + "…"} for r in res["rows"]]
     print_table(rows, title=f"Sentiment — {res['model']}")
     c = res["counts"]
     console.print(f"{res['texts']} texts: {c['negative']} negative, {c['neutral']} neutral, {c['positive']} positive")
