@@ -39,6 +39,7 @@ from retentio.satisfaction import sentiment as S
 MODEL_NAME = "trained-linear-v1"
 CLASSES = ("negative", "neutral", "positive")
 CHAR_NGRAMS = (2, 3, 4, 5)
+BATCH = 2048  # texts featurised at once (bounds the memory of a large batch)
 
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 _URL = re.compile(r"https?://\S+|\bhttp\b|www\.\S+")
@@ -198,7 +199,8 @@ class LinearModel:
         The question rule: a text with a "?" and no word of the lexicon (no valence at all)
         is neutral with score 0 - a how-to question to support, which tweets (where questions
         are mostly rhetorical and negative) taught the model to read as negative."""
-        z, dense = self.logits(texts, lang)
+        parts = [self.logits(texts[i:i + BATCH], lang) for i in range(0, len(texts), BATCH)] or [self.logits([], lang)]
+        z, dense = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         z = z - z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
