@@ -203,6 +203,8 @@ def test_cli_sentiment_text_table_and_errors(tmp_path):
     assert r.exit_code == 0, r.output
     assert "positive" in r.output and "negative" in r.output and "2 texts: 1 negative, 0 neutral, 1 positive" in r.output
     assert max(len(line) for line in r.output.splitlines()) <= 80
+    r = runner.invoke(cli_main.app, ["satisfaction", "sentiment-text"], input="12345\n")
+    assert r.exit_code == 0 and "en*" in r.output and "the English model was used" in r.output
     # errors reach the console script's handler (exit 1 data, 2 usage) as RetentioErrors
     r = runner.invoke(cli_main.app, ["satisfaction", "sentiment-text", str(tmp_path / "missing.txt")])
     assert isinstance(r.exception, DataError) and "missing.txt" in r.exception.message and r.exception.exit_code == 1

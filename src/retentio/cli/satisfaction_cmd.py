@@ -107,8 +107,15 @@ def sentiment_text(
     if format == OutputFormat.csv:
         print_csv(res["rows"], ["line", "label", "score", "language", "language_source", "model", "text"])
         return
-    rows = [{"line": r["line"], "label": r["label"], "score": round(r["score"], 3), "lang": r["language"],
+    mark = {"fallback": "*", "mixed": "~"}
+    rows = [{"line": r["line"], "label": r["label"], "score": round(r["score"], 3),
+             "lang": r["language"] + mark.get(r["language_source"], ""),
              "text": r["text"] if len(r["text"]) <= 38 else r["text"][:37] + "…"} for r in res["rows"]]
     print_table(rows, title=f"Sentiment — {res['model']}")
     c = res["counts"]
     console.print(f"{res['texts']} texts: {c['negative']} negative, {c['neutral']} neutral, {c['positive']} positive")
+    sources = {r["language_source"] for r in res["rows"]}
+    if "fallback" in sources:
+        console.print("* no French or English clue: the English model was used (or pass --lang)")
+    if "mixed" in sources:
+        console.print("~ clues of both languages: the one with more was used")
