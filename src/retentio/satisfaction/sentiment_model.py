@@ -16,9 +16,9 @@ Features of a text (the same code at training and at run time):
   emoji and emoticons;
 - one rule after the model: a question ("?") without any lexicon word is neutral (``predict``).
 
-Hashing is a 64-bit polynomial hash of the code points mixed by splitmix64, computed with
-numpy's wrapping uint64 arithmetic, so the same text always gives the same buckets whatever
-the Python hash seed.  Score = P(positive) - P(negative) in [-1, 1]; label = the most probable
+Hashing: words by crc32 of their UTF-8 bytes, character n-grams by a polynomial hash of
+their code points; both mixed by splitmix64 with numpy's wrapping uint64 arithmetic, so the
+same text always gives the same buckets, whatever the Python hash seed or the machine.  Score = P(positive) - P(negative) in [-1, 1]; label = the most probable
 class.
 """
 

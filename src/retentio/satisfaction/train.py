@@ -5,9 +5,11 @@ Run: ``python -m retentio.satisfaction.train [--data DIR] [--out DIR]`` with DIR
 (default: the package's ``models/`` folder, i.e. the shipped weights are rebuilt byte for byte).
 
 Training data, per language: the UMSAB ``train`` split (3 classes) and, for English, the UCI
-Amazon and IMDb review sentences (2 classes, weight ``UCI_WEIGHT``).  The UMSAB ``val`` split
-chose the settings below (``--select`` reruns that search) and is never trained on; the
-support-text set of ``data/support_sentences.csv`` is never used for training or selection.
+Amazon and IMDb review sentences (2 classes, sample weight ``SETTINGS["uci_weight"]``).  The
+UMSAB ``val`` split chose the settings below (``--select en,fr`` reruns that search) and is
+never trained on; the support-text set of ``data/support_sentences.csv`` is never trained on
+(but the question rule of ``sentiment_model.LinearModel.predict`` was added after reading its
+errors: docs/sentiment.md).
 
 Needs scikit-learn (the ``dev`` extra); scoring does not.  The solver (lbfgs) is
 deterministic, runs on one BLAS thread here, and the weights are rounded to float16, so the
