@@ -67,7 +67,7 @@ def evaluate(root: Path) -> dict:
         va = [S.raw_score(t, lang) for t, _ in val]
         acc, f1 = accuracy_macro_f1([g for _, g in val], [label(s, best) for s in va], CLASSES3)
         # The product path: language detected, shipped threshold.
-        auto = [S.score_text(t) for t, _ in val]
+        auto = S.score_texts([t for t, _ in val], model="lexicon")
         acc_a, f1_a = accuracy_macro_f1([g for _, g in val], [a.label if a else "neutral" for a in auto], CLASSES3)
         detected = sum(a is not None and a.language == lang for a in auto) / len(val)
         res[f"umsab_{lang}"] = {
