@@ -67,7 +67,7 @@ def sentiment(workspace: WorkspaceOpt = None, engine: EngineOpt = None, period: 
     Example: retentio satisfaction sentiment -w acme -p last-6 --flagged
     """
     res = open_workspace(workspace, engine).satisfaction("sentiment", period=period, texts=texts)
-    render(res, "flagged" if flagged else "rows", format, f"Sentiment — {res['period']}")
+    render(res, "flagged" if flagged else "rows", format, f"Sentiment — {res['period']} — {res['model']}")
 
 
 @satisfaction_app.command("sentiment-text")
