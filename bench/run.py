@@ -177,6 +177,10 @@ def run_size(spec: BookSpec, engines: list[str], names: list[str], timeout: floa
         jvm = (rec.get("result") or {}).get("jvm_peak_rss_mb")
         if jvm:
             msg += f" (+ JVM {jvm:.0f} MB)"
+        tps = (rec.get("result") or {}).get("texts_per_s")
+        if tps:
+            res = rec["result"]["results"]
+            msg += " (" + ", ".join(f"{k} {v:,} texts/s, {res[k + '_texts_per_cpu_s']:,} per CPU s" for k, v in tps.items()) + ")"
         log(msg + ("" if rec["ok"] else f"  FAILED: {rec['error'][:200]}"))
 
     for name in names:
@@ -224,7 +228,7 @@ def strip_results(size_result: dict) -> dict:
         r = {kk: vv for kk, vv in rec.items() if kk != "result"}
         res = rec.get("result") or {}
         keep = {kk: vv for kk, vv in res.items() if kk in ("timings", "inner_seconds", "entities", "results",
-                                                            "input_rows", "checks", "incremental", "cohort_rows",
+                                                            "input_rows", "checks", "incremental", "cohort_rows", "texts_per_s",
                                                             "jvm_peak_rss_mb")}
         if "waterfall" in res:
             last = sorted(res["waterfall"])[-1]

@@ -468,6 +468,36 @@ def import_cli(p: dict) -> dict:
     return {"entities": out}
 
 
+# -- text sentiment throughput (issue 15) --------------------------------------------------
+# The book is not used: the texts are the project's support sentences (FR and EN, 40-110
+# characters) numbered so that no two are equal, scored in one process on one core.
+@workload("sentiment", "text sentiment throughput: 50 000 support-like FR/EN texts scored by the trained model "
+          "(language detected) and by the lexicon scorer", max_accounts=10_000, group="satisfaction")
+def sentiment_throughput(p: dict) -> dict:
+    t0 = time.perf_counter()
+    from retentio.satisfaction import sentiment as S
+    from retentio.satisfaction import sentiment_model
+    from retentio.satisfaction.sentiment_eval import load_support
+
+    base = [t for t, _, _ in load_support()]
+    n = int(p.get("texts", 50_000))
+    texts = [f"{base[i % len(base)]} (#{i})" for i in range(n)]
+    sentiment_model.load()
+    S.lexicon("en"), S.lexicon("fr")
+    out: dict = {"timings": {"startup": time.perf_counter() - t0}, "results": {"texts": n}}
+    for model in ("trained", "lexicon"):
+        t, c = time.perf_counter(), time.process_time()
+        scored = S.score_texts(texts, model=model)
+        dt, dc = time.perf_counter() - t, time.process_time() - c
+        out["timings"][model] = dt
+        out["results"][f"{model}_texts_per_s"] = round(n / dt)
+        # CPU time of this process: the rate on one core when other processes share the machine
+        out["results"][f"{model}_texts_per_cpu_s"] = round(n / dc)
+        out["results"][f"{model}_positive_share"] = round(sum(s.label == "positive" for s in scored) / n, 4)
+    out["texts_per_s"] = {m: out["results"][f"{m}_texts_per_s"] for m in ("trained", "lexicon")}
+    return out
+
+
 def main(argv: list[str]) -> int:
     name, params, out = argv[0], json.loads(argv[1]), argv[2]
     t = time.perf_counter()

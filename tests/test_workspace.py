@@ -55,7 +55,8 @@ def test_init_creates_the_three_files_with_defaults(workspace_dir):
     # Every setting is written out (so a user sees and can edit it), except the optional
     # gross_margin whose default "derive from costs" has no TOML spelling.
     for section, model in (("workspace", Settings().workspace), ("metrics", Settings().metrics),
-                           ("engagement", Settings().engagement), ("satisfaction", Settings().satisfaction)):
+                           ("engagement", Settings().engagement), ("satisfaction", Settings().satisfaction),
+                           ("sentiment", Settings().sentiment)):
         missing = set(type(model).model_fields) - set(raw[section])
         assert missing <= {"gross_margin"}, (section, missing)
 

@@ -219,6 +219,10 @@ class PlaybookSettings(_Strict):
         if not self.risk_medium < self.risk_high:
             raise ValueError("playbooks: need risk_medium < risk_high")
         return self
+class SentimentSettings(_Strict):
+    # docs/sentiment.md: "trained" = the shipped linear model (default), "lexicon" = the
+    # explainable lexicon scorer.
+    model: Literal["trained", "lexicon"] = "trained"
 
 
 class Settings(_Strict):
@@ -230,6 +234,7 @@ class Settings(_Strict):
     email: EmailSettings = EmailSettings()
     webhooks: WebhookSettings = WebhookSettings()
     playbooks: PlaybookSettings = PlaybookSettings()
+    sentiment: SentimentSettings = SentimentSettings()
 
     # -- files -------------------------------------------------------------------------
     @classmethod

@@ -294,6 +294,13 @@ class Workspace:
             return S.sentiment_by_account(eng, self.settings, p, include_texts=texts)
         raise UsageError(f"unknown satisfaction metric {metric!r}", hint="choose one of: nps, csat, tickets, sentiment")
 
+    @staticmethod
+    def score_texts(lines: list[str], lang: str | None = None, model: str = "trained") -> dict[str, Any]:
+        """Sentiment of free texts, one per line (no workspace needed); model "trained" or "lexicon"."""
+        from retentio.satisfaction.sentiment import score_lines
+
+        return score_lines(lines, lang, model)
+
     def sentiment_alerts(self, period: str = "last") -> list[dict[str, Any]]:
         """Account-months whose text sentiment dropped beyond satisfaction.sentiment_drop_threshold (for alerts)."""
         return self.satisfaction("sentiment", period=period)["flagged"]

@@ -1,12 +1,15 @@
-"""retentio satisfaction nps|csat|tickets|sentiment."""
+"""retentio satisfaction nps|csat|tickets|sentiment|sentiment-text."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from retentio.cli.common import EngineOpt, FormatOpt, OutputFormat, WorkspaceOpt, open_workspace
+from retentio.cli.common import (EngineOpt, FormatOpt, OutputFormat, WorkspaceOpt, console, open_workspace, print_csv,
+                                 print_json, print_table)
 from retentio.cli.engagement_cmd import render
 from retentio.cli.main import app
 
@@ -64,4 +67,55 @@ def sentiment(workspace: WorkspaceOpt = None, engine: EngineOpt = None, period: 
     Example: retentio satisfaction sentiment -w acme -p last-6 --flagged
     """
     res = open_workspace(workspace, engine).satisfaction("sentiment", period=period, texts=texts)
-    render(res, "flagged" if flagged else "rows", format, f"Sentiment — {res['period']}")
+    render(res, "flagged" if flagged else "rows", format, f"Sentiment — {res['period']} — {res['model']}")
+
+
+@satisfaction_app.command("sentiment-text")
+def sentiment_text(
+    file: Annotated[str, typer.Argument(help="A UTF-8 text file, one text per line; '-' or nothing = standard input.",
+                                        show_default=False)] = "-",
+    lang: Annotated[str | None, typer.Option("--lang", "-l", help="fr or en (default: detected for each line).",
+                                             show_default=False)] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="trained or lexicon (default: the workspace's "
+                                              "sentiment.model when --workspace is given, else trained).",
+                                              show_default=False)] = None,
+    workspace: WorkspaceOpt = None,
+    format: FormatOpt = OutputFormat.table,
+) -> None:
+    """Sentiment (label, score -1..1) of each line of a file or of standard input, offline.
+
+    Example: echo "Great support, thanks!" | retentio satisfaction sentiment-text --format json
+    """
+    from retentio.errors import DataError
+    from retentio.service import Workspace
+
+    if model is None:
+        model = open_workspace(workspace).settings.sentiment.model if workspace else "trained"
+    if file == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        try:
+            lines = Path(file).read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise DataError(f"{file}: no such file", hint="give a text file with one text per line, or - for standard input") from None
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})", hint="save the file as UTF-8") from None
+    res = Workspace.score_texts(lines, lang, model)
+    if format == OutputFormat.json:
+        print_json(res)
+        return
+    if format == OutputFormat.csv:
+        print_csv(res["rows"], ["line", "label", "score", "language", "language_source", "model", "text"])
+        return
+    mark = {"fallback": "*", "mixed": "~"}
+    rows = [{"line": r["line"], "label": r["label"], "score": round(r["score"], 3),
+             "lang": r["language"] + mark.get(r["language_source"], ""),
+             "text": r["text"] if len(r["text"]) <= 38 else r["text"][:37] + "…"} for r in res["rows"]]
+    print_table(rows, title=f"Sentiment — {res['model']}")
+    c = res["counts"]
+    console.print(f"{res['texts']} texts: {c['negative']} negative, {c['neutral']} neutral, {c['positive']} positive")
+    sources = {r["language_source"] for r in res["rows"]}
+    if "fallback" in sources:
+        console.print("* no French or English clue: the English model was used (or pass --lang)")
+    if "mixed" in sources:
+        console.print("~ clues of both languages: the one with more was used")

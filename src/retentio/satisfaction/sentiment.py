@@ -1,6 +1,10 @@
 """Offline French / English sentiment of short customer texts (metrics.md §10).
 
-A VADER-style lexicon scorer, written here so that it has no dependency and never touches
+Two scorers, chosen by the setting ``sentiment.model``: "trained" (default), the linear model
+of ``sentiment_model.py`` trained by ``train.py``; "lexicon", the explainable scorer below.
+Every ``Sentiment`` names the model that produced it.
+
+The lexicon scorer: a VADER-style lexicon scorer, written here so that it has no dependency and never touches
 the network: each word of a text found in the language's lexicon contributes its valence
 (-4..+4); a booster word just before it (very, très ...) strengthens it, a negation among
 the three words before it (not, pas, jamais ...) flips and damps it (x -0.74), words after
@@ -23,7 +27,14 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Sequence
 
+from retentio.errors import UsageError
+
+LEXICON_MODEL = "lexicon-v1"
+# settings sentiment.model -> what scores: the trained linear model or the lexicon scorer.
+MODELS = ("trained", "lexicon")
+LANGUAGES = ("en", "fr")
 # Label thresholds on the score, tuned on the UMSAB train split (docs/sentiment.md).
 THRESHOLDS = {"en": 0.2, "fr": 0.15}
 NEGATION_SCALAR = -0.74
@@ -59,10 +70,23 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:n't)?|[!?]")
 _ACCENTED = re.compile(r"[éèêëàâîïôûùç]")
 
 
+class _FoldTable(dict):
+    """str.translate table: each character -> its NFKD decomposition without combining marks,
+    computed once per character (much faster than decomposing every text)."""
+
+    def __missing__(self, code: int) -> str:
+        out = "".join(c for c in unicodedata.normalize("NFKD", chr(code)) if not unicodedata.combining(c))
+        self[code] = out
+        return out
+
+
+_FOLD_TABLE = _FoldTable({ord("’"): "'", ord("`"): "'"})
+
+
 def _fold(text: str) -> str:
     """Lower case, accents removed, typographic apostrophes made plain."""
-    text = text.lower().replace("’", "'").replace("`", "'")
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = text.lower()
+    return text if text.isascii() and "`" not in text else text.translate(_FOLD_TABLE)
 
 
 @lru_cache(maxsize=2)
@@ -95,13 +119,23 @@ def _tokens(text: str, lang: str) -> list[str]:
     return _TOKEN.findall(folded)
 
 
-def detect_language(text: str) -> str:
-    """'fr' or 'en': the language whose common function words occur more often in the text
-    (an accented letter counts one for French); a tie (including no evidence) is English."""
+def language_evidence(text: str) -> tuple[str, str]:
+    """(language, how): the language whose common function words occur more often in the text
+    (an accented letter counts one for French).  ``how`` is "detected" (evidence for one
+    language only), "mixed" (evidence for both: the larger wins) or "fallback" (no evidence,
+    or a tie: English is used)."""
     words = re.findall(r"[a-z]+", _fold(text).replace("'", " "))
     fr = sum(w in STOPWORDS["fr"] for w in words) + (1 if _ACCENTED.search(text.lower()) else 0)
     en = sum(w in STOPWORDS["en"] for w in words)
-    return "fr" if fr > en else "en"
+    if fr == en:
+        return "en", "fallback"
+    lo, hi = min(fr, en), max(fr, en)
+    return ("fr" if fr > en else "en"), ("mixed" if lo >= 2 and 2 * lo >= hi else "detected")
+
+
+def detect_language(text: str) -> str:
+    """'fr' or 'en' (see ``language_evidence``); a tie (including no evidence) is English."""
+    return language_evidence(text)[0]
 
 
 @dataclass(frozen=True)
@@ -109,15 +143,22 @@ class Sentiment:
     label: str  # positive | neutral | negative
     score: float  # -1 .. 1
     language: str
+    model: str = LEXICON_MODEL  # the model that produced it (lexicon-v1 | trained-linear-v1)
+    language_source: str = "given"  # given | detected | mixed | fallback (see language_evidence)
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "score": self.score, "language": self.language}
+        return {"label": self.label, "score": self.score, "language": self.language, "model": self.model,
+                "language_source": self.language_source}
 
 
 def raw_score(text: str, lang: str) -> float:
+    return score_tokens(_tokens(text, lang), lang)
+
+
+def score_tokens(toks: list[str], lang: str) -> float:
+    """The lexicon score of a text's tokens (``_tokens``), in [-1, 1]."""
     lex = lexicon(lang)
     neg, boost, but = NEGATIONS[lang], BOOSTERS[lang], BUT[lang]
-    toks = _tokens(text, lang)
     words = [t for t in toks if t not in ("!", "?")]
     but_at = next((i for i, w in enumerate(words) if w in but), None)
     total = 0.0
@@ -140,13 +181,66 @@ def raw_score(text: str, lang: str) -> float:
     return total / math.sqrt(total * total + ALPHA)
 
 
-def score_text(text: str | None, lang: str | None = None) -> Sentiment | None:
-    """Sentiment of one text; None for an empty text.  ``lang`` None = detect it."""
-    if text is None or not str(text).strip():
-        return None
-    text = str(text)
-    lang = lang or detect_language(text)
-    s = raw_score(text, lang)
-    th = THRESHOLDS[lang]
-    label = "positive" if s >= th else "negative" if s <= -th else "neutral"
-    return Sentiment(label, s, lang)
+def _check_model(model: str) -> str:
+    if model not in MODELS:
+        raise UsageError(f"unknown sentiment model {model!r}", hint="choose one of: " + ", ".join(MODELS))
+    return model
+
+
+def _check_lang(lang: str | None) -> str | None:
+    if lang is not None and lang not in LANGUAGES:
+        raise UsageError(f"unsupported language {lang!r} for sentiment", hint="choose fr or en, or leave it empty to detect it")
+    return lang
+
+
+def score_text(text: str | None, lang: str | None = None, *, model: str = "trained") -> Sentiment | None:
+    """Sentiment of one text; None for an empty text.  ``lang`` None = detect it.  ``model``:
+    "trained" (default, sentiment_model.py) or "lexicon" (the explainable lexicon scorer)."""
+    return score_texts([text], lang, model=model)[0]
+
+
+def score_texts(texts: Sequence[str | None], lang: str | None = None, *, model: str = "trained") -> list[Sentiment | None]:
+    """Sentiment of many texts (None for empty ones); the trained model scores them in batches
+    per language, which is much faster than one by one."""
+    _check_model(model)
+    _check_lang(lang)
+    out: list[Sentiment | None] = [None] * len(texts)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, t in enumerate(texts):
+        if t is None or not str(t).strip():
+            continue
+        key = (lang, "given") if lang else language_evidence(str(t))
+        groups.setdefault(key, []).append(i)
+    for (lg, how), idx in groups.items():
+        if model == "lexicon":
+            th = THRESHOLDS[lg]
+            for i in idx:
+                s = raw_score(str(texts[i]), lg)
+                label = "positive" if s >= th else "negative" if s <= -th else "neutral"
+                out[i] = Sentiment(label, s, lg, LEXICON_MODEL, how)
+        else:
+            from retentio.satisfaction import sentiment_model
+
+            m = sentiment_model.load()
+            labels, scores = m.predict([str(texts[i]) for i in idx], lg)
+            for i, lab, sc in zip(idx, labels, scores.tolist()):
+                out[i] = Sentiment(lab, sc, lg, m.name, how)
+    return out
+
+
+def score_lines(lines: Sequence[str], lang: str | None = None, model: str = "trained") -> dict:
+    """Sentiment of each line of a text (``satisfaction sentiment-text``): one row per
+    non-empty line, numbered from 1, with label, score, language (and how it was chosen)
+    and the model; plus the count per label."""
+    lines = [ln.rstrip("\r\n") for ln in lines]
+    scored = score_texts(lines, lang, model=model)
+    rows = [{"line": i, **s.to_dict(), "text": ln} for i, (ln, s) in enumerate(zip(lines, scored), 1) if s is not None]
+    counts = {c: sum(r["label"] == c for r in rows) for c in ("negative", "neutral", "positive")}
+    name = LEXICON_MODEL if model == "lexicon" else _trained_name()
+    return {"model": name, "language": lang or "detected", "texts": len(rows), "counts": counts, "rows": rows}
+
+
+def _trained_name() -> str:
+    from retentio.satisfaction.sentiment_model import MODEL_NAME
+
+    return MODEL_NAME

@@ -1,7 +1,10 @@
 """Measure the sentiment scorer on labelled samples (docs/sentiment.md).
 
 Run: ``python -m retentio.satisfaction.sentiment_eval [DATA_DIR]`` with DATA_DIR the
-project's ``shared/data`` folder (default ``../shared/data``).  Samples:
+project's ``shared/data`` folder (default ``../shared/data``): both models (trained and
+lexicon) on the UMSAB validation split and the support-text set (``evaluate_models``);
+add ``--lexicon-candidates`` for the lexicon scorer's original measurement (``evaluate``).
+Samples:
 
 - UMSAB tweets (cardiffnlp/xlm-t), 3 classes, French and English: thresholds are chosen on
   the ``train`` split, accuracy and macro-F1 are measured on the held-out ``val`` split.
@@ -64,7 +67,7 @@ def evaluate(root: Path) -> dict:
         va = [S.raw_score(t, lang) for t, _ in val]
         acc, f1 = accuracy_macro_f1([g for _, g in val], [label(s, best) for s in va], CLASSES3)
         # The product path: language detected, shipped threshold.
-        auto = [S.score_text(t) for t, _ in val]
+        auto = S.score_texts([t for t, _ in val], model="lexicon")
         acc_a, f1_a = accuracy_macro_f1([g for _, g in val], [a.label if a else "neutral" for a in auto], CLASSES3)
         detected = sum(a is not None and a.language == lang for a in auto) / len(val)
         res[f"umsab_{lang}"] = {
@@ -83,6 +86,52 @@ def evaluate(root: Path) -> dict:
     return res
 
 
+def load_support(lang: str | None = None) -> list[tuple[str, str, str]]:
+    """The project's labelled support-ticket and survey-comment sentences (data/README.md):
+    (text, label, lang) rows, optionally of one language."""
+    from importlib import resources
+
+    text = resources.files("retentio.satisfaction").joinpath("data", "support_sentences.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(text.splitlines())
+    return [(r["text"], r["label"], r["lang"]) for r in rows if lang is None or r["lang"] == lang]
+
+
+def confusion(gold: list[str], pred: list[str], classes=CLASSES3) -> list[list[int]]:
+    """Rows = true class, columns = predicted class, in ``classes`` order."""
+    return [[sum(g == a and p == b for g, p in zip(gold, pred)) for b in classes] for a in classes]
+
+
+def measure(texts: list[str], gold: list[str], lang: str | None, model: str) -> dict:
+    """Accuracy, macro-F1 and confusion matrix of one model on labelled texts (language given,
+    or detected when ``lang`` is None)."""
+    pred = [s.label if s else "neutral" for s in S.score_texts(texts, lang, model=model)]
+    acc, f1 = accuracy_macro_f1(gold, pred, CLASSES3)
+    return {"n": len(gold), "accuracy": round(acc, 4), "macro_f1": round(f1, 4), "confusion": confusion(gold, pred)}
+
+
+def evaluate_models(root: Path | None) -> dict:
+    """Both models (trained, lexicon) per language on the UMSAB validation split (never trained
+    on; language given and detected) and on the support-text set (language detected)."""
+    res: dict = {}
+    for model in ("trained", "lexicon"):
+        for lang in ("en", "fr"):
+            if root is not None and (root / "umsab-tweets-en-fr").is_dir():
+                val = load_umsab(root, lang, "val")
+                texts, gold = [t for t, _ in val], [g for _, g in val]
+                res[f"{model}/umsab_val_{lang}"] = measure(texts, gold, lang, model)
+                res[f"{model}/umsab_val_{lang}_detected"] = measure(texts, gold, None, model)
+                test = root / "umsab-tweets-en-fr" / ("english" if lang == "en" else "french") / "test_text.txt"
+                if test.exists():
+                    t = load_umsab(root, lang, "test")
+                    res[f"{model}/umsab_test_{lang}"] = measure([x for x, _ in t], [g for _, g in t], lang, model)
+            sup = load_support(lang)
+            res[f"{model}/support_{lang}"] = measure([t for t, _, _ in sup], [g for _, g, _ in sup], None, model)
+    return res
+
+
 if __name__ == "__main__":  # pragma: no cover
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("../shared/data")
-    print(json.dumps(evaluate(root), indent=1))
+    if len(sys.argv) > 2 and sys.argv[2] == "--lexicon-candidates":
+        print(json.dumps(evaluate(root), indent=1))
+    else:
+        print(json.dumps(evaluate_models(root), indent=1))

@@ -1,5 +1,6 @@
 """Sentiment of ticket texts and survey comments per account and month, and drops flagged
-for alerts.  Texts are read through the engine; scoring is Python (the lexicon scorer)."""
+for alerts.  Texts are read through the engine; scoring is Python, by the model named in the
+setting ``sentiment.model`` (the trained model by default, or the lexicon scorer)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from retentio.config import Settings
 from retentio.engagement._common import day_of, month_of
 from retentio.engine import Engine
 from retentio.metrics.periods import Period, month_label
-from retentio.satisfaction.sentiment import score_text
+from retentio.satisfaction.sentiment import score_texts
 
 
 def texts(engine: Engine, last_day) -> list[dict[str, Any]]:
@@ -44,10 +45,11 @@ def sentiment_by_account(engine: Engine, settings: Settings, period: Period, *, 
     flagged when its mean is below the account's previous month with texts by at least
     ``satisfaction.sentiment_drop_threshold``."""
     th = settings.satisfaction.sentiment_drop_threshold
+    model = settings.sentiment.model
     agg: dict[tuple[str, int], dict[str, Any]] = {}
     scored = []
-    for r in texts(engine, period.last_day):
-        s = score_text(r["text"])
+    rows_in = texts(engine, period.last_day)
+    for r, s in zip(rows_in, score_texts([r["text"] for r in rows_in], model=model)):
         if s is None:
             continue
         a = agg.setdefault((r["account_id"], r["month"]), {"texts": 0, "sum": 0.0, "positive": 0, "neutral": 0, "negative": 0})
@@ -74,7 +76,18 @@ def sentiment_by_account(engine: Engine, settings: Settings, period: Period, *, 
         rows.append(row)
         if flagged:
             flags.append(row)
-    out = {"period": period.label, "drop_threshold": th, "rows": rows, "flagged": flags}
+    out = {"period": period.label, "drop_threshold": th, "model": _model_name(model), "rows": rows, "flagged": flags}
     if include_texts:
         out["texts"] = scored
     return out
+
+
+def _model_name(model: str) -> str:
+    """The name of the model behind the setting (as every scored text reports it)."""
+    if model == "lexicon":
+        from retentio.satisfaction.sentiment import LEXICON_MODEL
+
+        return LEXICON_MODEL
+    from retentio.satisfaction.sentiment_model import MODEL_NAME
+
+    return MODEL_NAME

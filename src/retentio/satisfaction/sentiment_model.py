@@ -1,0 +1,248 @@
+"""The trained FR/EN sentiment model: features and inference (numpy only).
+
+One multinomial logistic regression per language (negative / neutral / positive), trained by
+``python -m retentio.satisfaction.train`` (scikit-learn at training time only) and shipped as
+two files in ``models/``: ``sentiment_linear.json`` (settings, classes, dense-feature names)
+and ``sentiment_linear.npy`` (float16 weights).  Scoring needs numpy alone.
+
+Features of a text (the same code at training and at run time):
+
+- hashed word unigrams and bigrams of the folded text (lower case, accents removed); a word
+  within three words after a negation (not, pas, jamais ...) is marked as negated;
+- hashed character 2- to 5-grams of the folded text (punctuation, emoji and emoticons kept);
+- the hashed features of a text are binary, divided by the square root of their number;
+- dense features from the lexicon scorer of ``sentiment.py``: its score, the sums of positive
+  and of negative valences, counts of negations, boosters, "!", "?", and positive / negative
+  emoji and emoticons;
+- one rule after the model: a question ("?") without any lexicon word is neutral (``predict``).
+
+Hashing: words by crc32 of their UTF-8 bytes, character n-grams by a polynomial hash of
+their code points; both mixed by splitmix64 with numpy's wrapping uint64 arithmetic, so the
+same text always gives the same buckets, whatever the Python hash seed or the machine.  Score = P(positive) - P(negative) in [-1, 1]; label = the most probable
+class.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Sequence
+
+import numpy as np
+
+from retentio.satisfaction import sentiment as S
+
+MODEL_NAME = "trained-linear-v1"
+CLASSES = ("negative", "neutral", "positive")
+CHAR_NGRAMS = (2, 3, 4, 5)
+BATCH = 2048  # texts featurised at once (bounds the memory of a large batch)
+
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_URL = re.compile(r"https?://\S+|\bhttp\b|www\.\S+")
+_SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[!?]")
+POS_EMOJI = set("😀😃😄😁😆😊🙂😉😍🥰😘😎🤩👍👏🙌💪❤💕💖💗💙💚💛💜🎉🥳✨🌟⭐💯🙏✅😂🤗☺😻👌")
+NEG_EMOJI = set("😡😠🤬😤😞😟😢😭😩😫😖😣😒🙄😔😕🙁☹👎💩😱😨😰🤮🤢❌⚠💔😑😐")
+_EMOJI = re.compile("(?P<pos>[" + "".join(re.escape(c) for c in sorted(POS_EMOJI)) + "])|(?P<neg>["
+                    + "".join(re.escape(c) for c in sorted(NEG_EMOJI)) + "])")
+_EMOTICON = re.compile(r"(?P<pos>[:;=]-?[)\]dp]|\^_?\^|<3)|(?P<neg>[:;=]'?-?[(\[/\\|]|>:?\()")
+DENSE = ("lexicon_score", "valence_pos", "valence_neg", "negations", "boosters", "exclamations", "questions",
+         "emoji_pos", "emoji_neg", "bias")
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_P = np.uint64(1_000_003)
+
+
+def normalize(text: str) -> str:
+    """Lower case, accents removed, literal \\uXXXX escapes decoded, URLs as one token."""
+    text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    text = _URL.sub(" http ", S._fold(text).replace("‘", "'"))
+    return _SPACES.sub(" ", text).strip()
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (uint64, wrapping)."""
+    h = (h ^ (h >> np.uint64(30))) * _M1
+    h = (h ^ (h >> np.uint64(27))) * _M2
+    return h ^ (h >> np.uint64(31))
+
+
+def _words(norm: str, lang: str) -> list[str]:
+    """Word tokens with negation marking ("not good" -> "not", "~good")."""
+    if lang == "fr":
+        norm = norm.replace("'", " ")
+    toks = _WORD.findall(norm)
+    neg = S.NEGATIONS[lang]
+    out, left = [], 0
+    for t in toks:
+        if t in neg or t.endswith("n't"):
+            out.append(t)
+            left = 3
+        elif t in ("!", "?"):
+            out.append(t)
+            left = 0
+        elif left:
+            out.append("~" + t)
+            left -= 1
+        else:
+            out.append(t)
+    return out
+
+
+def dense_features(text: str, norm: str, lang: str) -> list[float]:
+    lex = S.lexicon(lang)
+    words = S._tokens(text, lang)
+    pos = neg = 0.0
+    negs = boost = 0
+    negations, boosters = S.NEGATIONS[lang], S.BOOSTERS[lang]
+    for w in words:
+        v = lex.get(w)
+        if v:
+            if v > 0:
+                pos += v
+            else:
+                neg -= v
+        if w in negations:
+            negs += 1
+        elif w in boosters:
+            boost += 1
+    e_pos = e_neg = 0
+    for m in _EMOTICON.finditer(norm) if norm.isascii() else (*_EMOJI.finditer(norm), *_EMOTICON.finditer(norm)):
+        if m.lastgroup == "pos":
+            e_pos += 1
+        else:
+            e_neg += 1
+    return [S.score_tokens(words, lang), min(pos, 12.0) / 4, min(neg, 12.0) / 4, min(negs, 3) / 3, min(boost, 3) / 3,
+            min(text.count("!"), 4) / 4, min(text.count("?"), 2) / 2, min(e_pos, 3) / 3, min(e_neg, 3) / 3, 1.0]
+
+
+def _word_codes(words: list[str]) -> list[str]:
+    """Unigrams and bigrams as strings to hash."""
+    return ["w " + w for w in words] + ["b " + a + " " + b for a, b in zip(words, words[1:])]
+
+
+def _bucket(h: np.ndarray, bits: int) -> np.ndarray:
+    return (_mix(h) >> np.uint64(64 - bits)).astype(np.int64)
+
+
+def hashed_features(norms: Sequence[str], words: Sequence[list[str]], bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(text index, bucket) of every hashed feature occurrence of a batch, and the number of
+    occurrences per text."""
+    n = len(norms)
+    # -- words: crc32 of the UTF-8 string, salted by a different constant than char n-grams
+    codes = [_word_codes(w) for w in words]
+    wl = np.fromiter((len(c) for c in codes), dtype=np.int64, count=n)
+    crc = np.fromiter((zlib.crc32(c.encode()) for cs in codes for c in cs), dtype=np.uint64, count=int(wl.sum()))
+    w_tid = np.repeat(np.arange(n, dtype=np.int64), wl)
+    w_b = _bucket(crc + np.uint64(0x9E3779B97F4A7C15), bits)
+    # -- character n-grams over " text " of every text joined by NUL separators
+    buf = "\x00".join(" " + t + " " for t in norms)
+    cp = np.frombuffer(buf.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    lens = np.fromiter((len(t) + 3 for t in norms), dtype=np.int64, count=n)  # text + 2 spaces + separator
+    tid_at = np.repeat(np.arange(n, dtype=np.int64), lens)[: cp.size]
+    is_sep = np.concatenate([[0], np.cumsum(cp == 0)])
+    tids, buckets = [w_tid], [w_b]
+    for k in CHAR_NGRAMS:
+        m = cp.size - k + 1
+        if m <= 0:
+            continue
+        h = cp[:m].copy()
+        for j in range(1, k):
+            h = h * _P + cp[j:m + j]
+        ok = (is_sep[k:m + k] - is_sep[:m]) == 0
+        tids.append(tid_at[:m][ok])
+        buckets.append(_bucket(h[ok] + np.uint64((k * 0x632BE59BD9B4E019) % (1 << 64)), bits))
+    tid = np.concatenate(tids)
+    bucket = np.concatenate(buckets)
+    counts = np.bincount(tid, minlength=n)
+    return tid, bucket, counts
+
+
+def featurize(texts: Sequence[str], lang: str, bits: int):
+    """Everything the model needs for a batch of texts of one language."""
+    norms = [normalize(t) for t in texts]
+    words = [_words(t, lang) for t in norms]
+    dense = np.array([dense_features(t, nm, lang) for t, nm in zip(texts, norms)], dtype=np.float64).reshape(len(texts), len(DENSE))
+    tid, bucket, counts = hashed_features(norms, words, bits)
+    return tid, bucket, counts, dense
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Per language: hashed weights (2**bits x 3) and dense weights (len(DENSE) x 3)."""
+    name: str
+    bits: int
+    hashed: dict[str, np.ndarray]
+    dense: dict[str, np.ndarray]
+
+    def logits(self, texts: Sequence[str], lang: str) -> tuple[np.ndarray, np.ndarray]:
+        """Class logits (n x 3) and the dense features (n x len(DENSE)) of texts of one language."""
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, len(CLASSES))), np.zeros((0, len(DENSE)))
+        tid, bucket, counts, dense = featurize(texts, lang, self.bits)
+        w = self.hashed[lang]
+        scale = 1.0 / np.sqrt(np.maximum(counts, 1))
+        out = dense @ self.dense[lang]
+        for c in range(len(CLASSES)):
+            out[:, c] += np.bincount(tid, weights=w[bucket, c], minlength=n) * scale
+        return out, dense
+
+    def predict(self, texts: Sequence[str], lang: str) -> tuple[list[str], np.ndarray]:
+        """Labels and scores (P(positive) - P(negative)) of texts of one language.
+
+        The question rule: a text with a "?" and no word of the lexicon (no valence at all)
+        is neutral with score 0 - a how-to question to support, which tweets (where questions
+        are mostly rhetorical and negative) taught the model to read as negative."""
+        parts = [self.logits(texts[i:i + BATCH], lang) for i in range(0, len(texts), BATCH)] or [self.logits([], lang)]
+        z, dense = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        labels = [CLASSES[i] for i in p.argmax(axis=1)]
+        scores = p[:, 2] - p[:, 0]
+        no_valence = (dense[:, 1] == 0) & (dense[:, 2] == 0)
+        for i, t in enumerate(texts):
+            if no_valence[i] and "?" in t:
+                labels[i], scores[i] = "neutral", 0.0
+        return labels, scores
+
+
+MODEL_DIR = "models"
+META_FILE = "sentiment_linear.json"
+WEIGHTS_FILE = "sentiment_linear.npy"
+
+
+def save(path, meta: dict, weights: np.ndarray) -> None:
+    """Write the two model files into folder ``path`` (deterministic bytes)."""
+    from pathlib import Path
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    with open(path / WEIGHTS_FILE, "wb") as f:
+        np.save(f, weights.astype(np.float16), allow_pickle=False)
+
+
+def from_arrays(meta: dict, weights: np.ndarray) -> LinearModel:
+    """weights: (languages, 2**bits + len(DENSE), 3), languages in meta["languages"] order."""
+    nh = 1 << meta["bits"]
+    w = weights.astype(np.float32)
+    hashed = {lang: np.ascontiguousarray(w[i, :nh]) for i, lang in enumerate(meta["languages"])}
+    dense = {lang: w[i, nh:].astype(np.float64) for i, lang in enumerate(meta["languages"])}
+    return LinearModel(meta["name"], meta["bits"], hashed, dense)
+
+
+@lru_cache(maxsize=1)
+def load() -> LinearModel:
+    """The shipped model, read once (lazily, on first use)."""
+    root = resources.files("retentio.satisfaction").joinpath(MODEL_DIR)
+    meta = json.loads(root.joinpath(META_FILE).read_text(encoding="utf-8"))
+    with root.joinpath(WEIGHTS_FILE).open("rb") as f:
+        weights = np.load(f, allow_pickle=False)
+    return from_arrays(meta, weights)
