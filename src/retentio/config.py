@@ -118,11 +118,40 @@ class SatisfactionSettings(_Strict):
     sentiment_drop_threshold: float = Field(0.3, gt=0, le=2)
 
 
+class PredictSettings(_Strict):
+    """Churn model, survival LTV and forecasts (docs/prediction.md)."""
+
+    # Label: the account churns (a churn movement, metrics.md §3) within this many months
+    # after the month end.
+    horizon_months: int = Field(3, ge=1, le=12)
+    # Evaluation: the last N labelled month ends are the test set; training uses month ends
+    # at least horizon_months before the first test month (the gap), so no training label
+    # reads a month of the test window.
+    test_months: int = Field(6, ge=1, le=36)
+    # Month ends of the start of the book skipped (features need some history).
+    min_history_months: int = Field(3, ge=0, le=24)
+    # The last N training month ends calibrate the probabilities (not used to fit the trees).
+    calibration_months: int = Field(3, ge=1, le=12)
+    calibration: Literal["platt", "isotonic"] = "platt"
+    seed: int = 42
+    # Account attributes never used as features: they describe the future or identify.
+    exclude_attributes: list[str] = ["churn_reason", "plan", "signup_date", "name", "csm", "status"]
+    drivers: int = Field(3, ge=1, le=10)
+    # Survival LTV: expected lifetime is integrated up to this many months.
+    lifetime_cap_months: int = Field(120, ge=12, le=600)
+    # Forecast: simulated paths and the interval's coverage.
+    simulations: int = Field(1000, ge=100, le=100000)
+    interval: float = Field(0.8, gt=0, lt=1)
+    # Rates of expansion, contraction and new business are the means of the last N months.
+    rate_window_months: int = Field(12, ge=1, le=36)
+
+
 class Settings(_Strict):
     workspace: WorkspaceSettings = WorkspaceSettings()
     metrics: MetricSettings = MetricSettings()
     engagement: EngagementSettings = EngagementSettings()
     satisfaction: SatisfactionSettings = SatisfactionSettings()
+    predict: PredictSettings = PredictSettings()
 
     # -- files -------------------------------------------------------------------------
     @classmethod
