@@ -48,37 +48,54 @@ PHRASES: dict[str, Callable[[Any], str]] = {
     "mrr_change_1m": _pct_change("MRR", "1 month"),
     "mrr_change_3m": _pct_change("MRR", "3 months"),
     "mrr_change_6m": _pct_change("MRR", "6 months"),
-    "paid_lines": _count("{n} paid subscription line", "{n} paid subscription lines"),
+    "plan": lambda v: f"plan {v}",
     "billing_period_months": lambda v: "billed monthly" if v <= 1 else f"billed every {int(v)} months",
     "days_to_renewal": _days_to_renewal,
     "cancellation_recorded": lambda v: "cancellation recorded" if v else "no cancellation recorded",
-    "mau": _count("{n} active user in 30 days", "{n} active users in 30 days"),
-    "dau": _count("{n} daily active user", "{n} daily active users"),
     "seats": _count("{n} seat", "{n} seats"),
-    "stickiness_pct": lambda v: f"stickiness (DAU/MAU) {v:.0f} %",
-    "mau_per_seat_pct": lambda v: f"{v:.0f} % of seats active in 30 days",
+    "touch": lambda v: f"{v} touch account",
+    "active_users_30d": _count("{n} active user in 30 days", "{n} active users in 30 days"),
+    "active_users_7d": _count("{n} active user in 7 days", "{n} active users in 7 days"),
+    "active_users_vs_seats": lambda v: f"{v * 100:.0f} % of seats active in 30 days",
     "active_users_change_60d": _pct_change("active users", "60 days"),
+    "stickiness": lambda v: f"stickiness (DAU/MAU) {v * 100:.0f} %",
+    "stickiness_wau_mau": lambda v: f"WAU/MAU {v * 100:.0f} %",
+    "events_30d": _count("1 usage event in 30 days", "{n} usage events in 30 days"),
+    "usage_trend": _pct_change("usage", "30 days (vs the 30 before)"),
+    "features_used_30d": _count("1 feature used in 30 days", "{n} features used in 30 days"),
+    "complex_features_used_30d": _count("1 complex feature used in 30 days", "{n} complex features used in 30 days"),
+    "key_feature_hours_30d": lambda v: f"{v:.1f} h on key features in 30 days",
+    "key_feature_hours_per_day": lambda v: f"{v:.1f} h a day on key features",
     "days_since_last_activity": lambda v: "active today" if v == 0 else f"no activity for {int(v)} days",
+    "onboarding_score": lambda v: f"onboarding {v:.0f} % complete",
+    "lifecycle": lambda v: f"lifecycle: {str(v).replace('_', ' ')}",
+    "engagement_score": lambda v: f"engagement score {v:.0f}/100",
+    "tickets_open": _count("1 open ticket", "{n} open tickets"),
     "tickets_30d": _count("1 ticket in 30 days", "{n} tickets in 30 days"),
     "tickets_90d": _count("1 ticket in 90 days", "{n} tickets in 90 days"),
-    "integration_tickets_30d": _count("1 ticket about integration in 30 days", "{n} tickets about integration in 30 days"),
-    "bug_tickets_30d": _count("1 ticket about a bug in 30 days", "{n} tickets about bugs in 30 days"),
-    "open_tickets": _count("1 open ticket", "{n} open tickets"),
-    "last_nps": _nps,
-    "last_csat": lambda v: f"last CSAT {v * 100:.0f} % of the scale",
+    "resolution_hours_90d": lambda v: f"tickets resolved in {v:.0f} h on average (90 days)",
+    "nps_last": _nps,
+    "nps_class": lambda v: f"last NPS answer: {v}",
+    "csat_90d": lambda v: f"{v * 100:.0f} % positive CSAT in 90 days",
+    "sentiment_90d": lambda v: f"{'negative' if v < -0.05 else 'positive' if v > 0.05 else 'neutral'} tone in texts "
+                               f"of 90 days ({v:+.2f})",
+    "texts_90d": _count("1 ticket or comment text in 90 days", "{n} ticket or comment texts in 90 days"),
 }
 
 
 # What a missing value means, where it means something.
 NULL_PHRASES = {
-    "days_to_renewal": "no fixed-term contract (billed monthly)",
     "active_users_change_60d": "no active users 60 days ago to compare with",
+    "usage_trend": "no usage in the 30 days before to compare with",
     "mrr_change_1m": "not a customer 1 month ago",
     "mrr_change_3m": "not a customer 3 months ago",
     "mrr_change_6m": "not a customer 6 months ago",
     "days_since_last_activity": "no recorded activity",
-    "last_nps": "no NPS answer",
-    "last_csat": "no CSAT answer",
+    "nps_last": "no NPS answer",
+    "nps_class": "no NPS answer",
+    "csat_90d": "no CSAT answer in 90 days",
+    "sentiment_90d": "no ticket or comment text in 90 days",
+    "resolution_hours_90d": "no ticket resolved in 90 days",
     "seats": "no seat count",
 }
 
@@ -90,10 +107,7 @@ def phrase(feature: str, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         if feature in NULL_PHRASES:
             return NULL_PHRASES[feature]
-        label = feature.removeprefix("attr_").replace("_", " ")
-        return f"no {label} data"
-    if feature.startswith("attr_"):
-        return f"{feature.removeprefix('attr_').replace('_', ' ')}: {value}"
+        return f"no {feature.replace('_', ' ')} data"
     f = PHRASES.get(feature)
     if f is not None:
         try:
