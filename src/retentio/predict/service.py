@@ -21,10 +21,28 @@ def _horizon(ws, horizon: int | None) -> int:
     return h
 
 
+# Datasets built in this process, by workspace, data version, settings, as_of and horizon:
+# the features of every month end are the slow part, and train, score, forecasts and the
+# CLI commands of one session ask for the same ones.  Data only changes through imports
+# (each logged in the ``imports`` table), so their count and latest time version the data.
+_DATASETS: dict[tuple, Any] = {}
+
+
+def _data_version(ws) -> tuple:
+    row = ws.warehouse.query("SELECT count(*) AS n, max(imported_at) AS last FROM imports")[0]
+    return (str(Path(ws.path).resolve()), row["n"], str(row["last"]))
+
+
 def _dataset(ws, as_of, horizon):
     from retentio.predict.churn import build_dataset
 
-    return build_dataset(ws.engine(), ws.settings, resolve_as_of(as_of), _horizon(ws, horizon))
+    day, h = resolve_as_of(as_of), _horizon(ws, horizon)
+    key = (*_data_version(ws), ws.settings.model_dump_json(), day, h)
+    if key not in _DATASETS:
+        if len(_DATASETS) >= 4:
+            _DATASETS.pop(next(iter(_DATASETS)))
+        _DATASETS[key] = build_dataset(ws.engine(), ws.settings, day, h)
+    return _DATASETS[key]
 
 
 def predict_evaluate(ws, *, as_of: date | str | None = None, horizon: int | None = None) -> dict[str, Any]:
