@@ -174,7 +174,9 @@ class PredictSettings(_Strict):
     calibration_months: int = Field(3, ge=1, le=12)
     calibration: Literal["platt", "isotonic"] = "platt"
     seed: int = 42
-    # Features come from retentio.features (the account attributes offered are health.attributes).
+    # Features come from retentio.features (the account attributes offered are health.attributes);
+    # these are left out of the churn model (e.g. cancellation_recorded, to measure without it).
+    exclude_features: list[str] = []
     drivers: int = Field(3, ge=1, le=10)
     # Survival LTV: expected lifetime is integrated up to this many months.
     lifetime_cap_months: int = Field(120, ge=12, le=600)

@@ -153,10 +153,10 @@ class Encoding:
     vocab: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def learn(cls, frame: pl.DataFrame) -> "Encoding":
+    def learn(cls, frame: pl.DataFrame, exclude: list[str] | tuple[str, ...] = ()) -> "Encoding":
         from retentio.predict.features import feature_columns
 
-        num, cat = feature_columns(frame.drop("month", "label", strict=False))
+        num, cat = feature_columns(frame.drop("month", "label", *exclude, strict=False))
         vocab = {c: sorted(v for v in frame[c].unique().to_list() if v is not None) for c in cat}
         return cls(num, cat, vocab)
 
@@ -372,7 +372,7 @@ def fit_models(frame: pl.DataFrame, split: Split, settings: Settings, *, labels:
     p = settings.predict
     fit_rows = rows_in(frame, split.fit)
     cal_rows = rows_in(frame, split.calibration)
-    enc = Encoding.learn(fit_rows)
+    enc = Encoding.learn(fit_rows, p.exclude_features)
     Xf, yf = enc.matrix(fit_rows), fit_rows["label"].to_numpy().astype(int)
     Xc, yc = enc.matrix(cal_rows), cal_rows["label"].to_numpy().astype(int)
     booster = fit_lgb(Xf, yf, enc, p.seed)

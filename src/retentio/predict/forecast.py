@@ -142,7 +142,7 @@ def forecast_mrr(ws, as_of: date, months: int, horizon: int) -> dict[str, Any]:
             "high": float(np.quantile(total[:, t], hi_q)),
             "existing_expected": float(existing[:, t].mean()),
             "new_expected": float(new_total[:, t].mean()),
-            "scheduled_loss": float(scheduled[t]),
+            "scheduled_loss": round(float(scheduled[t]), 2),
         })
     return {
         "start_month": month_label(last),
