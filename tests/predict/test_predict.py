@@ -351,3 +351,28 @@ def test_cli_pinned_json_shapes(demo_ws):
     bm = json.loads(_cli("predict", "benchmark", "telco", "--data", str(TELCO), "--folds", "2", "--seed", "1", "--format", "json"))
     assert set(bm) >= {"dataset", "rows", "folds", "auc_mean", "auc_std", "model", "baseline_auc_mean"}
     assert bm["dataset"] == "telco" and bm["rows"] == 7043 and bm["folds"] == 2
+
+
+# -- errors ----------------------------------------------------------------------------------------
+def test_errors_name_the_parameter_and_say_what_to_do(tmp_path):
+    from retentio.errors import DataError, UsageError
+    from retentio.service import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    with pytest.raises(UsageError, match="horizon 13") as e:
+        ws.predict_evaluate(horizon=13)
+    assert "1 to 12" in e.value.hint
+    with pytest.raises(DataError, match="no paid subscription line") as e:
+        ws.predict_evaluate(as_of="2024-12-31")
+    assert "import subscriptions" in e.value.hint
+    # 8 months of history cannot hold 3 history, fit, 3 calibration, 3 gap and 6 test months
+    book = make_book("plain")
+    short = _truncate(book, date(2022, 8, 31))
+    eng = engine_for(short)
+    try:
+        ds = churn.build_dataset(eng, settings(), date(2022, 8, 31), 3)
+        with pytest.raises(DataError, match="not enough history to train") as e:
+            churn.time_split(ds, settings(), with_test=True)
+    finally:
+        eng.close()
+    assert "predict.test_months" in e.value.hint
