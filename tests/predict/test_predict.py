@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -343,6 +342,17 @@ def test_cli_pinned_json_shapes(demo_ws):
     assert all(r["low"] <= r["median"] <= r["high"] for r in fm["months"])
     csv = _cli("forecast", "mrr", "--workspace", ws, "--months", "12", "--as-of", "2024-12-31", "--format", "csv")
     assert csv.splitlines()[0].startswith("month,expected,median,low,high") and len(csv.splitlines()) == 13
+    # the simulation is seeded: the same forecast twice
+    assert json.loads(_cli("forecast", "mrr", "--workspace", ws, "--as-of", "2024-12-31", "--format", "json")) == fm
+
+    lt = json.loads(_cli("predict", "ltv", "--workspace", ws, "--as-of", "2024-12-31", "--by", "size", "--accounts",
+                         "--format", "json"))
+    assert len(lt["accounts"]) == len(sc)  # one row per customer at 2024-12-31, as scored
+    assert all(0 <= a["remaining_lifetime_months"] <= lt["lifetime_cap_months"] for a in lt["accounts"])
+    assert {g["segment"] for g in lt["segments"]} >= {"micro", "SMB"}
+    for g in lt["segments"]:
+        assert set(g) >= {"km_survival", "expected_lifetime_months", "survival_ltv", "arpa_churn_ltv", "remaining_ltv"}
+        assert 0 < g["expected_lifetime_months"] <= lt["lifetime_cap_months"]
 
     rn = json.loads(_cli("forecast", "renewals", "--workspace", ws, "--days", "90", "--as-of", "2024-12-31", "--format", "json"))
     assert set(rn) >= {"count", "mrr", "mrr_at_risk", "renewals"}

@@ -135,14 +135,24 @@ def explain(account: Annotated[str, typer.Argument(help="Account id.")], workspa
 @predict_app.command("ltv")
 def ltv(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None,
         by: Annotated[str, typer.Option("--by", help="Account attribute of the segments.")] = "size",
+        accounts: Annotated[bool, typer.Option("--accounts", help="Each customer's expected remaining lifetime and LTV instead.")] = False,
         format: FormatOpt = OutputFormat.table) -> None:
     """Survival LTV by segment (Kaplan-Meier, Weibull) beside the ARPA / churn LTV of metrics.md.
 
     Example: retentio predict ltv -w acme --by size
     """
-    res = open_workspace(workspace).survival_ltv(as_of=as_of, by=by)
+    res = open_workspace(workspace).survival_ltv(as_of=as_of, by=by, accounts=accounts)
     if format == OutputFormat.json:
         print_json(res)
+        return
+    if accounts:
+        rows = [{"account": r["account_id"], "segment": r["segment"], "age_m": r["age_months"], "mrr": _num(r["mrr"], 0),
+                 "remaining_m": _num(r["remaining_lifetime_months"], 1), "remaining_ltv": _num(r["remaining_ltv"], 0)}
+                for r in res["accounts"]]
+        if format == OutputFormat.csv:
+            print_csv(res["accounts"])
+        else:
+            print_table(rows, title=f"Expected remaining lifetime by account at {res['month_end']} (shortest first)")
         return
     rows = [{"segment": g["segment"], "customers": g["customers"], "km_12m": _pct(g["km_survival"].get("12")),
              "life_m": _num(g["expected_lifetime_months"], 1), "ltv_surv": _num(g["survival_ltv"], 0),

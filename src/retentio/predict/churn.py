@@ -23,7 +23,7 @@ import polars as pl
 from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.errors import DataError
-from retentio.metrics.periods import month_end, month_index, month_label
+from retentio.metrics.periods import month_end, month_label
 
 # Chosen once for small, noisy books (shallow trees, L2, slow learning); the same
 # parameters run the Telco benchmark (docs/prediction.md shows the settings compared).
@@ -417,6 +417,3 @@ def contributions(booster, X: np.ndarray) -> np.ndarray:
     """TreeSHAP values (log-odds) of each feature for each row; the last column is the bias."""
     return booster.predict(X, pred_contrib=True)
 
-
-def month_of_day(d: date) -> int:
-    return month_index(d)

@@ -30,8 +30,6 @@ import polars as pl
 
 
 def _window_rates(ws, last: int) -> dict[str, Any]:
-    import narwhals as nw
-
     from retentio.metrics.movements import account_movements
     from retentio.metrics.mrr import account_months
 

@@ -200,10 +200,13 @@ def predict_benchmark(ws_or_none, dataset: str = "telco", *, data: str | Path, f
     return benchmark(Path(data), folds=folds, seed=seed)
 
 
-def survival_ltv(ws, *, as_of: date | str | None = None, by: str = "size") -> dict[str, Any]:
+def survival_ltv(ws, *, as_of: date | str | None = None, by: str = "size", accounts: bool = False) -> dict[str, Any]:
+    """Kaplan-Meier and Weibull lifetimes by segment (``by``: an account attribute) and
+    cohort, survival LTV beside the ARPA / churn LTV; with ``accounts``, each current
+    customer's expected remaining lifetime and LTV."""
     from retentio.predict.survival import survival_ltv as run
 
-    return run(ws, resolve_as_of(as_of), by)
+    return run(ws, resolve_as_of(as_of), by, accounts)
 
 
 def forecast_mrr(ws, *, as_of: date | str | None = None, months: int = 12, horizon: int | None = None) -> dict[str, Any]:

@@ -111,7 +111,7 @@ def expected_remaining(fit, X, ages: list[float], cap: int) -> list[float]:
     return out
 
 
-def survival_ltv(ws, as_of: date, by: str) -> dict[str, Any]:
+def survival_ltv(ws, as_of: date, by: str, accounts: bool = False) -> dict[str, Any]:
     from retentio.clock import last_complete_month, month_end
     from retentio.metrics.periods import month_label
 
@@ -150,7 +150,7 @@ def survival_ltv(ws, as_of: date, by: str) -> dict[str, Any]:
         part = df.filter(pl.col("cohort") == c)
         cohorts.append({"cohort": c, "accounts": part.height, "churned": int(part["churned"].sum()),
                         **km_table(part["months"].to_numpy(), part["churned"].cast(pl.Int64).to_numpy())})
-    return {
+    out: dict[str, Any] = {
         "month_end": month_end(y, m).isoformat(),
         "by": by,
         "lifetime_cap_months": cap,
@@ -161,20 +161,18 @@ def survival_ltv(ws, as_of: date, by: str) -> dict[str, Any]:
         "segments": out_segments,
         "cohorts": cohorts,
     }
+    if accounts:
+        out["accounts"] = _remaining(df, fit, segs, cap)
+    return out
 
 
-def account_remaining(ws, as_of: date, by: str) -> list[dict[str, Any]]:
-    """Expected remaining lifetime (months, capped) and LTV (× MRR at L) of each customer."""
-    from retentio.clock import last_complete_month
-
-    y, m = last_complete_month(as_of)
-    last = y * 12 + m - 1
-    cap = ws.settings.predict.lifetime_cap_months
-    df = lifetimes(ws.engine(), ws.settings, last, by)
-    fit, segs = _weibull(df)
+def _remaining(df: pl.DataFrame, fit, segs: list[str], cap: int) -> list[dict[str, Any]]:
+    """Expected remaining lifetime (months, capped) and remaining LTV (x MRR at L) of each
+    current customer, riskiest (shortest) first."""
     cur = df.filter(pl.col("mrr_last").is_not_null())
     lives = expected_remaining(fit, _design(segs, cur["segment"].to_list(), cur["mrr_first"].to_list()),
                                cur["months"].to_list(), cap)
-    return [{"account_id": r["account_id"], "segment": r["segment"], "age_months": int(r["months"]), "mrr": r["mrr_last"],
+    rows = [{"account_id": r["account_id"], "segment": r["segment"], "age_months": int(r["months"]), "mrr": r["mrr_last"],
              "remaining_lifetime_months": life, "remaining_ltv": life * r["mrr_last"]}
             for life, r in zip(lives, cur.iter_rows(named=True))]
+    return sorted(rows, key=lambda r: (r["remaining_lifetime_months"], r["account_id"]))
