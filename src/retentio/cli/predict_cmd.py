@@ -10,6 +10,16 @@ from retentio.cli.common import (FormatOpt, OutputFormat, WorkspaceOpt, console,
                                  print_table)
 from retentio.cli.main import app
 
+
+def _call(workspace: str | None, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Run one service method on the workspace and release its database handles (a later
+    command of the same process — tests, notebooks — may need to write to the file)."""
+    ws = open_workspace(workspace)
+    try:
+        return getattr(ws, method)(*args, **kwargs)
+    finally:
+        ws.close()
+
 predict_app = typer.Typer(help="Churn risk per account with its drivers, survival LTV, public benchmark (docs/prediction.md).",
                           no_args_is_help=True)
 forecast_app = typer.Typer(help="MRR forecast with an interval, renewals due with their risk (docs/prediction.md).",
@@ -48,7 +58,7 @@ def train(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None, horizon: Horizo
 
     Example: retentio predict train -w acme --as-of 2024-12-31
     """
-    res = open_workspace(workspace).predict_train(as_of=as_of, horizon=horizon)
+    res = _call(workspace, "predict_train", as_of=as_of, horizon=horizon)
     if format == OutputFormat.json:
         print_json(res)
         return
@@ -68,7 +78,7 @@ def evaluate(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None, horizon: Hor
 
     Example: retentio predict evaluate -w acme --horizon 3 -f json
     """
-    res = open_workspace(workspace).predict_evaluate(as_of=as_of, horizon=horizon)
+    res = _call(workspace, "predict_evaluate", as_of=as_of, horizon=horizon)
     if format == OutputFormat.json:
         print_json(res)
         return
@@ -97,7 +107,7 @@ def score(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None, horizon: Horizo
 
     Example: retentio predict score -w acme --limit 20
     """
-    res = open_workspace(workspace).predict_score(as_of=as_of, horizon=horizon)
+    res = _call(workspace, "predict_score", as_of=as_of, horizon=horizon)
     if limit is not None:
         res = res[: max(0, limit)]
     if format == OutputFormat.json:
@@ -119,7 +129,7 @@ def explain(account: Annotated[str, typer.Argument(help="Account id.")], workspa
 
     Example: retentio predict explain acc_00042 -w acme
     """
-    res = open_workspace(workspace).predict_explain(account, as_of=as_of, horizon=horizon, top=top)
+    res = _call(workspace, "predict_explain", account, as_of=as_of, horizon=horizon, top=top)
     if format == OutputFormat.json:
         print_json(res)
         return
@@ -141,7 +151,7 @@ def ltv(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None,
 
     Example: retentio predict ltv -w acme --by size
     """
-    res = open_workspace(workspace).survival_ltv(as_of=as_of, by=by, accounts=accounts)
+    res = _call(workspace, "survival_ltv", as_of=as_of, by=by, accounts=accounts)
     if format == OutputFormat.json:
         print_json(res)
         return
@@ -190,7 +200,7 @@ def forecast_mrr(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None,
 
     Example: retentio forecast mrr -w acme --months 12 -f csv
     """
-    res = open_workspace(workspace).forecast_mrr(as_of=as_of, months=months)
+    res = _call(workspace, "forecast_mrr", as_of=as_of, months=months)
     if format == OutputFormat.json:
         print_json(res)
         return
@@ -211,7 +221,7 @@ def forecast_renewals(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None,
 
     Example: retentio forecast renewals -w acme --days 90
     """
-    res = open_workspace(workspace).forecast_renewals(as_of=as_of, days=days)
+    res = _call(workspace, "forecast_renewals", as_of=as_of, days=days)
     if format == OutputFormat.json:
         print_json(res)
         return

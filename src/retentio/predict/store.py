@@ -58,7 +58,13 @@ def write_risk(ws, rows: list[dict[str, Any]], month_end: date, horizon: int) ->
     """Replace the stored risks of one month end and horizon by ``rows``."""
     import pyarrow as pa
 
+    import gc
+
     ws.close()  # release the engine's read-only attachment before writing
+    # Workspaces dropped earlier in this process may still hold the file attached until
+    # their reference cycles (engine <-> cached books) are collected; DuckDB refuses a write
+    # connection while they do.
+    gc.collect()
     cols = ", ".join(f'"{n}" {t}' for n, t in RISK_COLUMNS)
     table = pa.table({
         "account_id": [r["account_id"] for r in rows],
