@@ -37,7 +37,9 @@ def _window_rates(ws, last: int) -> dict[str, Any]:
     eng = ws.engine()
     first = last - w + 1
     A = account_months(eng, ws.settings, first - 1, last)
-    mv = eng.collect(account_movements(eng, ws.settings, A, first, last).select("account_id", "month", "s", "e", "kind"))
+    # sorted: engines return rows in no fixed order, and the simulation draws from these values
+    mv = eng.collect(account_movements(eng, ws.settings, A, first, last).select("account_id", "month", "s", "e", "kind")
+                     ).sort("month", "account_id")
     start = mv.group_by("month").agg((pl.col("s").sum() / 100).alias("mrr_start"),
                                      (pl.col("s") > 0).sum().alias("customers_start"))
     exp = mv.filter(pl.col("kind") == "expansion").select(((pl.col("e") - pl.col("s")).sum() / 100)).item() or 0.0
@@ -72,7 +74,8 @@ def _book(ws, as_of: date, last: int) -> pl.DataFrame:
     j = j.with_columns(pl.col("ends").map_elements(lambda d: month_index(d), return_dtype=pl.Int64).alias("end_month"))
     # accounts that are customers at L (MRR > 0 after discounts)
     pos = j.group_by("account_id").agg(pl.col("mrr_cents").sum().alias("t")).filter(pl.col("t") > 0).select("account_id")
-    return j.join(pos, on="account_id", how="semi").select("account_id", (pl.col("mrr_cents") / 100.0).alias("mrr"), "end_month")
+    return (j.join(pos, on="account_id", how="semi").sort("account_id", "subscription_id")
+            .select("account_id", (pl.col("mrr_cents") / 100.0).alias("mrr"), "end_month"))
 
 
 def forecast_mrr(ws, as_of: date, months: int, horizon: int) -> dict[str, Any]:

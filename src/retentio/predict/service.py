@@ -45,11 +45,22 @@ def _dataset(ws, as_of, horizon):
     return _DATASETS[key]
 
 
-def predict_evaluate(ws, *, as_of: date | str | None = None, horizon: int | None = None) -> dict[str, Any]:
-    """Time-based evaluation: LightGBM vs the logistic baseline on the last labelled months."""
+def _evaluation(ws, ds) -> dict[str, Any]:
+    """The evaluation of a dataset under the current settings, computed once per process."""
+    import copy
+
     from retentio.predict.churn import evaluate
 
-    return evaluate(_dataset(ws, as_of, horizon), ws.settings)
+    done = ds.__dict__.setdefault("_evaluations", {})
+    key = ws.settings.model_dump_json()
+    if key not in done:
+        done[key] = evaluate(ds, ws.settings)
+    return copy.deepcopy(done[key])
+
+
+def predict_evaluate(ws, *, as_of: date | str | None = None, horizon: int | None = None) -> dict[str, Any]:
+    """Time-based evaluation: LightGBM vs the logistic baseline on the last labelled months."""
+    return _evaluation(ws, _dataset(ws, as_of, horizon))
 
 
 def predict_train(ws, *, as_of: date | str | None = None, horizon: int | None = None) -> dict[str, Any]:
@@ -62,7 +73,7 @@ def predict_train(ws, *, as_of: date | str | None = None, horizon: int | None = 
     from retentio.metrics.periods import month_label
 
     ds = _dataset(ws, as_of, horizon)
-    evaluation = churn.evaluate(ds, ws.settings)
+    evaluation = _evaluation(ws, ds)
     split = churn.time_split(ds, ws.settings, with_test=False)
     fitted = churn.fit_models(ds.frame, split, ws.settings)
     me = month_end(ds.last // 12, ds.last % 12 + 1)
