@@ -120,13 +120,14 @@ def test_labels_and_time_split(planted):
     assert split.calibration[1] + 3 == split.test[0]
     # account a line ending on the 10th of month c is a customer at the end of c-1 and churns in c:
     # its month ends c-3, c-2, c-1 are labelled 1, c-4 is 0, and it has no row at c.
-    book = make_book("plain")
-    sub = next(s for s in book["subscriptions"] if s["end_date"] is not None and s["end_date"].year == 2023)
-    c = sub["end_date"].year * 12 + sub["end_date"].month - 1
+    book = make_book("planted")
+    month = lambda d: d.year * 12 + d.month - 1  # noqa: E731
+    sub = next(s for s in book["subscriptions"] if s["end_date"] is not None
+               and planted.first + 4 <= month(s["end_date"]) <= planted.labelled_last + 1)
+    c = month(sub["end_date"])
     rows = planted.frame.filter(pl.col("account_id") == sub["account_id"]).select("month", "label")
     got = dict(zip(rows["month"].to_list(), rows["label"].to_list()))
-    if c - 4 in got and c - 1 <= planted.labelled_last:
-        assert [got[c - 4], got[c - 3], got[c - 2], got[c - 1]] == [0, 1, 1, 1]
+    assert [got[c - 4], got[c - 3], got[c - 2], got[c - 1]] == [0, 1, 1, 1]
     assert c not in got
 
 
@@ -356,6 +357,8 @@ def test_cli_pinned_json_shapes(demo_ws):
 
     rn = json.loads(_cli("forecast", "renewals", "--workspace", ws, "--days", "90", "--as-of", "2024-12-31", "--format", "json"))
     assert set(rn) >= {"count", "mrr", "mrr_at_risk", "renewals"}
+    # forecasts re-scored the same month end: its stored risks were replaced, not appended
+    assert len(Workspace(demo_ws).churn_risk(as_of="2024-12-31")) == len(sc)
     assert all("2025-01-01" <= r["renewal_date"] <= "2025-03-31" for r in rn["renewals"])
 
     bm = json.loads(_cli("predict", "benchmark", "telco", "--data", str(TELCO), "--folds", "2", "--seed", "1", "--format", "json"))
