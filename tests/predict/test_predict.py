@@ -389,3 +389,27 @@ def test_errors_name_the_parameter_and_say_what_to_do(tmp_path):
     finally:
         eng.close()
     assert "predict.test_months" in e.value.hint
+
+
+def test_forecast_simulation_by_hand():
+    from retentio.predict.forecast import simulate
+
+    # account 1: 100 forever; account 2: 50 until its recorded end (gone from month 2). No churn,
+    # no movement, no new business: MRR is 150, 100, 100 in months 1..3 on every path.
+    sched = np.array([[100.0, 100, 100, 100], [50, 50, 0, 0]])
+    ex, new = simulate(sched, np.zeros(2), 0.0, 0.0, np.array([10.0]), 0.0, n=50, seed=1)
+    assert (ex == np.array([150.0, 100, 100])).all() and (new == 0).all()
+    # net rate 1 % a month: 100 x 1.01^2 = 102.01 in month 2
+    ex, _ = simulate(sched[:1], np.zeros(1), 0.01, 0.0, np.array([10.0]), 0.0, n=10, seed=1)
+    assert ex[:, 1] == pytest.approx(102.01)
+    # monthly hazard 10 %: expected MRR in month 3 = 100 x 0.9^3 = 72.9 (s.e. of the mean over
+    # 20 000 paths: 100 x sqrt(0.729 x 0.271 / 20000) = 0.31)
+    ex, _ = simulate(sched[:1], np.array([0.1]), 0.0, 0.0, np.array([10.0]), 0.0, n=20000, seed=1)
+    assert ex[:, 2].mean() == pytest.approx(72.9, abs=1.5)
+    # 2 new accounts a month of 10 each, none leaving: month 3 holds 3 x 2 x 10 = 60 on average
+    # (s.e.: 10 x sqrt(3 x 2 / 20000) = 0.17)
+    _, new = simulate(np.zeros((0, 4)), np.zeros(0), 0.0, 2.0, np.array([10.0]), 0.0, n=20000, seed=1)
+    assert new[:, 2].mean() == pytest.approx(60.0, abs=1.0)
+    # same seed, same paths
+    a, b = (simulate(sched, np.array([0.1, 0.2]), 0.01, 2.0, np.array([5.0, 15.0]), 0.05, n=100, seed=7) for _ in range(2))
+    assert (a[0] == b[0]).all() and (a[1] == b[1]).all()

@@ -78,6 +78,39 @@ def _book(ws, as_of: date, last: int) -> pl.DataFrame:
             .select("account_id", (pl.col("mrr_cents") / 100.0).alias("mrr"), "end_month"))
 
 
+def simulate(sched: np.ndarray, hazard: np.ndarray, net: float, new_per_month: float, new_vals: np.ndarray,
+             new_churn: float, *, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Simulated MRR of ``n`` paths: (existing, new), each of shape (n, months).
+
+    ``sched[a, t]`` is account a's MRR at month t (t = 0 .. months) if it stays; each month
+    a surviving account churns with probability ``hazard[a]``; surviving MRR is multiplied
+    by (1 + net)^t.  New accounts arrive as Poisson(new_per_month) a month with MRR drawn
+    from ``new_vals``; each later month a cohort keeps Binomial(count, 1 - new_churn)
+    customers (at the cohort's mean MRR) and grows by (1 + net) a month."""
+    months = sched.shape[1] - 1
+    n_acc = sched.shape[0]
+    rng = np.random.default_rng(seed)
+    alive = np.ones((n, n_acc), dtype=bool)
+    existing = np.zeros((n, months))
+    new_total = np.zeros((n, months))
+    cohort_n = np.zeros((n, months), dtype=np.int64)
+    cohort_mean = np.zeros((n, months))
+    for t in range(1, months + 1):
+        alive &= rng.random((n, n_acc)) >= hazard
+        existing[:, t - 1] = (alive * sched[:, t]).sum(axis=1) * (1.0 + net) ** t
+        # earlier new cohorts lose customers, then this month's cohort arrives
+        if t > 1:
+            cohort_n[:, : t - 1] = rng.binomial(cohort_n[:, : t - 1], 1.0 - new_churn)
+        k = rng.poisson(new_per_month, size=n)
+        cohort_n[:, t - 1] = k
+        draws = rng.choice(new_vals, size=(n, int(k.max()) if k.max() > 0 else 1))
+        mask = np.arange(draws.shape[1])[None, :] < k[:, None]
+        cohort_mean[:, t - 1] = np.where(k > 0, (draws * mask).sum(axis=1) / np.maximum(k, 1), 0.0)
+        ages = t - 1 - np.arange(t)  # months since each cohort arrived
+        new_total[:, t - 1] = (cohort_n[:, :t] * cohort_mean[:, :t] * (1.0 + net) ** ages[None, :]).sum(axis=1)
+    return existing, new_total
+
+
 def forecast_mrr(ws, as_of: date, months: int, horizon: int) -> dict[str, Any]:
     from retentio.clock import last_complete_month
     from retentio.metrics.periods import month_label
@@ -107,29 +140,10 @@ def forecast_mrr(ws, as_of: date, months: int, horizon: int) -> dict[str, Any]:
     r_arr = np.array([risk.get(a, 0.0) for a in accounts])
     hazard = np.where(fully_cancelled, 0.0, 1.0 - (1.0 - np.clip(r_arr, 0, 1)) ** (1.0 / horizon))
     net = rates["expansion_rate"] - rates["contraction_rate"]
-    rng = np.random.default_rng(p.seed)
-    n = p.simulations
-    alive = np.ones((n, n_acc), dtype=bool)
-    existing = np.zeros((n, months))
-    new_total = np.zeros((n, months))
     new_vals = np.array(rates["new_mrr_values"]) if rates["new_mrr_values"] else np.zeros(1)
-    cohort_n = np.zeros((n, months), dtype=np.int64)
-    cohort_mean = np.zeros((n, months))
     c_new = rates["new_customer_churn_rate"]
-    for t in range(1, months + 1):
-        alive &= rng.random((n, n_acc)) >= hazard
-        growth = (1.0 + net) ** t
-        existing[:, t - 1] = (alive * sched[:, t]).sum(axis=1) * growth
-        # earlier new cohorts lose customers, then this month's cohort arrives
-        if t > 1:
-            cohort_n[:, : t - 1] = rng.binomial(cohort_n[:, : t - 1], 1.0 - c_new)
-        k = rng.poisson(rates["new_accounts_per_month"], size=n)
-        cohort_n[:, t - 1] = k
-        draws = rng.choice(new_vals, size=(n, int(k.max()) if k.max() > 0 else 1))
-        mask = np.arange(draws.shape[1])[None, :] < k[:, None]
-        cohort_mean[:, t - 1] = np.where(k > 0, (draws * mask).sum(axis=1) / np.maximum(k, 1), 0.0)
-        ages = t - 1 - np.arange(t)  # months since each cohort arrived
-        new_total[:, t - 1] = (cohort_n[:, :t] * cohort_mean[:, :t] * (1.0 + net) ** ages[None, :]).sum(axis=1)
+    existing, new_total = simulate(sched, hazard, net, rates["new_accounts_per_month"], new_vals, c_new,
+                                   n=p.simulations, seed=p.seed)
     total = existing + new_total
     lo_q, hi_q = (1 - p.interval) / 2, 1 - (1 - p.interval) / 2
     scheduled = sched[:, 0].sum() - sched[:, 1:].sum(axis=0)
@@ -150,7 +164,7 @@ def forecast_mrr(ws, as_of: date, months: int, horizon: int) -> dict[str, Any]:
         "start_mrr": float(sched[:, 0].sum()),
         "customers": n_acc,
         "horizon_months": horizon,
-        "simulations": n,
+        "simulations": p.simulations,
         "seed": p.seed,
         "interval": p.interval,
         "rates": {
