@@ -413,3 +413,18 @@ def test_forecast_simulation_by_hand():
     # same seed, same paths
     a, b = (simulate(sched, np.array([0.1, 0.2]), 0.01, 2.0, np.array([5.0, 15.0]), 0.05, n=100, seed=7) for _ in range(2))
     assert (a[0] == b[0]).all() and (a[1] == b[1]).all()
+
+
+def test_expected_remaining_lifetime_by_hand():
+    import pandas as pd
+
+    from retentio.predict.survival import expected_remaining
+
+    class Exponential:  # S(t) = exp(-t / 10): mean lifetime 10 months, memoryless
+        def predict_survival_function(self, X, times):
+            return pd.DataFrame({i: np.exp(-np.asarray(times) / 10) for i in range(len(X))}, index=times)
+
+    # E[min(T, 120) - a | T > a] = 10 (1 - exp(-(120 - a) / 10)) = 10.000 for a = 0 and a = 24
+    # (memoryless), and 10 (1 - exp(-1)) = 6.321 for a = 110 (the 120-month cap binds)
+    got = expected_remaining(Exponential(), pd.DataFrame({"x": [0, 0, 0]}), [0, 24, 110], 120)
+    assert got == pytest.approx([10.0, 10.0, 6.321], abs=0.02)
