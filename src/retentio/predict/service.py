@@ -163,7 +163,7 @@ def predict_explain(ws, account_id: str, *, as_of: date | str | None = None, hor
     ids = rows["account_id"].to_list()
     if account_id not in ids:
         raise NotFound(f"account {account_id!r} is not a customer at {meta['month_end']}",
-                       hint="pick an account with MRR on that day (retentio predict score lists them) or another as_of")
+                       hint="pick an account with MRR on that day (predict_score lists them) or another as_of")
     i = ids.index(account_id)
     features = meta["features"]
     values = _values(rows, i, features)
