@@ -49,6 +49,7 @@ BUILTIN: tuple[Capability | str, ...] = (
     Capability("satisfaction", "NPS, CSAT, tickets, sentiment (metrics.md §10)", cli="retentio.cli.satisfaction_cmd"),
     Capability("analyze", "Analyses across figures", cli="retentio.cli.analyze_cmd"),
     "retentio.health.capability:CAPABILITY",
+    "retentio.predict.capability:CAPABILITY",
     "retentio.playbooks.capability:CAPABILITY",
 )
 

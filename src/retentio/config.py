@@ -223,6 +223,33 @@ class SentimentSettings(_Strict):
     # docs/sentiment.md: "trained" = the shipped linear model (default), "lexicon" = the
     # explainable lexicon scorer.
     model: Literal["trained", "lexicon"] = "trained"
+class PredictSettings(_Strict):
+    """Churn model, survival LTV and forecasts (docs/prediction.md)."""
+
+    # Label: the account churns (a churn movement, metrics.md §3) within this many months
+    # after the month end.
+    horizon_months: int = Field(3, ge=1, le=12)
+    # Evaluation: the last N labelled month ends are the test set; training uses month ends
+    # at least horizon_months before the first test month (the gap), so no training label
+    # reads a month of the test window.
+    test_months: int = Field(6, ge=1, le=36)
+    # Month ends of the start of the book skipped (features need some history).
+    min_history_months: int = Field(3, ge=0, le=24)
+    # The last N training month ends calibrate the probabilities (not used to fit the trees).
+    calibration_months: int = Field(3, ge=1, le=12)
+    calibration: Literal["platt", "isotonic"] = "platt"
+    seed: int = 42
+    # Features come from retentio.features (the account attributes offered are health.attributes);
+    # these are left out of the churn model (e.g. cancellation_recorded, to measure without it).
+    exclude_features: list[str] = []
+    drivers: int = Field(3, ge=1, le=10)
+    # Survival LTV: expected lifetime is integrated up to this many months.
+    lifetime_cap_months: int = Field(120, ge=12, le=600)
+    # Forecast: simulated paths and the interval's coverage.
+    simulations: int = Field(1000, ge=100, le=100000)
+    interval: float = Field(0.8, gt=0, lt=1)
+    # Rates of expansion, contraction and new business are the means of the last N months.
+    rate_window_months: int = Field(12, ge=1, le=36)
 
 
 class Settings(_Strict):
@@ -235,6 +262,7 @@ class Settings(_Strict):
     webhooks: WebhookSettings = WebhookSettings()
     playbooks: PlaybookSettings = PlaybookSettings()
     sentiment: SentimentSettings = SentimentSettings()
+    predict: PredictSettings = PredictSettings()
 
     # -- files -------------------------------------------------------------------------
     @classmethod
