@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo-workspace
+# The demo book ends with the last complete month: its last day is the demo's "today".
+DEMO_AS_OF := $(shell date -d "$$(date +%Y-%m-01) -1 day" +%F)
 
 .PHONY: venv demo test check browser bench bench-quick clean
 
@@ -19,6 +21,15 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(VENV)/bin/retentio demo --workspace $(DEMO_DIR) --force
 	$(VENV)/bin/retentio metrics --workspace $(DEMO_DIR) --period last --format table
+	@echo ""
+	@echo "Health bands on $(DEMO_AS_OF) (the demo book's last day):"
+	$(VENV)/bin/retentio health score --workspace $(DEMO_DIR) --as-of $(DEMO_AS_OF) --summary
+	@echo ""
+	@echo "Does the health score predict churn here? (backtest, 3-month horizon)"
+	$(VENV)/bin/retentio health backtest --workspace $(DEMO_DIR) --as-of $(DEMO_AS_OF) --format table
+	@echo ""
+	@echo "What the default playbooks would do (dry run):"
+	$(VENV)/bin/retentio playbooks run --workspace $(DEMO_DIR) --as-of $(DEMO_AS_OF) --dry-run --summary
 	@echo ""
 	@echo "Demo workspace ready in ./$(DEMO_DIR). Next:"
 	@echo "  $(VENV)/bin/retentio metrics  --workspace $(DEMO_DIR) --period last-12 --format csv"
