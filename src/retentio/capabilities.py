@@ -44,9 +44,12 @@ BUILTIN: tuple[Capability | str, ...] = (
     Capability("demo", "Demo book generator", cli="retentio.cli.demo_cmd"),
     Capability("import", "Validated import of files", cli="retentio.cli.import_cmd"),
     Capability("workspace", "Workspace lifecycle", cli="retentio.cli.workspace_cmd"),
-    Capability("metrics", "Revenue and retention metrics (metrics.md §1-§8)", cli="retentio.cli.metrics_cmd"),
-    Capability("engagement", "Engagement and adoption (metrics.md §9)", cli="retentio.cli.engagement_cmd"),
-    Capability("satisfaction", "NPS, CSAT, tickets, sentiment (metrics.md §10)", cli="retentio.cli.satisfaction_cmd"),
+    Capability("metrics", "Revenue and retention metrics (metrics.md §1-§8)", cli="retentio.cli.metrics_cmd",
+               figures="retentio.metrics.registry"),
+    Capability("engagement", "Engagement and adoption (metrics.md §9)", cli="retentio.cli.engagement_cmd",
+               figures="retentio.engagement.registry"),
+    Capability("satisfaction", "NPS, CSAT, tickets, sentiment (metrics.md §10)", cli="retentio.cli.satisfaction_cmd",
+               figures="retentio.satisfaction.registry"),
     Capability("analyze", "Analyses across figures", cli="retentio.cli.analyze_cmd"),
 )
 

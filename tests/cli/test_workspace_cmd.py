@@ -68,7 +68,9 @@ def test_init_then_status_table_and_json(workspace_dir):
     result = runner.invoke(app, ["status", "--workspace", str(workspace_dir)])
     assert result.exit_code == 0, result.output
     assert "accounts" in result.stdout and "quarantined rows: 0" in result.stdout
-    assert "revision 0001" in result.stdout
+    from retentio.store import HEAD_REVISION
+
+    assert f"revision {HEAD_REVISION}" in result.stdout
 
     result = runner.invoke(app, ["status", "-w", str(workspace_dir), "--format", "json"])
     assert result.exit_code == 0, result.output

@@ -93,9 +93,9 @@ def test_ttfv_onboarding_trials(make_engine):
     o = onboarding(eng, s, parse_period("2024"))
     acc = {r["account_id"]: r for r in o["accounts"]}
     # A: 2 of 2 completed, 1 on time (connect_api on 1 May > 10 Jan + 90 days = 9 April); B 2/2 on time; C, D 0
-    assert (acc["A"]["completed"], acc["A"]["on_time"]) == (2, 1) and acc["B"]["on_time_pct"] == 100.0
+    assert (acc["A"]["completed"], acc["A"]["on_time"]) == (2, 1) and acc["B"]["on_time_share"] == 1.0
     # overall: completed 2 + 2 + 0 + 0 = 4 of 4 x 2 = 8 -> 50 %; on time 3 of 8 = 37.5 %
-    assert o["overall"]["score_pct"] == 50.0 and o["overall"]["on_time_pct"] == 37.5
+    assert o["overall"]["onboarding_score"] == 0.5 and o["overall"]["on_time_share"] == 0.375
     tr = trial_conversion(eng, s, parse_period("2024"))
     # trials: A (paid line starts 10 Jan, inside its trial) converted; D not (paid 1 March after 18 Feb)
-    assert tr["overall"] == {"trials": 2, "converted": 1, "conversion_pct": 50.0}
+    assert tr["overall"] == {"trials": 2, "converted": 1, "conversion_rate": 0.5}

@@ -112,7 +112,7 @@ def test_nps_vs_churn_rule(make_engine):
     assert (g["detractor"]["answers"], g["detractor"]["churned"]) == (2, 1)
     assert (g["promoter"]["answers"], g["promoter"]["churned"]) == (2, 1)
     assert out["excluded"] == {"not_customer_at_answer": 1, "too_recent": 1}
-    assert out["difference_pct_points"] == 0.0
+    assert out["difference"] == 0.0
     assert out["verdict"].startswith("Not enough data")
 
 

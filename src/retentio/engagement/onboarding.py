@@ -13,7 +13,8 @@ from typing import Any
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engagement._common import day_of, median, pct, with_segment
+from retentio.engagement._common import day_of, median, with_segment
+from retentio.engagement.registry import share
 from retentio.engine import Engine
 from retentio.errors import UsageError
 from retentio.metrics.periods import Period, month_index, month_label
@@ -106,18 +107,18 @@ def onboarding(engine: Engine, settings: Settings, period: Period | None = None,
         on_time = sum(1 for m in milestones if m in d and d[m] <= deadline)
         accounts.append({"account_id": r["account_id"], "cohort": month_label(month_index(r["first_paid"])),
                          "segment": r["segment"], "completed": completed, "on_time": on_time, "milestones": n,
-                         "score_pct": 100.0 * completed / n, "on_time_pct": 100.0 * on_time / n,
+                         "onboarding_score": share(completed, n), "on_time_share": share(on_time, n),
                          "missing": [m for m in milestones if m not in d]})
 
     def summary(rs: list[dict]) -> dict[str, Any]:
         return {"accounts": len(rs),
-                "score_pct": pct(sum(r["completed"] for r in rs), n * len(rs)),
-                "on_time_pct": pct(sum(r["on_time"] for r in rs), n * len(rs)),
+                "onboarding_score": share(sum(r["completed"] for r in rs), n * len(rs)),
+                "on_time_share": share(sum(r["on_time"] for r in rs), n * len(rs)),
                 "fully_onboarded": sum(r["completed"] == n for r in rs),
                 "fully_onboarded_on_time": sum(r["on_time"] == n for r in rs)}
 
     per_milestone = [{"milestone": m, "accounts_completed": sum(m not in r["missing"] for r in accounts),
-                      "share_pct": pct(sum(m not in r["missing"] for r in accounts), len(accounts))} for m in milestones]
+                      "share": share(sum(m not in r["missing"] for r in accounts), len(accounts))} for m in milestones]
     groups = [{"cohort": k[0], "segment": k[1], **summary(v)}
               for k, v in sorted(_groups(accounts, ("cohort", "segment")).items())]
     return {"milestones": milestones, "window_days": window, "by": by, "overall": summary(accounts),
@@ -130,33 +131,36 @@ def trial_conversion(engine: Engine, settings: Settings, period: Period | None =
     An account's trial is its earliest trial line; it converts when a paid line starts on or
     after the trial start and no later than the trial end + ``metrics.trial_conversion_window_days``
     (an open-ended trial: any later paid line)."""
+    from retentio.metrics.renewals import trial_conversions
+
     window = settings.metrics.trial_conversion_window_days
     subs = engine.table("subscriptions").select("account_id", "start_date", "end_date", "is_trial")
     trials = with_segment(engine, subs.filter(nw.col("is_trial")), by)
     t = engine.collect(trials.select("account_id", "start_date", "end_date", "segment"))
-    paid = engine.collect(subs.filter(~nw.col("is_trial")).select("account_id", "start_date"))
     first: dict[str, dict] = {}
     for r in t.to_dicts():
         cur = first.get(r["account_id"])
         if cur is None or (r["start_date"], r["end_date"] or date.max) < (cur["start_date"], cur["end_date"] or date.max):
             first[r["account_id"]] = r
-    paid_starts: dict[str, list[date]] = {}
-    for r in paid.to_dicts():
-        paid_starts.setdefault(r["account_id"], []).append(r["start_date"])
+    picked = [r for _a, r in sorted(first.items()) if _in_period(r["start_date"], period)]
+    firsts = engine.from_columns(
+        {"account_id": [r["account_id"] for r in picked], "t_start": [r["start_date"] for r in picked],
+         "t_end": [r["end_date"] for r in picked]},
+        {"account_id": "string", "t_start": "date", "t_end": "date"},
+    )
+    conv = {r["account_id"]: r for r in engine.collect(trial_conversions(settings, subs, firsts, ["account_id"])).to_dicts()}
     accounts = []
-    for a, r in sorted(first.items()):
-        if not _in_period(r["start_date"], period):
-            continue
-        hi = date.max if r["end_date"] is None else r["end_date"] + timedelta(days=window)
-        conv = [s for s in paid_starts.get(a, []) if r["start_date"] <= s <= hi]
+    for r in picked:
+        a = r["account_id"]
+        c = conv.get(a) or {"converted": False, "paid_start": None}
         accounts.append({"account_id": a, "cohort": month_label(month_index(r["start_date"])), "segment": r["segment"],
-                         "trial_start": r["start_date"], "trial_end": r["end_date"], "converted": bool(conv),
-                         "paid_start": min(conv) if conv else None})
+                         "trial_start": r["start_date"], "trial_end": r["end_date"], "converted": bool(c["converted"]),
+                         "paid_start": c["paid_start"]})
     groups = []
     for k, v in sorted(_groups(accounts, ("cohort", "segment")).items()):
         c = sum(r["converted"] for r in v)
-        groups.append({"cohort": k[0], "segment": k[1], "trials": len(v), "converted": c, "conversion_pct": pct(c, len(v))})
+        groups.append({"cohort": k[0], "segment": k[1], "trials": len(v), "converted": c, "conversion_rate": share(c, len(v))})
     c = sum(r["converted"] for r in accounts)
     return {"window_days": window, "by": by,
-            "overall": {"trials": len(accounts), "converted": c, "conversion_pct": pct(c, len(accounts))},
+            "overall": {"trials": len(accounts), "converted": c, "conversion_rate": share(c, len(accounts))},
             "groups": groups, "accounts": accounts}

@@ -17,6 +17,23 @@ def month_index(d: date) -> int:
     return d.year * 12 + d.month - 1
 
 
+def month_of(col: str):
+    """Month index (year * 12 + month - 1) of a date or timestamp column, as an Int64 engine
+    expression on every engine (the engine-side twin of :func:`month_index`)."""
+    import narwhals as nw
+
+    c = nw.col(col)
+    return c.dt.year().cast(nw.Int64) * 12 + c.dt.month().cast(nw.Int64) - 1
+
+
+def month_of_text(col: str):
+    """Month index of a ``YYYY-MM`` text column, as an Int64 engine expression."""
+    import narwhals as nw
+
+    c = nw.col(col)
+    return c.str.slice(0, 4).cast(nw.Int64) * 12 + c.str.slice(5, 2).cast(nw.Int64) - 1
+
+
 def month_label(idx: int) -> str:
     return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
 
@@ -85,6 +102,10 @@ def _one(token: str) -> tuple[int, int]:
         first = int(m.group(1)) * 12
         return first, first + 11
     raise UsageError(f"cannot read period {token!r}", hint=f"use {PERIOD_HELP}")
+
+
+def as_period(period: "str | Period") -> "Period":
+    return period if isinstance(period, Period) else parse_period(period)
 
 
 def parse_period(text: str, *, today: date | None = None) -> Period:

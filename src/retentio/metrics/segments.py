@@ -9,8 +9,6 @@ from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.metrics.movements import lag_endpoints
 
-DERIVED = ("touch", "plan", "cohort")
-NONE_GROUP = "(none)"
 
 
 def _snapshot_month_per_account(engine: Engine, A: nw.LazyFrame, start_m: int, end_m: int) -> nw.LazyFrame:

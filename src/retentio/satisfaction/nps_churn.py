@@ -15,7 +15,9 @@ from typing import Any
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engagement._common import month_of
+from retentio.figures import safe_div
+from retentio.metrics.periods import month_of
+from retentio.satisfaction.registry import nps_class
 from retentio.engine import Engine
 from retentio.errors import UsageError
 from retentio.metrics.periods import month_label
@@ -50,21 +52,21 @@ def nps_vs_churn(engine: Engine, settings: Settings, months: int = 6, as_of: int
         if horizon is None or m + months > horizon:
             skipped["too_recent"] += 1
             continue
-        g = "promoter" if r["score"] >= 9 else "detractor" if r["score"] <= 6 else "passive"
+        g = nps_class(r["score"])
         groups[g]["answers"] += 1
         if any((r["account_id"], k) not in customer for k in range(m + 1, m + months + 1)):
             groups[g]["churned"] += 1
     for g in groups.values():
-        g["churn_rate_pct"] = None if not g["answers"] else 100.0 * g["churned"] / g["answers"]
+        g["churn_rate"] = safe_div(g["churned"], g["answers"])
     d, p = groups["detractor"], groups["promoter"]
     result: dict[str, Any] = {"months": months, "horizon": None if horizon is None else month_label(horizon),
                               "groups": groups, "excluded": skipped}
     if d["answers"] and p["answers"]:
         diff, lo, hi = newcombe_diff(d["churned"], d["answers"], p["churned"], p["answers"])
-        result.update(difference_pct_points=100 * diff, ci95_low=100 * lo, ci95_high=100 * hi, ci_method="Newcombe hybrid score (Wilson)")
+        result.update(difference=diff, ci95_low=lo, ci95_high=hi, ci_method="Newcombe hybrid score (Wilson)")
     else:
         diff = lo = hi = None
-        result.update(difference_pct_points=None, ci95_low=None, ci95_high=None, ci_method="Newcombe hybrid score (Wilson)")
+        result.update(difference=None, ci95_low=None, ci95_high=None, ci_method="Newcombe hybrid score (Wilson)")
     result["verdict"] = verdict(d["answers"], p["answers"], lo, hi, months)
     return result
 
