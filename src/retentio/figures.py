@@ -14,6 +14,7 @@ Capabilities register their figures in their own module (``metrics/registry.py``
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -221,8 +222,12 @@ DIMENSIONS = frozenset({
 
 
 def known_path(path: str) -> bool:
-    """Is this output key (dotted, list indices and group names removed) a figure?"""
-    return for_path(path) is not None
+    """Is this output key (dotted, list indices and group names removed) a figure, or a
+    group of figures (``costs``: null when costs are not attributed)?"""
+    if for_path(path) is not None:
+        return True
+    leaf = path.rsplit(".", 1)[-1]
+    return any(d.path.startswith(leaf + ".") for d in all_figures().values())
 
 
 # -- presentation by unit ----------------------------------------------------------------------
@@ -296,6 +301,7 @@ def assess(defs: Iterable[MetricDef], values: Mapping[str, Any]) -> dict[str, di
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def for_path(path: str) -> MetricDef | None:
     """The figure shown at an output key (dotted; the longest registered path that ends it)."""
     best = None

@@ -77,7 +77,9 @@ def test_init_then_status_table_and_json(workspace_dir):
     data = json.loads(result.stdout)
     assert data["base_currency"] == "USD" and data["engine"] == "duckdb"
     assert data["rows"]["accounts"] == 0 and data["quarantined"] == 0
-    assert data["app_database"]["revision"] == data["app_database"]["latest"] == "0001"
+    from retentio.store import HEAD_REVISION
+
+    assert data["app_database"]["revision"] == data["app_database"]["latest"] == HEAD_REVISION
     assert data["app_database"]["users"] == 0
 
     result = runner.invoke(app, ["status", "-w", str(workspace_dir), "--format", "csv"])

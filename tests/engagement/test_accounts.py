@@ -98,4 +98,4 @@ def test_ttfv_onboarding_trials(make_engine):
     assert o["overall"]["onboarding_score"] == 0.5 and o["overall"]["on_time_share"] == 0.375
     tr = trial_conversion(eng, s, parse_period("2024"))
     # trials: A (paid line starts 10 Jan, inside its trial) converted; D not (paid 1 March after 18 Feb)
-    assert tr["overall"] == {"trials": 2, "converted": 1, "conversion_rate": 0.5}
+    assert tr["overall"] == {"trials": 2, "converted": 1, "conversion_rate": 0.5, "left_out": 0}

@@ -13,7 +13,6 @@ from datetime import date, timedelta
 import narwhals as nw
 
 from retentio.engine import Engine
-from retentio.errors import UsageError
 from retentio.figures import NONE_GROUP
 from retentio.metrics.periods import month_of
 
@@ -67,18 +66,6 @@ def with_segment(engine: Engine, lf: nw.LazyFrame, by: str | None, *, column: st
         .agg(nw.col("value").min().alias(column))
     )
     return lf.join(attrs, on="account_id", how="left").with_columns(nw.col(column).fill_null(NONE_GROUP))
-
-
-def check_attribute(engine: Engine, by: str | None) -> None:
-    """Refuse a --by attribute that no account has (a typo must not give one '(none)' group)."""
-    if by is None:
-        return
-    known = engine.collect(engine.table("account_attributes").select("attribute").unique())["attribute"].to_list()
-    if by not in known:
-        raise UsageError(
-            f"--by {by!r}: no account has this attribute",
-            hint="choose one of: " + (", ".join(sorted(str(k) for k in known)) or "(no attributes imported: add columns to accounts.csv)"),
-        )
 
 
 def quantile_nearest_rank(values: Iterable[float], q: float) -> float | None:

@@ -104,7 +104,7 @@ class _Shaped:
 def resolve_kind(kind: str, path: Path) -> str:
     kind = (kind or "auto").strip().lower()
     if kind not in KINDS:
-        raise UsageError(f"unknown input kind {kind!r}", hint="--as takes one of: " + ", ".join(KINDS))
+        raise UsageError(f"unknown input kind {kind!r}", hint="kind takes one of: " + ", ".join(KINDS), details={"parameter": "kind"})
     if kind != "auto":
         return kind
     ext = path.suffix.lower()
@@ -134,7 +134,7 @@ def import_file(
     kind = resolve_kind(kind, path)
     if kind in ("stripe", "chargebee") and ent.name != "subscriptions":
         raise UsageError(
-            f"--as {kind} reads a subscriptions export, not {ent.name}",
+            f"kind {kind} reads a subscriptions export, not {ent.name}",
             hint=f"run: retentio import subscriptions {path} --as {kind}",
         )
     check_file(path)

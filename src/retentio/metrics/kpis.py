@@ -8,7 +8,7 @@ for a time series.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import narwhals as nw
 
@@ -48,19 +48,24 @@ class Book:
     lines: nw.LazyFrame | None = None
     subs: nw.LazyFrame | None = None
     filtered: bool = False  # restricted by filters: costs are then not attributed
+    tables: list = field(default_factory=list)  # materialised intermediates it holds
 
     @classmethod
     def load(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None = None) -> "Book":
         """The book up to month ``last``, computed once per engine, settings and filters (an
         engine is dropped when its workspace's data changes, and its books with it)."""
-        cache: dict = engine.__dict__.setdefault("_books", {})
-        key = (settings.model_dump_json(), last, tuple(sorted((filters or {}).items())))
-        if key not in cache:
-            cache[key] = cls._load(engine, settings, last, filters)
-        return cache[key]
+        key = ("book", settings.model_dump_json(), last, tuple(sorted((filters or {}).items())))
+        return engine.cached(key, lambda: cls._load(engine, settings, last, filters), lambda book: book.tables)
 
     @classmethod
     def _load(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None) -> "Book":
+        with engine.scratch() as made:
+            book = cls._build(engine, settings, last, filters)
+            book.tables = engine.keep(made)  # held while the book is cached
+        return book
+
+    @classmethod
+    def _build(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None) -> "Book":
         book = cls(engine, settings, last)
         book.first = history_first_month(engine)
         book.subs = engine.table("subscriptions")
@@ -137,7 +142,8 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None, raw: bool = F
         if len(buckets) != 1:
             from retentio.errors import UsageError
 
-            raise UsageError("--by works on one period, not on a time series", hint="drop --by or give one period")
+            raise UsageError("by works on one period, not on a time series", hint="drop by, or give one period",
+                             details={"parameter": "by"})
         b = buckets[0]
         group_lf = engine.materialize(
             group_frame(engine, settings, by, book.A, book.lines, b.start_snapshot, b.last)

@@ -191,7 +191,9 @@ def account_month_mrr(engine: Engine, settings: Settings, last: int | None = Non
     account_id, month (index), mrr_cents (> 0 only)."""
     first = history_first_month(engine)
     if last is None:
-        last = month_index(date.today())
+        from retentio.clock import today
+
+        last = month_index(today())
     if first is None:
         first = last
     return account_months(engine, settings, first, last)

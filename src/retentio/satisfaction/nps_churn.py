@@ -10,6 +10,7 @@ are reported apart.  95 % interval of the difference: Newcombe's hybrid score me
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import narwhals as nw
@@ -26,16 +27,16 @@ from retentio.satisfaction.stats import newcombe_diff
 MIN_GROUP = 30  # below this many answers in a group the verdict says there is not enough data
 
 
-def nps_vs_churn(engine: Engine, settings: Settings, months: int = 6, as_of: int | None = None) -> dict[str, Any]:
+def nps_vs_churn(engine: Engine, settings: Settings, months: int = 6, as_of: date | None = None) -> dict[str, Any]:
+    """Answers are judged at ``as_of``: only those whose N-month window has ended by the
+    last complete month of as_of count (the others are ``too_recent``)."""
     if months < 1:
-        raise UsageError("--months must be at least 1", hint="e.g. --months 6")
+        raise UsageError(f"months must be at least 1, not {months}", hint="e.g. months=6")
+    from retentio.clock import last_complete_month, today
     from retentio.metrics.mrr import account_month_mrr
 
-    from datetime import date
-
-    from retentio.metrics.periods import month_index
-
-    horizon = as_of if as_of is not None else month_index(date.today()) - 1  # last complete month
+    y, mo = last_complete_month(as_of or today())
+    horizon = y * 12 + mo - 1
     cust = engine.collect(account_month_mrr(engine, settings, last=horizon).select("account_id", "month"))
     customer = {(r["account_id"], int(r["month"])) for r in cust.to_dicts()}
     answers = engine.collect(

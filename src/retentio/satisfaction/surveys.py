@@ -8,7 +8,8 @@ from typing import Any
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engagement._common import check_attribute, day_of, month_of, with_segment
+from retentio.attributes import check_attribute
+from retentio.engagement._common import day_of, month_of, with_segment
 from retentio.figures import safe_div
 from retentio.satisfaction.registry import NPS_BAND, is_detractor, is_promoter, nps_score
 from retentio.engine import Engine
@@ -40,7 +41,7 @@ def _check(engine: Engine, lf: nw.LazyFrame, bad: nw.Expr, what: str, hint: str)
 def _grouped(engine: Engine, lf: nw.LazyFrame, by: list[str], flags: dict[str, nw.Expr]) -> list[dict[str, Any]]:
     for b in by:
         if b not in SPECIAL_BY:
-            check_attribute(engine, b)
+            check_attribute(engine, b, derived=False, extra=SPECIAL_BY)
     keys = []
     for b in by:
         if b == "account":
