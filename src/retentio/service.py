@@ -18,11 +18,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retentio import workspace as layout
-from retentio.engine import Engine, open_engine
 from retentio.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    from retentio.engine import Engine
 
 __all__ = ["ProgressCallback", "Workspace"]
 
@@ -156,6 +158,8 @@ class Workspace:
         name = name or self._engine_name
         with self._lock:
             if name not in self._engines:
+                from retentio.engine import open_engine
+
                 self._engines[name] = open_engine(
                     name,
                     self.warehouse.arrow,

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 # Tables are made to fit 80 columns; a terminal wider than that still gets them at 80.
@@ -254,6 +253,8 @@ def progress_bar(description: str, total: int | None = None, *, enabled: bool = 
     if not enabled or not err_console.is_terminal:
         yield lambda done, total=None: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
