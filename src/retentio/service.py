@@ -105,8 +105,13 @@ class Workspace:
         engine: str = "duckdb",
         force: bool = False,
     ) -> "Workspace":
-        layout.create(layout.resolve_path(path), base_currency=base_currency, engine=engine, force=force)
-        return cls(path)
+        root = layout.resolve_path(path)
+        existed = layout.WorkspaceFiles(root).config.exists()
+        layout.create(root, base_currency=base_currency, engine=engine, force=force)
+        ws = cls(path)
+        # what init did: "created" a workspace, or "reset" the settings of an existing one (data kept)
+        ws.init_action = "reset" if existed else "created"
+        return ws
 
     @staticmethod
     def upgrade(path: str | os.PathLike | None = None) -> list[str]:

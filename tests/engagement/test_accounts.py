@@ -99,3 +99,16 @@ def test_ttfv_onboarding_trials(make_engine):
     tr = trial_conversion(eng, s, parse_period("2024"))
     # trials: A (paid line starts 10 Jan, inside its trial) converted; D not (paid 1 March after 18 Feb)
     assert tr["overall"] == {"trials": 2, "converted": 1, "conversion_rate": 0.5, "left_out": 0}
+
+
+def test_ces_of_an_account_without_usage_names_the_missing_components(make_engine):
+    # A uses the product in January 2024; D is a customer with one ticket and no usage event ever.
+    # D's logins, adoption and key_time are missing (no data), not 0: its CES is undefined, where
+    # scoring them as 0 would give 100 x 0.15 x (1 - min(1 / 1, 1)) = 0 ... or 15 without a ticket.
+    usage = [ev("A", "a1", datetime(2024, 1, 3), feature="reports", dur=60.0)]
+    subs = [sub("sA", "A", date(2023, 12, 1)), sub("sD", "D", date(2023, 12, 1))]
+    tickets = [{"ticket_id": "t1", "account_id": "D", "created_at": datetime(2024, 1, 10)}]
+    eng = make_engine({"usage": usage, "subscriptions": subs, "tickets": tickets})
+    rows = {r["account_id"]: r for r in engagement_score(eng, Settings(), parse_period("2024-01"))["rows"]}
+    assert rows["D"]["ces"] is None and rows["D"]["missing_components"] == ["logins", "adoption", "key_time"]
+    assert rows["A"]["missing_components"] == [] and rows["A"]["ces"] is not None

@@ -48,10 +48,18 @@ def render(result: dict[str, Any], rows_key: str, format: OutputFormat, title: s
         print_csv(rows)
         return
     cols = [c for c in (columns or (list(rows[0]) if rows else [])) if not rows or c in rows[0]]
-    print_table(rows, cols, title=title, wrap=("account_name", "csm", "segment"))
+    overall = result.get("overall")
+    if len(rows) == 1 and limit is None:
+        # one row: shown as figure / value, with the registry's labels
+        from retentio.figures import for_path
+
+        print_table([{"figure": (for_path(k).label if for_path(k) else k), "value": fmt(k, v)} for k, v in rows[0].items()],
+                    ["figure", "value"], title=title)
+        overall = None if overall == rows[0] else overall
+    else:
+        print_table(rows, cols, title=title, wrap=("account_name", "csm", "segment"))
     if limit is not None:
         print_more(len(all_rows), len(rows))
-    overall = result.get("overall")
     if isinstance(overall, dict):
         console.print("overall: " + ", ".join(f"{k} {fmt(k, v)}" for k, v in overall.items()), highlight=False)
     for n in notes or []:
