@@ -358,3 +358,7 @@ class ImportWriter:
         )
         self.con.from_arrow(qt).insert_into("quarantine")
         self.rows_quarantined += n
+
+
+__all__ = ["ANALYTICS_FILE", "IMPORTS_COLUMNS", "IMPORT_MEMORY_LIMIT", "ImportWriter", "KEY_HASH",
+    "QUARANTINE_COLUMNS", "ROW_INDEX", "Warehouse"]

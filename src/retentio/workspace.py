@@ -227,3 +227,7 @@ def _validate(files: WorkspaceFiles, raw: dict[str, Any]) -> Settings:
         files.config,
         hint="fix it (see docs/configuration.md for the settings and their allowed values), then run upgrade again",
     )
+
+
+__all__ = ["APP_DB_FILE", "DEFAULT_WORKSPACE", "ENV_VAR", "WorkspaceFiles", "create", "open_files",
+    "resolve_path", "upgrade"]

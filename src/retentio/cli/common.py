@@ -272,3 +272,7 @@ def progress_bar(description: str, total: int | None = None, *, enabled: bool = 
             progress.update(task, completed=done)
 
         yield advance
+
+
+__all__ = ["OutputFormat", "WIDTH", "dumps", "fmt", "fmt_value", "limited", "open_workspace", "print_csv",
+    "print_json", "print_more", "print_table", "progress_bar", "refuse", "rounded", "safe_cell"]

@@ -177,3 +177,7 @@ def engagement_score(engine: Engine, settings: Settings, period: Period) -> dict
                 **{f"{c}_part": parts[c] for c in CES_COMPONENTS},
             })
     return {"period": period.label, "weights": weights, "rows": rows}
+
+
+__all__ = ["CES_COMPONENTS", "STATUSES", "USAGE_COMPONENTS", "capped_ratio", "classify", "engagement_score",
+    "lifecycle", "usage_by_account_month"]

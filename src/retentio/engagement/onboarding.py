@@ -178,3 +178,6 @@ def trial_conversion(engine: Engine, settings: Settings, period: Period | None =
     groups = [{"cohort": k[0], "segment": k[1], **summary(v)}
               for k, v in sorted(_groups(accounts, ("cohort", "segment")).items())]
     return {"window_days": window, "by": by, "overall": summary(accounts), "groups": groups, "accounts": accounts}
+
+
+__all__ = ["onboarding", "time_to_first_value", "trial_conversion"]

@@ -249,3 +249,7 @@ def key_feature_time(engine: Engine, settings: Settings, period: Period) -> dict
         "key_features": keys or "all features (engagement.key_features is empty)",
         "rows": rows,
     }
+
+
+__all__ = ["WINDOWS", "active_users", "daily_points", "feature_adoption", "key_feature_time",
+    "month_end_points", "user_days", "window_days"]

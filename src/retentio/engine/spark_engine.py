@@ -119,3 +119,6 @@ class SparkEngine(Engine):
     def release(self, handles: list[object]) -> None:
         for df in handles:
             df.unpersist()
+
+
+__all__ = ["LARGE_BOOK_LINES", "SparkEngine", "java_available", "spark_session"]

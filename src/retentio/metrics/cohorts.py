@@ -127,3 +127,6 @@ def cohorts(
         rows.append({"cohort": label, "segment": seg_label, "size": int(srow["size"]), "values": series})
     result["rows"] = rows
     return result
+
+
+__all__ = ["cohorts"]

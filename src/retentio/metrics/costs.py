@@ -43,3 +43,6 @@ def cost_cents(engine: Engine, settings: Settings, first: int, last: int) -> dic
         key = (int(row["month"]), row["category"])
         result[key] = result.get(key, 0) + int(row["cents"])
     return result
+
+
+__all__ = ["cost_cents"]

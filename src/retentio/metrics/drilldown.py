@@ -160,3 +160,6 @@ def _undefined_reason(d, env: dict) -> str:
     if zero:
         return "undefined: division by zero (" + ", ".join(f"{n} = 0" for n in zero) + ")"
     return "undefined for these inputs"
+
+
+__all__ = ["explain", "movements"]

@@ -291,3 +291,7 @@ def snapshot_series(ws, period: str) -> list[dict[str, Any]]:
 
     book.lines = line_months(engine, ws.settings, p.first, p.last)
     return _compute(book, [Period.month(m) for m in p.months], by=None)
+
+
+__all__ = ["CHANGED_ACCOUNTS_SQL", "COSTS", "FX", "FX_COLUMNS", "LINES", "LINE_COLUMNS", "META",
+    "RefreshReport", "SNAPSHOT", "refresh", "snapshot_series"]

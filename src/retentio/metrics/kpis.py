@@ -337,3 +337,7 @@ def aggregates(
         ltv_variant=ms.ltv_variant, gross_margin_setting=ms.gross_margin, annualisation=ms.annualisation,
         cs_attribution=ms.cs_attribution,
     )
+
+
+__all__ = ["Book", "ENDPOINT_FIELDS", "MONTHLY_FIELDS", "aggregates", "compute", "compute_aggregates",
+    "figures_of_aggregates"]

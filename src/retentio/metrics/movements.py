@@ -140,3 +140,7 @@ def endpoint_totals(per_account: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
         _count(e > 0).alias("end_customers"),
         _count((e > 0) & ~in_s).alias("end_not_in_s"),
     )
+
+
+__all__ = ["MOVEMENT_TYPES", "account_movements", "compare", "endpoint_totals", "lag_endpoints",
+    "monthly_totals", "movement_amount"]

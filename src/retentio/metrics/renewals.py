@@ -89,3 +89,6 @@ def trial_accounts(engine: Engine, settings: Settings, subs: nw.LazyFrame, bucke
         .select("key", "account_id", nw.col("start_date").alias("t_start"), nw.col("end_date").alias("t_end"))
     )
     return trial_conversions(settings, subs, trials, ["key", "account_id"]).select("key", "account_id", "converted")
+
+
+__all__ = ["bucket_frame", "renewal_lines", "trial_accounts", "trial_conversions"]

@@ -71,3 +71,6 @@ def cohort_label_to_key(value: str) -> str:
     from retentio.metrics.periods import parse_period
 
     return str(parse_period(value).first)
+
+
+__all__ = ["cohort_label_to_key", "group_frame"]

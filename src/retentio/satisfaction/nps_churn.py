@@ -84,3 +84,6 @@ def verdict(n_det: int, n_pro: int, lo: float | None, hi: float | None, months: 
                 f"(95 % interval below zero).")
     return (f"No clear link: the churn of detractors and promoters within {months} months does not differ "
             f"significantly (the 95 % interval includes zero), as the study cited by seed 001 found.")
+
+
+__all__ = ["MIN_GROUP", "nps_vs_churn", "verdict"]

@@ -150,3 +150,7 @@ def score_text(text: str | None, lang: str | None = None) -> Sentiment | None:
     th = THRESHOLDS[lang]
     label = "positive" if s >= th else "negative" if s <= -th else "neutral"
     return Sentiment(label, s, lang)
+
+
+__all__ = ["ALPHA", "BOOSTER", "BOOSTERS", "BUT", "EXCLAMATION", "NEGATIONS", "NEGATION_SCALAR", "STOPWORDS",
+    "Sentiment", "THRESHOLDS", "detect_language", "lexicon", "raw_score", "score_text"]

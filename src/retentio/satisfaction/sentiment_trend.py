@@ -76,3 +76,6 @@ def sentiment_by_account(engine: Engine, settings: Settings, period: Period, *, 
     if include_texts:
         out["texts"] = scored
     return out
+
+
+__all__ = ["sentiment_by_account", "texts"]

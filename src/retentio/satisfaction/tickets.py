@@ -75,3 +75,6 @@ def tickets(engine: Engine, settings: Settings, period: Period, backlog_at: date
     return {"period": period.label, "backlog_date": at, "open_backlog": sum(open_by.values()),
             "overall": {"opened": sum(n_by.values()), **stats([r["resolution_seconds"] for r in secs])},
             "months": per_month, "topics": topics, "accounts": accounts}
+
+
+__all__ = ["NO_TOPIC", "tickets"]
