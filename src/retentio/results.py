@@ -51,10 +51,11 @@ class MetricsResult(_DictLike):
     groups: Mapping[str, Mapping[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        when = {"as_of": None if self.as_of is None else self.as_of.isoformat(), "to_date": self.to_date}
         if self.by is None:
-            return dict(self.figures)
+            return {**self.figures, **when}
         return {"period": self.period, "by": self.by, "groups": {g: dict(f) for g, f in (self.groups or {}).items()},
-                "overall": dict(self.figures)}
+                "overall": dict(self.figures), **when}
 
 
 @dataclass(frozen=True, eq=False)
