@@ -13,6 +13,8 @@ from retentio.figures import DIMENSIONS, SECTIONS, UNITS, Band, MetricDef, Zone,
 def _keys(obj, prefix="", out=None, *, groups=False):
     """Dotted keys of a JSON result; list items and group names (``groups`` dicts) dropped."""
     out = set() if out is None else out
+    if hasattr(obj, "to_dict"):
+        obj = obj.to_dict()
     if isinstance(obj, dict):
         for k, v in obj.items():
             if k == "groups" and groups and isinstance(v, dict):  # {group name: figures}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-__all__ = ["ExplainResult", "MetricsResult", "MovementsResult", "flatten", "lookup"]
+__all__ = ["ExplainResult", "MetricsResult", "MovementsResult", "Report", "flatten", "lookup"]
 
 
 class _DictLike(Mapping):
@@ -56,6 +56,28 @@ class MetricsResult(_DictLike):
             return {**self.figures, **when}
         return {"period": self.period, "by": self.by, "groups": {g: dict(f) for g, f in (self.groups or {}).items()},
                 "overall": dict(self.figures), **when}
+
+
+@dataclass(frozen=True, eq=False)
+class Report(_DictLike):
+    """The result of an engagement, satisfaction or analysis metric: ``kind`` names it
+    (``engagement.usage``, ``satisfaction.nps``, ``analyze.nps_vs_churn``); ``data`` is its
+    JSON shape, whose keys are figures of the registry or dimensions."""
+
+    kind: str
+    data: Mapping[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
 
 
 @dataclass(frozen=True, eq=False)

@@ -280,7 +280,7 @@ class Workspace:
     SATISFACTION = ("nps", "csat", "tickets", "sentiment")
 
     def engagement(self, metric: str, *, period: str = "last", by: str | None = None, daily: bool = False,
-                   per_account: bool = True, as_of: date | str | None = None) -> dict[str, Any]:
+                   per_account: bool = True, as_of: date | str | None = None):
         """One engagement metric: usage | adoption | key-time | lifecycle | ces | ttfv | onboarding | trials.
         ``by`` groups ttfv, onboarding and trials; the others are per account and refuse it."""
         from retentio import engagement as E
@@ -311,7 +311,9 @@ class Workspace:
                 fn = {"ttfv": E.time_to_first_value, "onboarding": E.onboarding, "trials": E.trial_conversion}[metric]
                 out = fn(eng, self.settings, p, by, as_of=day) if metric != "ttfv" else fn(eng, self.settings, p, by)
                 out = {"period": p.label, **out}
-        return {**self._label_lists(out), "as_of": day.isoformat(), "to_date": to_date}
+        from retentio.results import Report
+
+        return Report(f"engagement.{metric}", {**self._label_lists(out), "as_of": day.isoformat(), "to_date": to_date})
 
     def _label_lists(self, out: dict[str, Any]) -> dict[str, Any]:
         """Every list of account rows of a result gets account_name and csm."""
@@ -322,7 +324,7 @@ class Workspace:
         return res
 
     def satisfaction(self, metric: str, *, period: str | None = "last", by: list[str] | None = None,
-                     texts: bool = False, as_of: date | str | None = None) -> dict[str, Any]:
+                     texts: bool = False, as_of: date | str | None = None):
         """One satisfaction metric: nps | csat | tickets | sentiment (``period=None``: all time, nps and csat)."""
         from retentio import satisfaction as S
         from retentio.attributes import check_attribute
@@ -349,22 +351,26 @@ class Workspace:
                 out = S.tickets(eng, self.settings, p)
             else:
                 out = S.sentiment_by_account(eng, self.settings, p, include_texts=texts)
-        return {**self._label_lists(out), "as_of": day.isoformat(), "to_date": to_date}
+        from retentio.results import Report
+
+        return Report(f"satisfaction.{metric}", {**self._label_lists(out), "as_of": day.isoformat(), "to_date": to_date})
 
     def sentiment_alerts(self, period: str = "last", *, as_of: date | str | None = None) -> list[dict[str, Any]]:
         """Account-months whose text sentiment dropped beyond satisfaction.sentiment_drop_threshold (for alerts)."""
         return self.satisfaction("sentiment", period=period, as_of=as_of)["flagged"]
 
-    def nps_vs_churn(self, months: int = 6, as_of: date | str | None = None) -> dict[str, Any]:
+    def nps_vs_churn(self, months: int = 6, as_of: date | str | None = None):
         """Do detractors churn more than promoters within ``months`` months?  (seed 001)
         Only answers whose window has ended by as_of's last complete month are judged."""
         from retentio.clock import resolve_as_of
         from retentio.satisfaction import nps_vs_churn
 
         day = resolve_as_of(_as_day(as_of))
+        from retentio.results import Report
+
         with self._computing() as eng:
             out = nps_vs_churn(eng, self.settings, months, day)
-        return {**out, "as_of": day.isoformat()}
+        return Report("analyze.nps_vs_churn", {**out, "as_of": day.isoformat()})
 
     # -- revenue and retention metrics (metrics.md §1-§8) -------------------------------
     def _check_names(self, eng: Engine, by: str | None = None, filters: dict[str, str] | None = None) -> None:
