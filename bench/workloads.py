@@ -496,6 +496,34 @@ def sentiment_throughput(p: dict) -> dict:
         out["results"][f"{model}_positive_share"] = round(sum(s.label == "positive" for s in scored) / n, 4)
     out["texts_per_s"] = {m: out["results"][f"{m}_texts_per_s"] for m in ("trained", "lexicon")}
     return out
+# -- start-up (issue 11: `retentio --help` < 0.3 s, `retentio metrics --period last` < 0.6 s) ------
+def _cli(argv: list[str]) -> int:
+    """Run the console script in this process (its imports are what is measured), output discarded."""
+    import contextlib
+    import io
+
+    sys.argv = ["retentio", *argv]
+    from retentio.cli.main import run
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            run()
+        except SystemExit as exc:
+            return int(exc.code or 0)
+    return 0
+
+
+@workload("startup-help", "start-up: the whole `retentio --help` process (imports, command registration)",
+          group="startup", max_accounts=10_000)
+def startup_help(p: dict) -> dict:
+    return {"exit": _cli(["--help"])}
+
+
+@workload("startup-metrics", "start-up: the whole `retentio metrics --period <last month of the book>` process "
+          "(table output)", group="startup", max_accounts=10_000)
+def startup_metrics(p: dict) -> dict:
+    last = p["period"].split("..")[1]
+    return {"exit": _cli(["metrics", "--workspace", p["workspace"], "--period", last, "--as-of", last])}
 
 
 def main(argv: list[str]) -> int:
@@ -510,3 +538,4 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+

@@ -72,9 +72,9 @@ def test_init_creates_the_three_files_with_defaults(workspace_dir):
 def test_init_options_and_their_validation(tmp_path):
     ws = Workspace.init(tmp_path / "usd", base_currency="usd", engine="polars")
     assert (ws.settings.workspace.base_currency, ws.settings.workspace.engine) == ("USD", "polars")
-    with pytest.raises(UsageError, match="--base-currency 'EURO'"):
+    with pytest.raises(UsageError, match="base_currency 'EURO'"):
         Workspace.init(tmp_path / "bad", base_currency="EURO")
-    with pytest.raises(UsageError, match="--engine 'pandas'"):
+    with pytest.raises(UsageError, match="engine 'pandas'"):
         Workspace.init(tmp_path / "bad", engine="pandas")
     assert not (tmp_path / "bad").exists()  # nothing written for a refused request
 

@@ -13,7 +13,12 @@ from datetime import date, datetime
 
 from retentio.errors import UsageError
 
-__all__ = ["last_complete_month", "month_end", "month_start", "resolve_as_of", "today"]
+__all__ = ["PERIOD_HELP", "last_complete_month", "month_end", "month_start", "resolve_as_of", "today"]
+
+PERIOD_HELP = (
+    "YYYY-MM, YYYY-Qn, YYYY, FROM..TO (e.g. 2023-01..2024-12), last (the last complete month), last-N (N months), "
+    "last-quarter, last-year (the last complete ones) or ytd (this year's complete months)"
+)
 
 
 def today() -> date:

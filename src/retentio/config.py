@@ -301,3 +301,7 @@ class Settings(_Strict):
             "# figures computed from this workspace depend on them.\n\n"
         )
         path.write_text(header + tomli_w.dumps(data), encoding="utf-8")
+
+
+__all__ = ["CONFIG_FILE", "EngagementSettings", "MetricSettings", "SCHEMA_VERSION", "SatisfactionSettings",
+    "Settings", "TouchTiers", "WorkspaceSettings"]

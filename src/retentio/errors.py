@@ -67,3 +67,7 @@ class WorkspaceVersionError(ConfigError):
     """The workspace was made by another version of Retentio."""
 
     code = "workspace_version"
+
+
+__all__ = ["ConfigError", "DataError", "EngineUnavailable", "NotFound", "RetentioError", "UsageError",
+    "WorkspaceVersionError"]

@@ -1,20 +1,32 @@
 """The service facade: every use case of Retentio, called by the CLI, the API, the web app
-and notebooks alike.  It returns plain data (dicts, lists, dataclasses with ``to_dict``), so
-the same question asked from anywhere gets the same answer.
+and notebooks alike.  It returns typed results (dataclasses with ``to_dict``, see
+``retentio.results``) or plain data, so the same question asked from anywhere gets the same
+answer.
+
+Time: every computation is made as of a day (``as_of``, default today, ``retentio.clock``);
+relative periods (``last``, ``last-quarter`` ...) are judged at it and a period ending after
+it is refused.  State: engines and their bounded Book caches live in the Workspace; one
+lock per Workspace serialises the computations, so a server may call it from many threads.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retentio import workspace as layout
-from retentio.config import Settings
-from retentio.engine import Engine, open_engine
-from retentio.errors import UsageError
+from retentio.errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    from retentio.engine import Engine
+
+__all__ = ["ProgressCallback", "Workspace"]
 
 ProgressCallback = Callable[[int, int | None], None]
 
@@ -28,10 +40,11 @@ class Workspace:
         self.path = self.files.root
         self._engine_name = engine or self.settings.workspace.engine
         self._engines: dict[str, Engine] = {}
+        self._lock = threading.RLock()
 
     def __getattr__(self, name: str) -> Any:
         # Methods added by capabilities (retentio.capabilities): ws.health_scores(...) calls
-        # the capability's function with this workspace first.
+        # the capability's function with this workspace first, under the workspace's lock.
         if name.startswith("_"):
             raise AttributeError(name)
         from retentio.capabilities import service_method
@@ -39,7 +52,43 @@ class Workspace:
         fn = service_method(name)
         if fn is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return functools.partial(fn, self)
+
+        @functools.wraps(fn)
+        def method(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return fn(self, *args, **kwargs)
+
+        return method
+
+    @contextmanager
+    def _computing(self, engine: str | None = None) -> Iterator[Engine]:
+        """Run a computation: under the lock, its engine's intermediates released at the end."""
+        with self._lock:
+            eng = self.engine(engine)
+            with eng.scratch():
+                yield eng
+
+    def period(self, period: str, *, as_of: date | str | None = None, allow_current: bool = True):
+        """A period as typed by a user, judged at ``as_of``: relative periods resolve to it, a
+        period ending after as_of's month is refused (DataError), the month of as_of (not
+        complete yet) is allowed and flagged ``to_date``.  Returns (Period, as_of, to_date)."""
+        from retentio.clock import last_complete_month, resolve_as_of
+        from retentio.metrics.periods import month_index, month_label, parse_period
+
+        day = resolve_as_of(as_of)
+        p = parse_period(period, today=day)
+        y, mo = last_complete_month(day)
+        complete = y * 12 + mo - 1
+        if p.last > complete:
+            if not (allow_current and p.last == month_index(day)):
+                raise DataError(
+                    f"period {p.label} ends after as_of {day.isoformat()}: its figures are not known yet",
+                    hint=f"the latest complete month is {month_label(complete)}; pass period=last, or an as_of "
+                         f"after the period",
+                    details={"parameter": "period", "latest_complete_month": month_label(complete)},
+                )
+            return p, day, True
+        return p, day, False
 
     def __dir__(self) -> list[str]:
         from retentio.capabilities import service_methods
@@ -56,16 +105,17 @@ class Workspace:
         engine: str = "duckdb",
         force: bool = False,
     ) -> "Workspace":
-        layout.create(layout.resolve_path(path), base_currency=base_currency, engine=engine, force=force)
-        return cls(path)
+        root = layout.resolve_path(path)
+        existed = layout.WorkspaceFiles(root).config.exists()
+        layout.create(root, base_currency=base_currency, engine=engine, force=force)
+        ws = cls(path)
+        # what init did: "created" a workspace, or "reset" the settings of an existing one (data kept)
+        ws.init_action = "reset" if existed else "created"
+        return ws
 
     @staticmethod
     def upgrade(path: str | os.PathLike | None = None) -> list[str]:
         return layout.upgrade(layout.resolve_path(path))
-
-    def reload_settings(self) -> Settings:
-        self.settings = Settings.load(self.files.config)
-        return self.settings
 
     # -- application state (retentio.store: users, audit log, ...) -----------------------
     _app_checked = False
@@ -111,24 +161,24 @@ class Workspace:
     def engine(self, name: str | None = None) -> Engine:
         """The engine to compute with (cached); DuckDB reads the workspace file in place."""
         name = name or self._engine_name
-        if name not in self._engines:
-            if name == "duckdb":
-                from retentio.engine.duckdb_engine import DuckDBEngine
+        with self._lock:
+            if name not in self._engines:
+                from retentio.engine import open_engine
 
-                self._engines[name] = DuckDBEngine(self.warehouse.arrow, database=str(self.files.analytics.resolve()))
-            else:
                 self._engines[name] = open_engine(
                     name,
                     self.warehouse.arrow,
+                    database=str(self.files.analytics.resolve()),
                     spark_master=self.settings.workspace.spark_master,
                     spark_data_uri=self.settings.workspace.spark_data_uri,
                 )
-        return self._engines[name]
+            return self._engines[name]
 
     def close(self) -> None:
-        for e in self._engines.values():
-            e.close()  # a no-op but for DuckDB's connection (the Spark session is shared)
-        self._engines.clear()
+        with self._lock:
+            for e in self._engines.values():
+                e.close()  # a no-op but for DuckDB's connection (the Spark session is shared)
+            self._engines.clear()
 
     def _invalidate(self) -> None:
         """Data changed: engines holding cached copies of tables must re-read them."""
@@ -170,20 +220,13 @@ class Workspace:
     def quarantine(self, entity: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         from retentio.model import entity as find_entity
 
-        sql = "SELECT entity, file, row_number, \"column\", value, reason, detail FROM quarantine"
-        params: list[Any] = []
-        if entity:
-            sql += " WHERE entity = ?"
-            params.append(find_entity(entity).name)
-        sql += " ORDER BY entity, file, row_number"
-        if limit is not None:
-            if limit < 0:
-                raise UsageError("--limit must be positive")
-            sql += f" LIMIT {int(limit)}"
-        return self.warehouse.query(sql, params)
+        if limit is not None and limit < 0:
+            raise UsageError(f"limit must be 0 or more, not {limit}", hint="e.g. limit=20",
+                             details={"parameter": "limit"})
+        return self.warehouse.quarantine(find_entity(entity).name if entity else None, limit)
 
     def imports(self) -> list[dict[str, Any]]:
-        return self.warehouse.query("SELECT * FROM imports ORDER BY imported_at")
+        return self.warehouse.imports()
 
     def counts(self) -> dict[str, int]:
         from retentio.model import ENTITIES
@@ -240,59 +283,84 @@ class Workspace:
         return summary
 
     # -- engagement and satisfaction (metrics.md §9-§10; docs/metrics-engagement.md) ---------
-    def _period(self, period: str | None):
-        from retentio.metrics.periods import parse_period
+    ENGAGEMENT = ("usage", "adoption", "key-time", "lifecycle", "ces", "ttfv", "onboarding", "trials")
+    SATISFACTION = ("nps", "csat", "tickets", "sentiment")
 
-        return None if period is None else parse_period(period)
-
-    def engagement(self, metric: str, *, period: str = "last", by: str | None = None,
-                   daily: bool = False, per_account: bool = True) -> dict[str, Any]:
-        """One engagement metric: usage | adoption | key-time | lifecycle | ces | ttfv | onboarding | trials."""
+    def engagement(self, metric: str, *, period: str = "last", by: str | None = None, daily: bool = False,
+                   per_account: bool = True, as_of: date | str | None = None):
+        """One engagement metric: usage | adoption | key-time | lifecycle | ces | ttfv | onboarding | trials.
+        ``by`` groups ttfv, onboarding and trials; the others are per account and refuse it."""
         from retentio import engagement as E
-        from retentio.engagement._common import check_attribute
+        from retentio.attributes import check_attribute
 
-        eng = self.engine()
-        p = self._period(period)
-        check_attribute(eng, by)
-        if metric == "usage":
-            pts = E.daily_points(p.first_day, p.last_day) if daily else E.month_end_points(p)
-            return {"period": p.label, "active_window": self.settings.engagement.active_window,
-                    "rows": E.active_users(eng, self.settings, pts, per_account=per_account)}
-        if metric == "adoption":
-            return E.feature_adoption(eng, self.settings, p)
-        if metric == "key-time":
-            return E.key_feature_time(eng, self.settings, p)
-        if metric == "lifecycle":
-            return E.lifecycle(eng, self.settings, p)
-        if metric == "ces":
-            return E.engagement_score(eng, self.settings, p)
-        if metric == "ttfv":
-            return E.time_to_first_value(eng, self.settings, p, by)
-        if metric == "onboarding":
-            return E.onboarding(eng, self.settings, p, by)
-        if metric == "trials":
-            return E.trial_conversion(eng, self.settings, p, by)
-        raise UsageError(f"unknown engagement metric {metric!r}",
-                         hint="choose one of: usage, adoption, key-time, lifecycle, ces, ttfv, onboarding, trials")
+        if metric not in self.ENGAGEMENT:
+            raise UsageError(f"unknown engagement metric {metric!r}", hint="choose one of: " + ", ".join(self.ENGAGEMENT),
+                             details={"parameter": "metric"})
+        if by is not None and metric not in ("ttfv", "onboarding", "trials"):
+            raise UsageError(f"by does not apply to engagement {metric} (one row per account)",
+                             hint="by groups ttfv, onboarding and trials; drop it here", details={"parameter": "by"})
+        p, day, to_date = self.period(period, as_of=_as_day(as_of))
+        with self._computing() as eng:
+            check_attribute(eng, by, derived=False)
+            if metric == "usage":
+                pts = E.daily_points(p.first_day, min(p.last_day, day)) if daily else E.month_end_points(p)
+                out = {"period": p.label, "active_window": self.settings.engagement.active_window,
+                       "rows": E.active_users(eng, self.settings, pts, per_account=per_account)}
+            elif metric == "adoption":
+                out = E.feature_adoption(eng, self.settings, p)
+            elif metric == "key-time":
+                out = E.key_feature_time(eng, self.settings, p)
+            elif metric == "lifecycle":
+                out = E.lifecycle(eng, self.settings, p)
+            elif metric == "ces":
+                out = E.engagement_score(eng, self.settings, p)
+            else:
+                fn = {"ttfv": E.time_to_first_value, "onboarding": E.onboarding, "trials": E.trial_conversion}[metric]
+                out = fn(eng, self.settings, p, by, as_of=day) if metric != "ttfv" else fn(eng, self.settings, p, by)
+                out = {"period": p.label, **out}
+        from retentio.results import Report
+
+        return Report(f"engagement.{metric}", {**self._label_lists(out), "as_of": day.isoformat(), "to_date": to_date})
+
+    def _label_lists(self, out: dict[str, Any]) -> dict[str, Any]:
+        """Every list of account rows of a result gets account_name and csm."""
+        res = dict(out)
+        for k, v in out.items():
+            if isinstance(v, list) and v and isinstance(v[0], dict) and "account_id" in v[0]:
+                res[k] = self._labelled(v)
+        return res
 
     def satisfaction(self, metric: str, *, period: str | None = "last", by: list[str] | None = None,
-                     texts: bool = False) -> dict[str, Any]:
-        """One satisfaction metric: nps | csat | tickets | sentiment."""
+                     texts: bool = False, as_of: date | str | None = None):
+        """One satisfaction metric: nps | csat | tickets | sentiment (``period=None``: all time, nps and csat)."""
         from retentio import satisfaction as S
+        from retentio.attributes import check_attribute
+        from retentio.clock import resolve_as_of
 
-        eng = self.engine()
-        p = self._period(period)
-        if metric == "nps":
-            return S.nps(eng, self.settings, p, by)
-        if metric == "csat":
-            return S.csat(eng, self.settings, p, by)
-        if metric in ("tickets", "sentiment") and p is None:
-            raise UsageError(f"{metric} needs a period", hint="pass --period, e.g. --period 2024-Q1")
-        if metric == "tickets":
-            return S.tickets(eng, self.settings, p)
-        if metric == "sentiment":
-            return S.sentiment_by_account(eng, self.settings, p, include_texts=texts)
-        raise UsageError(f"unknown satisfaction metric {metric!r}", hint="choose one of: nps, csat, tickets, sentiment")
+        if metric not in self.SATISFACTION:
+            raise UsageError(f"unknown satisfaction metric {metric!r}", hint="choose one of: " + ", ".join(self.SATISFACTION),
+                             details={"parameter": "metric"})
+        if metric in ("tickets", "sentiment") and period is None:
+            raise UsageError(f"{metric} needs a period", hint="pass period, e.g. period=2024-Q1", details={"parameter": "period"})
+        if by and metric not in ("nps", "csat"):
+            raise UsageError(f"by does not apply to satisfaction {metric}", hint="by groups nps and csat",
+                             details={"parameter": "by"})
+        p, day, to_date = (None, resolve_as_of(as_of), False) if period is None else self.period(period, as_of=as_of)
+        with self._computing() as eng:
+            for b in by or []:
+                if b not in ("account", "month"):
+                    check_attribute(eng, b, derived=False, extra=("account", "month"))
+            if metric == "nps":
+                out = S.nps(eng, self.settings, p, by)
+            elif metric == "csat":
+                out = S.csat(eng, self.settings, p, by)
+            elif metric == "tickets":
+                out = S.tickets(eng, self.settings, p)
+            else:
+                out = S.sentiment_by_account(eng, self.settings, p, include_texts=texts)
+        from retentio.results import Report
+
+        return Report(f"satisfaction.{metric}", {**self._label_lists(out), "as_of": day.isoformat(), "to_date": to_date})
 
     @staticmethod
     def score_texts(lines: list[str], lang: str | None = None, model: str = "trained") -> dict[str, Any]:
@@ -301,38 +369,62 @@ class Workspace:
 
         return score_lines(lines, lang, model)
 
-    def sentiment_alerts(self, period: str = "last") -> list[dict[str, Any]]:
+    def sentiment_alerts(self, period: str = "last", *, as_of: date | str | None = None) -> list[dict[str, Any]]:
         """Account-months whose text sentiment dropped beyond satisfaction.sentiment_drop_threshold (for alerts)."""
-        return self.satisfaction("sentiment", period=period)["flagged"]
+        return self.satisfaction("sentiment", period=period, as_of=as_of)["flagged"]
 
-    def nps_vs_churn(self, months: int = 6, as_of: str | None = None) -> dict[str, Any]:
-        """Do detractors churn more than promoters within ``months`` months?  (seed 001)"""
+    def nps_vs_churn(self, months: int = 6, as_of: date | str | None = None):
+        """Do detractors churn more than promoters within ``months`` months?  (seed 001)
+        Only answers whose window has ended by as_of's last complete month are judged."""
+        from retentio.clock import resolve_as_of
         from retentio.satisfaction import nps_vs_churn
 
-        last = None if as_of is None else self._period(as_of).last
-        return nps_vs_churn(self.engine(), self.settings, months, last)
+        day = resolve_as_of(_as_day(as_of))
+        from retentio.results import Report
+
+        with self._computing() as eng:
+            out = nps_vs_churn(eng, self.settings, months, day)
+        return Report("analyze.nps_vs_churn", {**out, "as_of": day.isoformat()})
 
     # -- revenue and retention metrics (metrics.md §1-§8) -------------------------------
+    def _check_names(self, eng: Engine, by: str | None = None, filters: dict[str, str] | None = None) -> None:
+        from retentio.attributes import check_attribute, check_filters
+
+        check_attribute(eng, by)
+        check_filters(eng, filters)
+
     def metrics(
         self,
-        period: str,
+        period: str = "last",
         *,
         by: str | None = None,
         filters: dict[str, str] | None = None,
         engine: str | None = None,
-    ) -> dict[str, Any]:
-        """All figures of one period, e.g. ``ws.metrics("2024-03", by="industry")``."""
-        from retentio.metrics import metrics
+        as_of: date | str | None = None,
+    ):
+        """All figures of one period, e.g. ``ws.metrics("2024-03", by="industry")``: a
+        :class:`retentio.results.MetricsResult` (with ``by``: one set per group and ``overall``)."""
+        from retentio.metrics.kpis import compute
+        from retentio.results import MetricsResult
 
-        return metrics(self.engine(engine), self.settings, period, by=by, filters=filters)
+        p, day, to_date = self.period(period, as_of=_as_day(as_of))
+        with self._computing(engine) as eng:
+            self._check_names(eng, by, filters)
+            whole = compute(eng, self.settings, [p], filters=filters)[0]
+            groups = compute(eng, self.settings, [p], by=by, filters=filters)[0]["groups"] if by else None
+        return MetricsResult(p.label, self.settings.workspace.base_currency, whole, day, to_date, by, groups)
 
     def metrics_series(
-        self, period: str, *, filters: dict[str, str] | None = None, engine: str | None = None
+        self, period: str, *, filters: dict[str, str] | None = None, engine: str | None = None,
+        as_of: date | str | None = None,
     ) -> list[dict[str, Any]]:
         """One dict of figures per month of the period."""
         from retentio.metrics import metrics_series
 
-        return metrics_series(self.engine(engine), self.settings, period, filters=filters)
+        p, _day, _to_date = self.period(period, as_of=_as_day(as_of))
+        with self._computing(engine) as eng:
+            self._check_names(eng, None, filters)
+            return metrics_series(eng, self.settings, p, filters=filters)
 
     def metrics_frame(
         self,
@@ -341,39 +433,68 @@ class Workspace:
         filters: dict[str, str] | None = None,
         backend: str = "pandas",
         engine: str | None = None,
+        as_of: date | str | None = None,
     ):
         """The monthly time series as a DataFrame (``backend="pandas"`` or ``"polars"``),
         one row per month, nested figures flattened as ``movements.new`` etc."""
         import polars as pl
 
-        from retentio.metrics.flatten import flatten
+        from retentio.results import flatten
 
-        rows = [flatten(r) for r in self.metrics_series(period, filters=filters, engine=engine)]
+        if backend not in ("pandas", "polars"):
+            raise UsageError(f"unknown backend {backend!r}", hint="choose pandas or polars", details={"parameter": "backend"})
+        rows = [flatten(r) for r in self.metrics_series(period, filters=filters, engine=engine, as_of=as_of)]
         frame = pl.DataFrame(rows, infer_schema_length=None)
-        if backend == "polars":
-            return frame
-        if backend == "pandas":
-            return frame.to_pandas()
-        raise UsageError(f"unknown backend {backend!r}", hint="choose pandas or polars")
+        return frame if backend == "polars" else frame.to_pandas()
 
     def movements(
         self,
-        period: str,
+        period: str = "last",
         *,
         type: str | None = None,
         filters: dict[str, str] | None = None,
         engine: str | None = None,
-    ) -> list[dict[str, Any]]:
+        as_of: date | str | None = None,
+    ):
+        """Every account movement of the period with the lines behind it, each with the
+        account's name and CSM owner: a :class:`retentio.results.MovementsResult`."""
         from retentio.metrics import movements
+        from retentio.results import MovementsResult
 
-        return movements(self.engine(engine), self.settings, period, type=type, filters=filters)
+        p, _day, _to_date = self.period(period, as_of=_as_day(as_of))
+        with self._computing(engine) as eng:
+            self._check_names(eng, None, filters)
+            rows = movements(eng, self.settings, p, type=type, filters=filters)
+        return MovementsResult(p.label, self.settings.workspace.base_currency, type, self._labelled(rows))
+
+    def _labelled(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Account rows with account_name and csm right after account_id."""
+        labels = self.warehouse.account_labels()
+        out = []
+        for r in rows:
+            lab = labels.get(r.get("account_id"), {"account_name": None, "csm": None})
+            new: dict[str, Any] = {}
+            for k, v in r.items():
+                new[k] = v
+                if k == "account_id":
+                    new.update(lab)
+            out.append(new)
+        return out
 
     def explain(
-        self, metric: str, period: str, *, filters: dict[str, str] | None = None, engine: str | None = None, top: int = 10
-    ) -> dict[str, Any]:
+        self, metric: str, period: str = "last", *, filters: dict[str, str] | None = None, engine: str | None = None,
+        top: int = 10, as_of: date | str | None = None,
+    ):
+        """How a figure was computed: a :class:`retentio.results.ExplainResult`."""
         from retentio.metrics import explain
+        from retentio.results import ExplainResult
 
-        return explain(self.engine(engine), self.settings, metric, period, filters=filters, top=top)
+        p, _day, _to_date = self.period(period, as_of=_as_day(as_of))
+        with self._computing(engine) as eng:
+            self._check_names(eng, None, filters)
+            e = explain(eng, self.settings, metric, p, filters=filters, top=top)
+        e["accounts"] = self._labelled(e["accounts"])
+        return ExplainResult(**e)
 
     def cohorts(
         self,
@@ -385,13 +506,32 @@ class Workspace:
         through: str | None = None,
         filters: dict[str, str] | None = None,
         engine: str | None = None,
+        as_of: date | str | None = None,
     ) -> dict[str, Any]:
+        """The cohort triangle; each row says whether its cohort is still ``in_progress``
+        (inside the onboarding window at as_of)."""
+        from retentio.clock import resolve_as_of
         from retentio.metrics import cohorts
 
-        return cohorts(
-            self.engine(engine), self.settings, grain=grain, measure=measure, values=values, segment=segment,
-            through=through, filters=filters,
-        )
+        day = resolve_as_of(_as_day(as_of))
+        if through is not None:
+            self.period(through, as_of=day)
+        with self._computing(engine) as eng:
+            from retentio.attributes import check_attribute
+
+            check_attribute(eng, segment, parameter="segment")
+            self._check_names(eng, None, filters)
+            out = cohorts(eng, self.settings, grain=grain, measure=measure, values=values, segment=segment,
+                          through=through, filters=filters, as_of=day)
+        window = self.settings.engagement.onboarding_window_days
+        from datetime import timedelta
+
+        from retentio.metrics.periods import month_start, parse_period
+
+        for r in out["rows"]:
+            start = month_start(parse_period(r["cohort"]).first)
+            r["in_progress"] = start + timedelta(days=window) > day
+        return {**out, "as_of": day.isoformat(), "onboarding_window_days": window}
 
     def refresh(self, *, through: str | None = None, figures: bool = True, full: bool = False) -> dict[str, Any]:
         """Update the stored account-month MRR snapshot after imports (only the accounts and
@@ -399,10 +539,21 @@ class Workspace:
         (retentio.metrics.incremental; docs/benchmarks.md)."""
         from retentio.metrics.incremental import refresh
 
-        return refresh(self, through=through, figures=figures, full=full).to_dict()
+        with self._lock:
+            return refresh(self, through=through, figures=figures, full=full).to_dict()
 
     # -- export --------------------------------------------------------------------------
     def export_parquet(self, destination: str | os.PathLike) -> dict[str, int]:
         """Write every canonical table as ``<destination>/<table>.parquet`` (for the Spark
         engine's ``spark_data_uri``, or any other tool); returns the rows written per table."""
         return self.warehouse.export_parquet(Path(destination))
+
+
+def _as_day(value: date | str | None) -> date | str | None:
+    """as_of may be a day or, for convenience, a month (YYYY-MM: its last day)."""
+    if isinstance(value, str) and len(value.strip()) == 7:
+        from retentio.clock import month_end
+
+        y, m = value.strip().split("-")
+        return month_end(int(y), int(m))
+    return value

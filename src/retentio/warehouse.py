@@ -131,9 +131,34 @@ class Warehouse:
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
 
-    def account_ids(self) -> set[str]:
+    def quarantine(self, entity: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Quarantined rows, by entity, file and row (``entity``: one entity's only)."""
+        sql = 'SELECT entity, file, row_number, "column", value, reason, detail FROM quarantine'
+        params: list[Any] = []
+        if entity:
+            sql += " WHERE entity = ?"
+            params.append(entity)
+        sql += " ORDER BY entity, file, row_number"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self.query(sql, params)
+
+    def imports(self) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM imports ORDER BY imported_at")
+
+    def account_labels(self, ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """{account_id: {account_name, csm}}: the name and the CSM owner (attribute ``csm``,
+        else ``owner``, else ``csm_owner``) shown beside every account id in lists."""
         with self.connect(read_only=True) as con:
-            return {r[0] for r in con.execute("SELECT account_id FROM accounts").fetchall()}
+            names = dict(con.execute("SELECT account_id, name FROM accounts").fetchall())
+            owners: dict[str, str] = {}
+            for attr in ("csm_owner", "owner", "csm"):  # the later wins
+                for acc, value in con.execute(
+                    "SELECT account_id, min(value) FROM account_attributes WHERE attribute = ? GROUP BY account_id", [attr]
+                ).fetchall():
+                    owners[acc] = value
+        keys = ids if ids is not None else list(names)
+        return {a: {"account_name": names.get(a), "csm": owners.get(a)} for a in keys}
 
     # -- the one write path -------------------------------------------------------------
     @contextlib.contextmanager
@@ -372,3 +397,7 @@ class ImportWriter:
         )
         self.con.from_arrow(qt).insert_into("quarantine")
         self.rows_quarantined += n
+
+
+__all__ = ["ANALYTICS_FILE", "IMPORTS_COLUMNS", "IMPORT_MEMORY_LIMIT", "ImportWriter", "KEY_HASH",
+    "QUARANTINE_COLUMNS", "ROW_INDEX", "Warehouse"]

@@ -92,7 +92,7 @@ def create(path: Path, *, base_currency: str = "EUR", engine: str = "duckdb", fo
             hint="use it as it is, choose another folder, or pass --force to reset its settings (data is kept)",
         )
     settings = Settings()
-    for option, field, value in (("--base-currency", "base_currency", base_currency), ("--engine", "engine", engine)):
+    for option, field, value in (("base_currency", "base_currency", base_currency), ("engine", "engine", engine)):
         try:
             setattr(settings.workspace, field, value)
         except ValidationError as exc:
@@ -227,3 +227,7 @@ def _validate(files: WorkspaceFiles, raw: dict[str, Any]) -> Settings:
         files.config,
         hint="fix it (see docs/configuration.md for the settings and their allowed values), then run upgrade again",
     )
+
+
+__all__ = ["APP_DB_FILE", "DEFAULT_WORKSPACE", "ENV_VAR", "WorkspaceFiles", "create", "open_files",
+    "resolve_path", "upgrade"]

@@ -38,8 +38,8 @@ def test_metrics_json_has_every_documented_key(demo_workspace):
         assert status["status"] in ("good", "watch", "alarm") and status["reference"]
 
 
-def test_metrics_csv_is_one_row_per_month(demo_workspace):
-    r = invoke("metrics", "-w", str(demo_workspace), "--period", "2024-01..2024-06", "--format", "csv")
+def test_metrics_csv_series_is_one_row_per_month(demo_workspace):
+    r = invoke("metrics", "-w", str(demo_workspace), "--period", "2024-01..2024-06", "--series", "--format", "csv")
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(io.StringIO(r.output)))
     assert [row["period"] for row in rows] == [f"2024-0{m}" for m in range(1, 7)]
@@ -60,16 +60,16 @@ def test_metrics_by_and_filter(demo_workspace):
 def test_metrics_table_shows_benchmark_status(demo_workspace):
     r = invoke("metrics", "-w", str(demo_workspace), "-p", "2024-06")
     assert r.exit_code == 0, r.output
-    assert "nrr" in r.output and any(s in r.output for s in ("good", "watch", "alarm"))
+    assert "Net revenue retention" in r.output and any(s in r.output for s in ("good", "watch", "alarm"))
 
 
 def test_movements_explain_cohorts(demo_workspace):
     r = invoke("movements", "-w", str(demo_workspace), "-p", "2024-06", "--type", "churn", "--format", "json")
     assert r.exit_code == 0, r.output
-    rows = json.loads(r.output)
+    rows = json.loads(r.output)["rows"]
     assert all(m["type"] == "churn" and m["mrr_end"] == 0 for m in rows)
     r = invoke("movements", "-w", str(demo_workspace), "-p", "2024-06", "--format", "csv")
-    assert r.exit_code == 0 and r.output.startswith("month,account_id,type")
+    assert r.exit_code == 0 and r.output.startswith("month,account_id,account_name,csm,type")
     r = invoke("explain", "nrr", "-w", str(demo_workspace), "-p", "2024-06")
     assert r.exit_code == 0, r.output
     assert "formula" in r.output and "recomputed from the inputs" in r.output

@@ -93,9 +93,22 @@ def test_ttfv_onboarding_trials(make_engine):
     o = onboarding(eng, s, parse_period("2024"))
     acc = {r["account_id"]: r for r in o["accounts"]}
     # A: 2 of 2 completed, 1 on time (connect_api on 1 May > 10 Jan + 90 days = 9 April); B 2/2 on time; C, D 0
-    assert (acc["A"]["completed"], acc["A"]["on_time"]) == (2, 1) and acc["B"]["on_time_pct"] == 100.0
+    assert (acc["A"]["completed"], acc["A"]["on_time"]) == (2, 1) and acc["B"]["on_time_share"] == 1.0
     # overall: completed 2 + 2 + 0 + 0 = 4 of 4 x 2 = 8 -> 50 %; on time 3 of 8 = 37.5 %
-    assert o["overall"]["score_pct"] == 50.0 and o["overall"]["on_time_pct"] == 37.5
+    assert o["overall"]["onboarding_score"] == 0.5 and o["overall"]["on_time_share"] == 0.375
     tr = trial_conversion(eng, s, parse_period("2024"))
     # trials: A (paid line starts 10 Jan, inside its trial) converted; D not (paid 1 March after 18 Feb)
-    assert tr["overall"] == {"trials": 2, "converted": 1, "conversion_pct": 50.0}
+    assert tr["overall"] == {"trials": 2, "converted": 1, "conversion_rate": 0.5, "left_out": 0}
+
+
+def test_ces_of_an_account_without_usage_names_the_missing_components(make_engine):
+    # A uses the product in January 2024; D is a customer with one ticket and no usage event ever.
+    # D's logins, adoption and key_time are missing (no data), not 0: its CES is undefined, where
+    # scoring them as 0 would give 100 x 0.15 x (1 - min(1 / 1, 1)) = 0 ... or 15 without a ticket.
+    usage = [ev("A", "a1", datetime(2024, 1, 3), feature="reports", dur=60.0)]
+    subs = [sub("sA", "A", date(2023, 12, 1)), sub("sD", "D", date(2023, 12, 1))]
+    tickets = [{"ticket_id": "t1", "account_id": "D", "created_at": datetime(2024, 1, 10)}]
+    eng = make_engine({"usage": usage, "subscriptions": subs, "tickets": tickets})
+    rows = {r["account_id"]: r for r in engagement_score(eng, Settings(), parse_period("2024-01"))["rows"]}
+    assert rows["D"]["ces"] is None and rows["D"]["missing_components"] == ["logins", "adoption", "key_time"]
+    assert rows["A"]["missing_components"] == [] and rows["A"]["ces"] is not None

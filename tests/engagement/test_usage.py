@@ -47,16 +47,16 @@ def test_dau_wau_mau_stickiness_and_seats(make_engine):
     a = by["A"]
     # A: DAU 2 (u1, u2), WAU 5 (u1..u5), MAU 10 (u1..u10; u11 on 1 March is 30 days + 1 before)
     assert (a["dau"], a["wau"], a["mau"]) == (2, 5, 10)
-    assert a["stickiness_wau_mau_pct"] == 50.0  # 5 / 10
-    assert a["stickiness_dau_mau_pct"] == 20.0  # 2 / 10
+    assert a["stickiness_wau_mau"] == 0.5  # 5 / 10
+    assert a["stickiness_dau_mau"] == 0.2  # 2 / 10
     # seats: s1 (20) is active; s2 ended on 31 March (exclusive end) so it is not.
-    assert a["seats"] == 20.0 and a["mau_per_seat_pct"] == 50.0
+    assert a["seats"] == 20.0 and a["mau_per_seat"] == 0.5
     b = by["B"]
     assert (b["dau"], b["wau"], b["mau"], b["seats"]) == (1, 1, 1, None)  # B's line has no quantity
     tot = by[None]
     # overall: DAU 2 + 1 = 3, WAU 5 + 1 = 6, MAU 10 + 1 = 11; WAU/MAU = 6/11
     assert (tot["dau"], tot["wau"], tot["mau"]) == (3, 6, 11)
-    assert tot["stickiness_wau_mau_pct"] == pytest.approx(100 * 6 / 11)
+    assert tot["stickiness_wau_mau"] == pytest.approx(6 / 11)
 
 
 def test_calendar_windows(make_engine):
@@ -86,8 +86,8 @@ def test_feature_adoption_and_key_time(make_engine):
     assert (out["accounts_active"], out["users_active"]) == (3, 4)
     f = {r["feature"]: r for r in out["features"]}
     # reports: accounts A, C = 2/3; users a1, a2, c1 = 3/4; 60 + 30.5 + 10 = 100.5 s
-    assert f["reports"]["accounts_using"] == 2 and f["reports"]["account_share_pct"] == pytest.approx(200 / 3)
-    assert f["reports"]["users_using"] == 3 and f["reports"]["user_share_pct"] == 75.0
+    assert f["reports"]["accounts_using"] == 2 and f["reports"]["account_share"] == pytest.approx(2 / 3)
+    assert f["reports"]["users_using"] == 3 and f["reports"]["user_share"] == 0.75
     assert f["reports"]["hours"] == pytest.approx(100.5 / 3600) and f["reports"]["key"]
     # api: account A only (C's June use is outside May) = 1/3, complex
     assert f["api"]["accounts_using"] == 1 and f["api"]["complex"] and f["api"]["users_using"] == 1

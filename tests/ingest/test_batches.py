@@ -10,7 +10,7 @@ import json
 import polars as pl
 import pytest
 
-import retentio.ingest as ingest
+import retentio.ingest.pipeline as ingest
 from ingest_helpers import accounts, data_fingerprint, reasons
 from retentio import Workspace
 from retentio.warehouse import ImportWriter

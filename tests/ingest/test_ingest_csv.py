@@ -176,7 +176,7 @@ def test_missing_file_and_unknown_entity_and_kind(ws, write, tmp_path):
         ws.import_file("customers", write("a.csv", "account_id,name\n"))
     with pytest.raises(UsageError, match="cannot tell"):
         ws.import_file("accounts", write("a.dat", "account_id,name\n"))
-    with pytest.raises(UsageError, match="--as stripe reads a subscriptions export"):
+    with pytest.raises(UsageError, match="kind stripe reads a subscriptions export"):
         ws.import_file("accounts", write("a.csv", "account_id,name\n"), kind="stripe")
 
 

@@ -8,7 +8,8 @@ from retentio.config import Settings
 from retentio.errors import DataError
 from retentio.metrics.periods import parse_period
 from retentio.satisfaction import csat, nps
-from retentio.satisfaction.surveys import nps_benchmark, nps_value
+from retentio.satisfaction.registry import nps_score as nps_value
+from retentio.satisfaction.surveys import nps_benchmark
 
 
 def ans(rid, acc, score, kind="nps", scale=None, when=datetime(2024, 4, 10, 12)):
@@ -23,7 +24,7 @@ def test_nps_value_and_benchmark():
     assert (p, d) == (4, 4) and nps_value(p, d, 10) == 0.0
     assert nps_value(10, 0, 10) == 100.0 and nps_value(0, 3, 3) == -100.0
     assert [nps_benchmark(v) for v in (-5, 0, 29.9, 30, 49, 50, 100)] == [
-        "alarm", "below_good", "below_good", "good", "good", "best", "best"]
+        "alarm", "watch", "watch", "good", "good", "best", "best"]
 
 
 def test_nps_and_csat_by_segment_on_engines(make_engine):
@@ -50,17 +51,17 @@ def test_nps_and_csat_by_segment_on_engines(make_engine):
     assert g["smb"]["nps"] == pytest.approx(100 / 3) and g["smb"]["benchmark"] == "good"
     assert g["ent"]["nps"] == -50.0 and g["ent"]["benchmark"] == "alarm" and g["ent"]["passives"] == 2
     c = csat(eng, s, parse_period("2024-04"), ["account"])
-    assert c["overall"]["responses"] == 5 and c["overall"]["csat_pct"] == 60.0
+    assert c["overall"]["responses"] == 5 and c["overall"]["csat"] == 0.6
     ca = {r["account_id"]: r for r in c["groups"]}
-    assert ca["A"]["csat_pct"] == 100.0  # 4 and 5 on 1-5
-    assert ca["B"]["positive"] == 1 and ca["B"]["csat_pct"] == pytest.approx(100 / 3)  # 3 (no), 7 (yes), 6 (no)
+    assert ca["A"]["csat"] == 1.0  # 4 and 5 on 1-5
+    assert ca["B"]["positive"] == 1 and ca["B"]["csat"] == pytest.approx(1 / 3)  # 3 (no), 7 (yes), 6 (no)
 
 
 def test_csat_threshold_setting_and_bad_rows(make_engine):
     eng = make_engine({"surveys": [ans("c1", "A", 6, "csat", 10), ans("c2", "A", 8, "csat", 10)]})
     s = Settings()
     s.satisfaction.csat_positive_0_10 = 8  # only 8 counts now: 1 of 2
-    assert csat(eng, s, None)["overall"]["csat_pct"] == 50.0
+    assert csat(eng, s, None)["overall"]["csat"] == 0.5
     bad = make_engine({"surveys": [ans("c9", "A", 4, "csat", None)]})
     with pytest.raises(DataError, match="c9"):
         csat(bad, s, None)

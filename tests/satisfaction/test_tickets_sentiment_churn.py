@@ -107,12 +107,12 @@ def test_nps_vs_churn_rule(make_engine):
         {"response_id": "r6", "account_id": "P1", "answered_at": datetime(2024, 3, 5), "kind": "nps", "score": 10},  # too recent
     ]
     eng = make_engine({"subscriptions": subs, "surveys": surveys})
-    out = nps_vs_churn(eng, Settings(), months=2, as_of=2024 * 12 + 2)  # history up to March 2024
+    out = nps_vs_churn(eng, Settings(), months=2, as_of=date(2024, 3, 31))  # history up to March 2024
     g = out["groups"]
     assert (g["detractor"]["answers"], g["detractor"]["churned"]) == (2, 1)
     assert (g["promoter"]["answers"], g["promoter"]["churned"]) == (2, 1)
     assert out["excluded"] == {"not_customer_at_answer": 1, "too_recent": 1}
-    assert out["difference_pct_points"] == 0.0
+    assert out["difference"] == 0.0
     assert out["verdict"].startswith("Not enough data")
 
 

@@ -16,10 +16,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console()
+# Tables are made to fit 80 columns; a terminal wider than that still gets them at 80.
+console = Console(width=80)
 err_console = Console(stderr=True)
 
 
@@ -53,6 +53,16 @@ SparkMasterOpt = Annotated[
 ]
 
 
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Day the figures are computed as of (YYYY-MM-DD or YYYY-MM; default: today).",
+                 show_default=False),
+]
+LimitOpt = Annotated[int, typer.Option("--limit", help="Rows of a list to show (0: all).")]
+SortOpt = Annotated[str | None, typer.Option("--sort", help="Column to sort the list by (prefix - for descending).",
+                                             show_default=False)]
+
+
 def open_workspace(path: str | None, engine: str | None = None, spark_master: str | None = None):
     from retentio.service import Workspace
 
@@ -60,6 +70,34 @@ def open_workspace(path: str | None, engine: str | None = None, spark_master: st
     if spark_master:
         ws.settings.workspace.spark_master = spark_master
     return ws
+
+
+def refuse(format: "OutputFormat", command: str, why: str) -> None:
+    from retentio.errors import UsageError
+
+    raise UsageError(f"{command} cannot give --format {format.value}: {why}", hint="use --format table or json")
+
+
+# -- values by unit (retentio.figures) -----------------------------------------------------------
+def _unit(key: str) -> str | None:
+    from retentio.figures import unit_of
+
+    return unit_of(key)
+
+
+def rounded(data: Any, prefix: str = "") -> Any:
+    """JSON and CSV values rounded by the unit of their figure (money 2 decimals, rates 4
+    significant digits); keys that are not figures are left as they are."""
+    from retentio.figures import round_value
+
+    if isinstance(data, dict):
+        return {k: rounded(v, f"{prefix}{k}.") for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [rounded(v, prefix) for v in data]
+    if isinstance(data, float):
+        unit = _unit(prefix[:-1]) if prefix else None
+        return round_value(data, unit) if unit else data
+    return data
 
 
 def _jsonable(v: Any) -> Any:
@@ -75,15 +113,28 @@ def _jsonable(v: Any) -> Any:
 
 
 def dumps(data: Any) -> str:
-    return json.dumps(data, default=_jsonable, ensure_ascii=False, indent=2)
+    if hasattr(data, "to_dict"):
+        data = data.to_dict()
+    return json.dumps(rounded(json.loads(json.dumps(data, default=_jsonable))), ensure_ascii=False, indent=2)
 
 
 def print_json(data: Any) -> None:
     sys.stdout.write(dumps(data) + "\n")
 
 
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(v: Any) -> Any:
+    """A CSV cell safe to open in a spreadsheet (OWASP, CSV injection): a text cell that
+    begins with = + - @ tab or carriage return is prefixed with a quote; numbers untouched."""
+    if isinstance(v, str) and v.startswith(_DANGEROUS):
+        return "'" + v
+    return v
+
+
 def print_csv(rows: Iterable[dict[str, Any]], columns: list[str] | None = None) -> None:
-    rows = list(rows)
+    rows = [rounded(dict(r)) for r in rows]
     if columns is None:
         columns = []
         for r in rows:
@@ -94,24 +145,94 @@ def print_csv(rows: Iterable[dict[str, Any]], columns: list[str] | None = None) 
     w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else _cell(r.get(k))) for k in columns})
+        w.writerow({k: ("" if r.get(k) is None else safe_cell(_cell(r.get(k)))) for k in columns})
     sys.stdout.write(buf.getvalue())
 
 
 def _cell(v: Any) -> Any:
     if isinstance(v, (date, datetime)):
         return v.isoformat()
+    if isinstance(v, (list, tuple)):
+        return "; ".join(str(x) for x in v)
+    if isinstance(v, dict):
+        return json.dumps(v, default=str, ensure_ascii=False)
     return v  # the csv module writes floats with repr: exact, and nan / inf without error
 
 
-def print_table(rows: list[dict[str, Any]], columns: list[str] | None = None, title: str | None = None) -> None:
+# -- tables that fit 80 columns ----------------------------------------------------------------
+WIDTH = 80
+
+
+def fmt(key: str, v: Any, currency: str = "") -> str:
+    """A value as a table shows it, by the unit of its figure (rates in %, money 2 decimals)."""
+    from retentio.figures import format_value
+
+    unit = _unit(key)
+    if unit is not None and not isinstance(v, (str, list)):
+        return format_value(v, unit, "" if unit == "money" else currency)
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v)
+    return fmt_value(v)
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str] | None = None, title: str | None = None,
+                *, keep: int = 1, currency: str = "", wrap: tuple[str, ...] = ()) -> None:
+    """Rows as one table, or as several when the columns do not fit 80 characters: each page
+    repeats the first ``keep`` columns.  Values are formatted by unit; nothing is cut."""
     columns = columns or (list(rows[0].keys()) if rows else [])
-    t = Table(title=title, show_lines=False)
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*[fmt_value(r.get(c)) for c in columns])
-    console.print(t)
+    cells = [[fmt(c, r.get(c), currency) for c in columns] for r in rows]
+    widths = []
+    for i, c in enumerate(columns):
+        w = max([len(str(c))] + [len(row[i]) for row in cells])
+        widths.append(min(w, 24) if c in wrap else w)
+    fixed = list(range(min(keep, len(columns))))
+    pages: list[list[int]] = []
+    cur: list[int] = []
+    base = sum(widths[i] + 3 for i in fixed) + 1
+    used = base
+    for i in range(len(fixed), len(columns)):
+        if cur and used + widths[i] + 3 > WIDTH:
+            pages.append(cur)
+            cur, used = [], base
+        cur.append(i)
+        used += widths[i] + 3
+    pages.append(cur)
+    for n, page in enumerate(pages):
+        idx = fixed + page
+        t = Table(title=title if n == 0 else None, show_lines=False)
+        for i in idx:
+            numeric = all(_numeric(row[i]) for row in cells)
+            t.add_column(str(columns[i]), justify="right" if numeric else "left",
+                         no_wrap=columns[i] not in wrap, overflow="fold", max_width=24 if columns[i] in wrap else None)
+        for row in cells:
+            t.add_row(*[row[i] for i in idx])
+        console.print(t)
+
+
+def _numeric(text: str) -> bool:
+    t = text.replace(",", "").replace(" %", "").replace("—", "").strip().lstrip("-+")
+    return t == "" or t.replace(".", "", 1).isdigit()
+
+
+def print_more(total: int, shown: int, what: str = "rows") -> None:
+    if total > shown:
+        console.print(f"{total - shown} more {what} (--limit 0 shows all)", highlight=False)
+
+
+def limited(rows: list[dict[str, Any]], limit: int, sort: str | None) -> list[dict[str, Any]]:
+    """The rows sorted by ``sort`` (a column; -column: descending) and cut to ``limit`` (0: all)."""
+    from retentio.errors import UsageError
+
+    if limit < 0:
+        raise UsageError(f"--limit {limit}: must be 0 (all) or more", hint="e.g. --limit 20")
+    if sort:
+        col = sort.lstrip("-")
+        if rows and col not in rows[0]:
+            raise UsageError(f"--sort {sort!r}: no such column", hint="sort by one of: " + ", ".join(rows[0]))
+        present = [r for r in rows if r.get(col) is not None]
+        absent = [r for r in rows if r.get(col) is None]
+        rows = sorted(present, key=lambda r: r[col], reverse=sort.startswith("-")) + absent
+    return rows if limit == 0 else rows[:limit]
 
 
 def fmt_value(v: Any) -> str:
@@ -132,6 +253,8 @@ def progress_bar(description: str, total: int | None = None, *, enabled: bool = 
     if not enabled or not err_console.is_terminal:
         yield lambda done, total=None: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     with Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
@@ -149,3 +272,7 @@ def progress_bar(description: str, total: int | None = None, *, enabled: bool = 
             progress.update(task, completed=done)
 
         yield advance
+
+
+__all__ = ["OutputFormat", "WIDTH", "dumps", "fmt", "fmt_value", "limited", "open_workspace", "print_csv",
+    "print_json", "print_more", "print_table", "progress_bar", "refuse", "rounded", "safe_cell"]

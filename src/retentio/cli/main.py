@@ -14,6 +14,8 @@ import typer
 
 from retentio.cli.common import err_console
 
+__all__ = ["app", "run"]
+
 app = typer.Typer(
     name="retentio",
     help=(
@@ -27,14 +29,44 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-_state = {"debug": False}
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("retentio")
+        except PackageNotFoundError:  # running from a source tree
+            v = "unknown (not installed)"
+        typer.echo(f"retentio {v}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors, and the engines' logs.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version,
+                                          is_eager=True)] = False,
 ) -> None:
-    _state["debug"] = debug
+    import os
+
+    # Spark logs at WARN (set when its session starts) unless --debug.
+    os.environ.setdefault("RETENTIO_SPARK_LOG_LEVEL", "INFO" if debug else "WARN")
+
+
+# Errors speak of parameters (retentio.errors); the command line speaks of flags.
+FLAGS = {"by": "--by", "filters": "--filter", "segment": "--segment", "limit": "--limit", "top": "--top",
+         "months": "--months", "period": "--period", "as_of": "--as-of", "kind": "--as", "accounts": "--accounts",
+         "base_currency": "--base-currency", "engine": "--engine", "metric": "METRIC", "backend": "--backend"}
+
+
+def _flagged(text: str) -> str:
+    """'by 'x': ...' -> '--by 'x': ...' (a message that starts with a parameter's name)."""
+    head, sep, rest = text.partition(" ")
+    if head in FLAGS and sep:
+        return f"{FLAGS[head]} {rest}"
+    for param, flag in FLAGS.items():
+        text = text.replace(f"{param}=", f"{flag} ").replace(f"pass {param} ", f"pass {flag} ")
+    return text
 
 
 def _load_commands() -> None:
@@ -57,9 +89,11 @@ def run() -> None:
     except RetentioError as exc:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        err_console.print(f"[bold red]error:[/] {escape(_flagged(exc.message))}", highlight=False, soft_wrap=True)
         if exc.hint:
-            err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+            err_console.print(f"[yellow]hint:[/] {escape(_flagged(exc.hint))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -77,3 +111,7 @@ def run() -> None:
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
         err_console.print("[yellow]hint:[/] re-run with --debug for the traceback and report it", highlight=False)
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    run()

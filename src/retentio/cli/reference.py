@@ -54,3 +54,6 @@ def render() -> str:
 
 if __name__ == "__main__":
     print(render(), end="")
+
+
+__all__ = ["render"]

@@ -25,6 +25,7 @@ def init(
     base_currency: Annotated[str, typer.Option("--base-currency", help="ISO 4217 code of the reporting currency.")] = "EUR",
     engine: Annotated[str, typer.Option("--engine", help="Default engine: duckdb, polars or spark.")] = "duckdb",
     force: Annotated[bool, typer.Option("--force", help="Reset the settings of an existing workspace (data is kept).")] = False,
+    format: FormatOpt = OutputFormat.table,
 ) -> None:
     """Create a workspace: settings (retentio.toml), analytics DuckDB file, app-state SQLite file.
 
@@ -33,6 +34,22 @@ def init(
     from retentio.service import Workspace
 
     ws = Workspace.init(workspace, base_currency=base_currency, engine=engine, force=force)
+    rows = sum(ws.counts().values()) if ws.init_action == "reset" else 0
+    info = {"workspace": str(ws.path), "action": ws.init_action, "base_currency": ws.settings.workspace.base_currency,
+            "engine": ws.settings.workspace.engine, "rows_kept": rows}
+    if format == OutputFormat.json:
+        print_json(info)
+        return
+    if format == OutputFormat.csv:
+        print_csv([info])
+        return
+    if ws.init_action == "reset":
+        console.print(
+            f"Settings of the existing workspace in [bold]{ws.path}[/] reset to the defaults "
+            f"(base currency {info['base_currency']}, engine {info['engine']}); its data was kept ({rows:,} rows).",
+            soft_wrap=True, highlight=False,
+        )
+        return
     console.print(
         f"Workspace created in [bold]{ws.path}[/] (base currency {ws.settings.workspace.base_currency}).",
         soft_wrap=True, highlight=False,
@@ -41,14 +58,21 @@ def init(
 
 
 @app.command("upgrade")
-def upgrade(workspace: WorkspaceOpt = None) -> None:
+def upgrade(workspace: WorkspaceOpt = None, format: FormatOpt = OutputFormat.table) -> None:
     """Bring a workspace made by an older Retentio to the current format, keeping its data.
 
     Example: retentio upgrade --workspace acme
     """
     from retentio.service import Workspace
 
-    for line in Workspace.upgrade(workspace):
+    steps = Workspace.upgrade(workspace)
+    if format == OutputFormat.json:
+        print_json({"steps": steps})
+        return
+    if format == OutputFormat.csv:
+        print_csv([{"step": s} for s in steps], ["step"])
+        return
+    for line in steps:
         console.print(f"- {line}", soft_wrap=True, highlight=False)
     console.print("Workspace is up to date.")
 
@@ -97,5 +121,8 @@ def export(
     written = ws.export_parquet(to)
     if format == OutputFormat.json:
         print_json({"to": to, "rows": written})
+        return
+    if format == OutputFormat.csv:
+        print_csv([{"table": k, "rows": v} for k, v in written.items()], ["table", "rows"])
         return
     print_table([{"table": k, "rows": v} for k, v in written.items()], title=f"Parquet files written to {to}")

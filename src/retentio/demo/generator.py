@@ -73,7 +73,6 @@ SEAT_PRICE = ((15, 29, 45, 60), (16, 32, 49, 65), (13, 25, 39, 52), (16, 31, 48,
 SEATS_BY_SIZE = ((1, 3), (3, 15), (15, 60), (60, 250))  # log-uniform, inclusive
 TERMS = (1, 12, 24, 36)
 TERM_NAMES = {1: "monthly", 12: "annual", 24: "2y", 36: "3y"}
-TERM_DISCOUNT = {1: 1.0, 12: 0.85, 24: 0.80, 36: 0.75}
 TERM_P_BY_SIZE = ((0.8, 0.2, 0.0, 0.0), (0.6, 0.35, 0.04, 0.01), (0.25, 0.55, 0.12, 0.08), (0.05, 0.55, 0.2, 0.2))
 LIST_PRICE_GROWTH = 1.04  # list prices rise 4 % every 12 months of the book
 ADDONS = ("addon-analytics", "addon-api", "addon-premium-support")
@@ -144,7 +143,9 @@ def _month_index(ym: str) -> int:
 
 def default_end_month(today: date | None = None) -> str:
     """The last complete calendar month before ``today``."""
-    today = today or date.today()
+    from retentio.clock import today as real_today
+
+    today = today or real_today()
     idx = today.year * 12 + today.month - 1 - 1
     return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
 
@@ -152,9 +153,11 @@ def default_end_month(today: date | None = None) -> str:
 def check_arguments(*, accounts: int, months: int, end_month: str | None, events_per_user_month: float = 8.0) -> None:
     """Raise UsageError on arguments the generator cannot honour (before anything is written)."""
     if accounts < 1:
-        raise UsageError(f"--accounts {accounts}: need at least 1 account", hint="pass --accounts 2000 for the default book")
+        raise UsageError(f"accounts {accounts}: need at least 1 account", hint="accounts=2000 gives the default book",
+                         details={"parameter": "accounts"})
     if months < 1 or months > 240:
-        raise UsageError(f"--months {months}: need 1 to 240 months", hint="pass --months 36 for the default book")
+        raise UsageError(f"months {months}: need 1 to 240 months", hint="months=36 gives the default book",
+                         details={"parameter": "months"})
     if events_per_user_month < 0:
         raise UsageError("events_per_user_month must be >= 0", hint="use 0 (or usage=False) to skip usage events")
     if end_month is not None:
@@ -1038,3 +1041,15 @@ def generate(
         report(months + 4 + i, total)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+__all__ = ["ACQUISITION_COST_BY_SIZE", "ADDONS", "CHANNELS", "CHANNEL_HEALTH", "CHANNEL_P_BY_SIZE",
+    "CHURN_BASE", "CHURN_H", "CHURN_REASONS", "CHURN_REASON_BASE", "COMPLEX_FEATURES", "COST_CATEGORIES",
+    "COUNTRIES", "COUNTRY_CURRENCY", "COUNTRY_FRENCH_P", "COUNTRY_P", "CSMS_POOL", "CSMS_SENIOR",
+    "CURRENCIES", "DAY", "DemoSummary", "EVENTS", "FEATURES", "FEATURE_WEIGHT", "FX_CENTRE", "FX_DAILY_SD",
+    "INDUSTRIES_COMMERCIAL", "INDUSTRIES_NONPROFIT", "INDUSTRIES_PUBLIC", "INF_DAY", "KEY_FEATURES",
+    "LEGAL_FORMS", "LIST_PRICE_GROWTH", "MAX_NAMED_USERS", "MILESTONES", "MILESTONE_FEATURE", "MILESTONE_P",
+    "NAME_NOUNS", "NAME_PREFIXES", "PRIORITIES", "SEATS_BY_SIZE", "SEAT_PRICE", "SIZES", "SIZE_P", "TERMS",
+    "TERM_NAMES", "TERM_P_BY_SIZE", "TICKET_RATE", "TIERS", "TIER_P_BY_SIZE", "TRIAL_DAYS",
+    "TRIAL_P_BY_SIZE", "VALUE_EVENT", "VERTICALS", "VERTICAL_P", "WRITE_ORDER", "build_tables",
+    "canonical_schema", "check_arguments", "default_end_month", "generate"]

@@ -13,16 +13,13 @@ from datetime import date, timedelta
 import narwhals as nw
 
 from retentio.engine import Engine
-from retentio.errors import UsageError
+from retentio.figures import NONE_GROUP
+from retentio.metrics.periods import month_of
+
+__all__ = ["date_bounds", "day_of", "dayno", "days_table", "median", "month_of", "quantile_nearest_rank",
+           "seconds_of_day", "with_segment"]
 
 EPOCH = date(1970, 1, 1)
-NO_SEGMENT = "(none)"
-
-
-def month_of(col: str) -> nw.Expr:
-    """Month index (year * 12 + month - 1) of a date or timestamp column, Int64 everywhere."""
-    c = nw.col(col)
-    return c.dt.year().cast(nw.Int64) * 12 + c.dt.month().cast(nw.Int64) - 1
 
 
 def day_of(col: str) -> nw.Expr:
@@ -37,10 +34,6 @@ def seconds_of_day(col: str) -> nw.Expr:
 
 def dayno(d: date) -> int:
     return (d - EPOCH).days
-
-
-def from_dayno(n: int) -> date:
-    return EPOCH + timedelta(days=n)
 
 
 def days_table(engine: Engine, first: date, last: date, name: str = "day") -> nw.LazyFrame:
@@ -72,19 +65,7 @@ def with_segment(engine: Engine, lf: nw.LazyFrame, by: str | None, *, column: st
         .group_by("account_id")
         .agg(nw.col("value").min().alias(column))
     )
-    return lf.join(attrs, on="account_id", how="left").with_columns(nw.col(column).fill_null(NO_SEGMENT))
-
-
-def check_attribute(engine: Engine, by: str | None) -> None:
-    """Refuse a --by attribute that no account has (a typo must not give one '(none)' group)."""
-    if by is None:
-        return
-    known = engine.collect(engine.table("account_attributes").select("attribute").unique())["attribute"].to_list()
-    if by not in known:
-        raise UsageError(
-            f"--by {by!r}: no account has this attribute",
-            hint="choose one of: " + (", ".join(sorted(str(k) for k in known)) or "(no attributes imported: add columns to accounts.csv)"),
-        )
+    return lf.join(attrs, on="account_id", how="left").with_columns(nw.col(column).fill_null(NONE_GROUP))
 
 
 def quantile_nearest_rank(values: Iterable[float], q: float) -> float | None:
@@ -104,11 +85,3 @@ def median(values: Iterable[float]) -> float | None:
     if n == 0:
         return None
     return float(v[n // 2]) if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
-
-
-def ratio(num: float, den: float) -> float | None:
-    return None if not den else num / den
-
-
-def pct(num: float, den: float) -> float | None:
-    return None if not den else 100.0 * num / den

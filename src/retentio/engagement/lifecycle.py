@@ -19,6 +19,7 @@ from retentio.metrics.periods import Period, month_end, month_label
 
 STATUSES = ("new", "active", "at_risk", "resurrected", "dormant", "never_active")
 CES_COMPONENTS = ("logins", "adoption", "key_time", "tickets")
+USAGE_COMPONENTS = ("logins", "adoption", "key_time")  # read from usage events
 
 
 def _customer_months(engine: Engine, settings: Settings, period: Period) -> set[tuple[str, int]]:
@@ -162,6 +163,7 @@ def engagement_score(engine: Engine, settings: Settings, period: Period) -> dict
     K = {(r["account_id"], int(r["month"])): int(r["ms"]) for r in ktime.to_dicts()}
     T = {(r["account_id"], int(r["month"])): int(r["tickets"]) for r in tk.to_dicts()}
     customers = _customer_months(engine, settings, period)
+    ever_used = {a for (a, _m) in usage}  # accounts with any usage event up to the period's end
     rows = []
     for m in period.months:
         pop = sorted({a for (a, mm) in customers if mm == m} | {a for (a, mm) in usage if mm == m})
@@ -172,11 +174,18 @@ def engagement_score(engine: Engine, settings: Settings, period: Period) -> dict
         ref = {c: quantile_nearest_rank([raw[a][c] for a in pop], 0.9) for c in CES_COMPONENTS}
         for a in pop:
             parts = {c: capped_ratio(raw[a][c], ref[c], higher_is_better=(c != "tickets")) for c in CES_COMPONENTS}
-            score = 100.0 * sum(weights[c] * parts[c] for c in CES_COMPONENTS)
+            # An account with no usage data at all has no usage components: they are named as
+            # missing and the score is undefined, not computed as if it had used nothing.
+            missing = [] if a in ever_used else [c for c in USAGE_COMPONENTS if weights[c] > 0]
+            score = None if missing else 100.0 * sum(weights[c] * parts[c] for c in CES_COMPONENTS)
             rows.append({
-                "month": month_label(m), "account_id": a, "ces": score,
+                "month": month_label(m), "account_id": a, "ces": score, "missing_components": missing,
                 "active_user_days": raw[a]["logins"], "features_used": raw[a]["adoption"],
                 "key_hours": raw[a]["key_time"] / 3_600_000, "tickets": raw[a]["tickets"],
                 **{f"{c}_part": parts[c] for c in CES_COMPONENTS},
             })
     return {"period": period.label, "weights": weights, "rows": rows}
+
+
+__all__ = ["CES_COMPONENTS", "STATUSES", "USAGE_COMPONENTS", "capped_ratio", "classify", "engagement_score",
+    "lifecycle", "usage_by_account_month"]

@@ -13,7 +13,8 @@ from typing import Any
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engagement._common import day_of, median, pct, with_segment
+from retentio.engagement._common import day_of, median, with_segment
+from retentio.engagement.registry import share
 from retentio.engine import Engine
 from retentio.errors import UsageError
 from retentio.metrics.periods import Period, month_index, month_label
@@ -82,10 +83,14 @@ def milestone_first_days(engine: Engine, milestones: list[str]) -> nw.LazyFrame:
             .group_by("account_id", "event").agg(day_of("timestamp").min().alias("first_day")))
 
 
-def onboarding(engine: Engine, settings: Settings, period: Period | None = None, by: str | None = None) -> dict[str, Any]:
+def onboarding(engine: Engine, settings: Settings, period: Period | None = None, by: str | None = None,
+               as_of: date | None = None) -> dict[str, Any]:
     """Onboarding engagement score per account: share of ``onboarding_milestones`` (event
     names) completed at all, and completed on time (first occurrence on or before the first
-    paid day + ``onboarding_window_days``; occurrences before payment, e.g. in a trial, count)."""
+    paid day + ``onboarding_window_days``; occurrences before payment, e.g. in a trial, count).
+
+    An account whose window has not ended at ``as_of`` is ``in_progress``: listed, but left
+    out of the scores (``left_out`` counts them), since its score is not final yet."""
     milestones = list(dict.fromkeys(settings.engagement.onboarding_milestones))
     window = settings.engagement.onboarding_window_days
     if not milestones:
@@ -108,58 +113,74 @@ def onboarding(engine: Engine, settings: Settings, period: Period | None = None,
         completed = sum(1 for m in milestones if m in d)
         on_time = sum(1 for m in milestones if m in d and d[m] <= deadline)
         accounts.append({"account_id": r["account_id"], "cohort": month_label(month_index(r["first_paid"])),
-                         "segment": r["segment"], "completed": completed, "on_time": on_time, "milestones": n,
-                         "score_pct": 100.0 * completed / n, "on_time_pct": 100.0 * on_time / n,
+                         "segment": r["segment"], "in_progress": as_of is not None and deadline > as_of,
+                         "completed": completed, "on_time": on_time, "milestones": n,
+                         "onboarding_score": share(completed, n), "on_time_share": share(on_time, n),
                          "missing": [m for m in milestones if m not in d]})
 
-    def summary(rs: list[dict]) -> dict[str, Any]:
-        return {"accounts": len(rs),
-                "score_pct": pct(sum(r["completed"] for r in rs), n * len(rs)),
-                "on_time_pct": pct(sum(r["on_time"] for r in rs), n * len(rs)),
+    def summary(all_rs: list[dict]) -> dict[str, Any]:
+        rs = [r for r in all_rs if not r["in_progress"]]
+        return {"accounts": len(rs), "left_out": len(all_rs) - len(rs), "in_progress": len(rs) < len(all_rs),
+                "onboarding_score": share(sum(r["completed"] for r in rs), n * len(rs)),
+                "on_time_share": share(sum(r["on_time"] for r in rs), n * len(rs)),
                 "fully_onboarded": sum(r["completed"] == n for r in rs),
                 "fully_onboarded_on_time": sum(r["on_time"] == n for r in rs)}
 
-    per_milestone = [{"milestone": m, "accounts_completed": sum(m not in r["missing"] for r in accounts),
-                      "share_pct": pct(sum(m not in r["missing"] for r in accounts), len(accounts))} for m in milestones]
+    judged = [r for r in accounts if not r["in_progress"]]
+    per_milestone = [{"milestone": m, "accounts_completed": sum(m not in r["missing"] for r in judged),
+                      "share": share(sum(m not in r["missing"] for r in judged), len(judged))} for m in milestones]
     groups = [{"cohort": k[0], "segment": k[1], **summary(v)}
               for k, v in sorted(_groups(accounts, ("cohort", "segment")).items())]
     return {"milestones": milestones, "window_days": window, "by": by, "overall": summary(accounts),
             "per_milestone": per_milestone, "groups": groups, "accounts": accounts}
 
 
-def trial_conversion(engine: Engine, settings: Settings, period: Period | None = None, by: str | None = None) -> dict[str, Any]:
+def trial_conversion(engine: Engine, settings: Settings, period: Period | None = None, by: str | None = None,
+                     as_of: date | None = None) -> dict[str, Any]:
     """Trial-to-paid conversion by cohort (month of the account's first trial start).
 
-    An account's trial is its earliest trial line; it converts when a paid line starts on or
-    after the trial start and no later than the trial end + ``metrics.trial_conversion_window_days``
-    (an open-ended trial: any later paid line)."""
+    An account's trial is its earliest trial line; it converts as
+    ``retentio.metrics.renewals.trial_conversions`` defines (one definition with the revenue
+    figure).  At ``as_of`` a trial is judged when its window (end + window days) has closed,
+    or when it has converted by then; the others are listed ``in_progress`` and left out."""
+    from retentio.metrics.renewals import trial_conversions
+
     window = settings.metrics.trial_conversion_window_days
     subs = engine.table("subscriptions").select("account_id", "start_date", "end_date", "is_trial")
     trials = with_segment(engine, subs.filter(nw.col("is_trial")), by)
     t = engine.collect(trials.select("account_id", "start_date", "end_date", "segment"))
-    paid = engine.collect(subs.filter(~nw.col("is_trial")).select("account_id", "start_date"))
     first: dict[str, dict] = {}
     for r in t.to_dicts():
         cur = first.get(r["account_id"])
         if cur is None or (r["start_date"], r["end_date"] or date.max) < (cur["start_date"], cur["end_date"] or date.max):
             first[r["account_id"]] = r
-    paid_starts: dict[str, list[date]] = {}
-    for r in paid.to_dicts():
-        paid_starts.setdefault(r["account_id"], []).append(r["start_date"])
+    picked = [r for _a, r in sorted(first.items()) if _in_period(r["start_date"], period)]
+    firsts = engine.from_columns(
+        {"account_id": [r["account_id"] for r in picked], "t_start": [r["start_date"] for r in picked],
+         "t_end": [r["end_date"] for r in picked]},
+        {"account_id": "string", "t_start": "date", "t_end": "date"},
+    )
+    conv = {r["account_id"]: r for r in engine.collect(trial_conversions(settings, subs, firsts, ["account_id"])).to_dicts()}
     accounts = []
-    for a, r in sorted(first.items()):
-        if not _in_period(r["start_date"], period):
-            continue
-        hi = date.max if r["end_date"] is None else r["end_date"] + timedelta(days=window)
-        conv = [s for s in paid_starts.get(a, []) if r["start_date"] <= s <= hi]
+    for r in picked:
+        a = r["account_id"]
+        c = conv.get(a) or {"converted": False, "paid_start": None}
+        converted = bool(c["converted"]) and (as_of is None or c["paid_start"] <= as_of)
+        closed = r["end_date"] is not None and (as_of is None or r["end_date"] + timedelta(days=window) <= as_of)
         accounts.append({"account_id": a, "cohort": month_label(month_index(r["start_date"])), "segment": r["segment"],
-                         "trial_start": r["start_date"], "trial_end": r["end_date"], "converted": bool(conv),
-                         "paid_start": min(conv) if conv else None})
-    groups = []
-    for k, v in sorted(_groups(accounts, ("cohort", "segment")).items()):
-        c = sum(r["converted"] for r in v)
-        groups.append({"cohort": k[0], "segment": k[1], "trials": len(v), "converted": c, "conversion_pct": pct(c, len(v))})
-    c = sum(r["converted"] for r in accounts)
-    return {"window_days": window, "by": by,
-            "overall": {"trials": len(accounts), "converted": c, "conversion_pct": pct(c, len(accounts))},
-            "groups": groups, "accounts": accounts}
+                         "trial_start": r["start_date"], "trial_end": r["end_date"], "converted": converted,
+                         "paid_start": c["paid_start"] if converted else None,
+                         "in_progress": as_of is not None and not (converted or closed)})
+
+    def summary(all_rs: list[dict]) -> dict[str, Any]:
+        rs = [r for r in all_rs if not r["in_progress"]]
+        c = sum(r["converted"] for r in rs)
+        return {"trials": len(rs), "converted": c, "conversion_rate": share(c, len(rs)),
+                "left_out": len(all_rs) - len(rs)}
+
+    groups = [{"cohort": k[0], "segment": k[1], **summary(v)}
+              for k, v in sorted(_groups(accounts, ("cohort", "segment")).items())]
+    return {"window_days": window, "by": by, "overall": summary(accounts), "groups": groups, "accounts": accounts}
+
+
+__all__ = ["onboarding", "time_to_first_value", "trial_conversion"]

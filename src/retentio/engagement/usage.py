@@ -14,7 +14,9 @@ from typing import Any
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engagement._common import day_of, month_of, pct, ratio
+from retentio.engagement._common import day_of, month_of
+from retentio.engagement.registry import share
+from retentio.figures import safe_div
 from retentio.engine import Engine
 from retentio.metrics.periods import Period, month_end, month_label
 
@@ -127,10 +129,10 @@ def active_users(
             "dau": c["dau"],
             "wau": c["wau"],
             "mau": c["mau"],
-            "stickiness_wau_mau_pct": pct(c["wau"], c["mau"]),
-            "stickiness_dau_mau_pct": pct(c["dau"], c["mau"]),
+            "stickiness_wau_mau": share(c["wau"], c["mau"]),
+            "stickiness_dau_mau": share(c["dau"], c["mau"]),
             "seats": seat,
-            "mau_per_seat_pct": pct(c["mau"], seat) if seat else None,
+            "mau_per_seat": share(c["mau"], seat) if seat else None,
         }
 
     out: list[dict[str, Any]] = []
@@ -194,9 +196,9 @@ def feature_adoption(engine: Engine, settings: Settings, period: Period) -> dict
                 "complex": f in complex_,
                 "key": f in key,
                 "accounts_using": a.get(f, 0),
-                "account_share_pct": pct(a.get(f, 0), accounts_active),
+                "account_share": share(a.get(f, 0), accounts_active),
                 "users_using": u.get(f, 0),
-                "user_share_pct": pct(u.get(f, 0), users_active),
+                "user_share": share(u.get(f, 0), users_active),
                 "events": int(e[f]["events"]) if f in e else 0,
                 "hours": (int(e[f]["ms"]) / 3_600_000) if f in e else 0.0,
             }
@@ -239,7 +241,7 @@ def key_feature_time(engine: Engine, settings: Settings, period: Period) -> dict
                 "account_id": r["account_id"],
                 "hours": h,
                 "active_users": n,
-                "hours_per_active_user": ratio(h, n),
+                "hours_per_active_user": safe_div(h, n),
             }
         )
     return {
@@ -247,3 +249,7 @@ def key_feature_time(engine: Engine, settings: Settings, period: Period) -> dict
         "key_features": keys or "all features (engagement.key_features is empty)",
         "rows": rows,
     }
+
+
+__all__ = ["WINDOWS", "active_users", "daily_points", "feature_adoption", "key_feature_time",
+    "month_end_points", "user_days", "window_days"]

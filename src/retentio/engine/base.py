@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import narwhals as nw
 import polars as pl
@@ -9,6 +12,8 @@ import pyarrow as pa
 
 from retentio.errors import UsageError
 from retentio.model import ARROW_TYPES
+
+__all__ = ["ENGINE_NAMES", "Engine", "TableSource", "open_engine"]
 
 ENGINE_NAMES = ("duckdb", "polars", "spark")
 
@@ -19,10 +24,14 @@ TableSource = Callable[[str], pa.Table]
 
 
 class Engine(ABC):
+    """Runs lazy frames.  Intermediates materialised inside :meth:`scratch` are released at
+    its end unless kept (:meth:`keep`); the service's Book cache releases what it evicts."""
+
     name: str
 
     def __init__(self, source: TableSource):
         self._source = source
+        self._made: list[list[object]] = []
 
     @abstractmethod
     def table(self, name: str) -> nw.LazyFrame:
@@ -41,6 +50,62 @@ class Engine(ABC):
     def materialize(self, lf: nw.LazyFrame) -> nw.LazyFrame:
         """Compute ``lf`` once and return a lazy frame reading the stored result."""
 
+    # -- lifetime of materialised intermediates ------------------------------------------
+    def _made_one(self, handle: object) -> None:
+        stack = getattr(self, "_made", None)
+        if stack:
+            stack[-1].append(handle)
+
+    @contextmanager
+    def scratch(self) -> Iterator[list[object]]:
+        """Intermediates materialised inside are released at the end (the yielded list:
+        what to keep can be moved out of it, see :meth:`keep`)."""
+        if not hasattr(self, "_made"):
+            self._made = []
+        made: list[object] = []
+        self._made.append(made)
+        try:
+            yield made
+        finally:
+            self._made.pop()
+            self.release(made)
+
+    @staticmethod
+    def keep(made: list[object]) -> list[object]:
+        """Take the intermediates out of a scratch list (the caller releases them later)."""
+        kept = list(made)
+        made.clear()
+        return kept
+
+    def release(self, handles: list[object]) -> None:
+        """Free materialised intermediates (a no-op where the garbage collector does it)."""
+
+    # -- a bounded cache of computed state (the metrics' Books) ---------------------------
+    CACHE_SIZE = 4
+
+    def cached(self, key: Hashable, build: Callable[[], Any], tables: Callable[[Any], list[object]]) -> Any:
+        """``build()`` once per key; at most CACHE_SIZE values are kept, the least recently
+        used is evicted and its materialised intermediates (``tables(value)``) released."""
+        if not hasattr(self, "_cache_lru"):
+            self._cache_lru: OrderedDict[Hashable, Any] = OrderedDict()
+        lru = self._cache_lru
+        if key in lru:
+            lru.move_to_end(key)
+            return lru[key]
+        value = build()
+        lru[key] = value
+        while len(lru) > self.CACHE_SIZE:
+            _k, old = lru.popitem(last=False)
+            self.release(tables(old))
+        return value
+
+    def cache_size(self) -> int:
+        return len(getattr(self, "_cache_lru", ()))
+
+    def sql(self, query: str):
+        """Run SQL on the workspace's tables (engines that own a database only)."""
+        raise UsageError(f"the {self.name} engine runs no SQL", hint="use the duckdb engine")
+
     def collect(self, lf: nw.LazyFrame) -> pl.DataFrame:
         return lf.collect(backend="polars").to_native()
 
@@ -48,11 +113,14 @@ class Engine(ABC):
         pass
 
 
-def open_engine(name: str, source: TableSource, *, spark_master: str = "local[2]", spark_data_uri: str = "") -> Engine:
+def open_engine(name: str, source: TableSource, *, database: str | None = None, spark_master: str = "local[2]",
+                spark_data_uri: str = "") -> Engine:
+    """The engine ``name`` over ``source``; DuckDB reads ``database`` (the workspace's
+    analytics file) in place when given."""
     if name == "duckdb":
         from retentio.engine.duckdb_engine import DuckDBEngine
 
-        return DuckDBEngine(source)
+        return DuckDBEngine(source, database=database)
     if name == "polars":
         from retentio.engine.polars_engine import PolarsEngine
 

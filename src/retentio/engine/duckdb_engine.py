@@ -40,6 +40,9 @@ def _values_sql(data: dict[str, list], types: dict[str, str]) -> str:
     return f"SELECT {cols} FROM (VALUES {values}) AS v({aliases})"
 
 
+__all__ = ["DuckDBEngine"]
+
+
 class DuckDBEngine(Engine):
     """Runs lazy frames as DuckDB relations.
 
@@ -80,7 +83,22 @@ class DuckDBEngine(Engine):
     def materialize(self, lf: nw.LazyFrame) -> nw.LazyFrame:
         name = f"_m{next(self._ids)}"
         lf.to_native().create(name)
+        self._made_one(name)
         return nw.from_native(self.con.table(name))
+
+    def release(self, handles: list[object]) -> None:
+        for name in handles:
+            self.con.sql(f'DROP TABLE IF EXISTS "{name}"')
+
+    def materialized_tables(self) -> int:
+        """How many intermediates are held (the service's cache bound is checked with it)."""
+        return int(self.con.sql(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'memory' AND table_name LIKE '\\_m%' ESCAPE '\\'"
+        ).fetchall()[0][0])
+
+    def sql(self, query: str) -> pa.Table:
+        """Run SQL on the workspace's tables (attached as ``ws``) and return Arrow."""
+        return self.con.sql(query).to_arrow_table()
 
     def close(self) -> None:
         self.con.close()

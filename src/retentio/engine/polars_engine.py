@@ -24,3 +24,6 @@ class PolarsEngine(Engine):
 
     def materialize(self, lf: nw.LazyFrame) -> nw.LazyFrame:
         return nw.from_native(lf.to_native().collect().lazy())
+
+
+__all__ = ["PolarsEngine"]

@@ -52,7 +52,7 @@ def spark_session(master: str = "local[2]"):
             .config("spark.driver.memory", os.environ.get("RETENTIO_SPARK_DRIVER_MEMORY", "2g"))
             .getOrCreate()
         )
-        session.sparkContext.setLogLevel("ERROR")
+        session.sparkContext.setLogLevel(os.environ.get("RETENTIO_SPARK_LOG_LEVEL", "WARN"))
         _sessions[master] = session
         return session
 
@@ -112,4 +112,13 @@ class SparkEngine(Engine):
 
     def materialize(self, lf: nw.LazyFrame) -> nw.LazyFrame:
         # localCheckpoint computes once and cuts the lineage, so later queries reuse the result.
-        return nw.from_native(lf.to_native().localCheckpoint(eager=True))
+        df = lf.to_native().localCheckpoint(eager=True)
+        self._made_one(df)
+        return nw.from_native(df)
+
+    def release(self, handles: list[object]) -> None:
+        for df in handles:
+            df.unpersist()
+
+
+__all__ = ["LARGE_BOOK_LINES", "SparkEngine", "java_available", "spark_session"]

@@ -301,14 +301,14 @@ def _ticket_features(engine: Engine, days: list[date], customers: pl.DataFrame) 
 # -- surveys and texts -----------------------------------------------------------------------
 def _survey_features(engine: Engine, settings: Settings, days: list[date], customers: pl.DataFrame) -> pl.DataFrame:
     from retentio.engagement._common import day_of
-    from retentio.satisfaction.surveys import csat_positive, nps_class
+    from retentio.satisfaction.surveys import csat_positive, nps_class_expr
 
     hi = max(days)
     s = (engine.table("surveys").with_columns(day_of("answered_at").alias("aday"))
          .filter(nw.col("aday") <= nw.lit(hi)))
     nps = engine.collect(s.filter(nw.col("kind") == "nps").select(
         "account_id", "aday", "answered_at", nw.col("score").cast(nw.Float64).alias("nps_last"),
-        nps_class(nw.col("score")).alias("nps_class"))).sort("aday", "answered_at")
+        nps_class_expr(nw.col("score")).alias("nps_class"))).sort("aday", "answered_at")
     nps = nps.group_by("account_id", "aday", maintain_order=True).last().drop("answered_at").sort("aday")
     left = customers.select(KEYS).sort("day")
     out = _asof(left, nps, "aday").drop("aday")

@@ -8,13 +8,15 @@ from datetime import date
 import narwhals as nw
 import polars as pl
 
+from retentio.clock import last_complete_month, today
 from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.errors import UsageError
 from retentio.metrics.kpis import Book
 from retentio.metrics.mrr import month_of, paid_lines
-from retentio.metrics.periods import month_index, month_label, parse_period
-from retentio.metrics.segments import NONE_GROUP, group_frame
+from retentio.metrics.periods import month_label, parse_period
+from retentio.figures import NONE_GROUP
+from retentio.metrics.segments import group_frame
 
 
 def _latest_change_month(engine: Engine) -> int | None:
@@ -40,6 +42,7 @@ def cohorts(
     segment: str | None = None,
     through: str | None = None,
     filters: dict[str, str] | None = None,
+    as_of: date | None = None,
 ) -> dict:
     if grain not in ("month", "quarter"):
         raise UsageError(f"unknown grain {grain!r}", hint="choose month or quarter")
@@ -48,10 +51,11 @@ def cohorts(
     if values not in ("relative", "absolute"):
         raise UsageError(f"unknown values {values!r}", hint="choose relative or absolute")
     if through is not None:
-        last = parse_period(through).last
+        last = parse_period(through, today=as_of).last
     else:
         latest = _latest_change_month(engine)
-        cap = month_index(date.today()) - 1
+        y, mo = last_complete_month(as_of or today())
+        cap = y * 12 + mo - 1
         last = cap if latest is None else min(latest, cap)
     result = {"grain": grain, "measure": measure, "values": values, "segment": segment, "through": month_label(last), "rows": []}
     book = Book.load(engine, settings, last, filters)
@@ -123,3 +127,6 @@ def cohorts(
         rows.append({"cohort": label, "segment": seg_label, "size": int(srow["size"]), "values": series})
     result["rows"] = rows
     return result
+
+
+__all__ = ["cohorts"]

@@ -9,7 +9,7 @@ from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.errors import DataError
 from retentio.metrics.mrr import _fx_by_month, month_frame, to_cents
-from retentio.metrics.periods import month_end, month_label
+from retentio.metrics.periods import month_end, month_label, month_of_text
 
 
 def cost_cents(engine: Engine, settings: Settings, first: int, last: int) -> dict[tuple[int, str], int]:
@@ -20,9 +20,7 @@ def cost_cents(engine: Engine, settings: Settings, first: int, last: int) -> dic
         "category",
         "currency",
         "amount",
-        (nw.col("period").str.slice(0, 4).cast(nw.Int64) * 12 + nw.col("period").str.slice(5, 2).cast(nw.Int64) - 1).alias(
-            "month"
-        ),
+        month_of_text("period").alias("month"),
     ).filter((nw.col("month") >= first) & (nw.col("month") <= last))
     rates = _fx_by_month(engine, month_frame(engine, first, last), base)
     joined = costs.join(rates, on=["currency", "month"], how="left").with_columns(
@@ -45,3 +43,6 @@ def cost_cents(engine: Engine, settings: Settings, first: int, last: int) -> dic
         key = (int(row["month"]), row["category"])
         result[key] = result.get(key, 0) + int(row["cents"])
     return result
+
+
+__all__ = ["cost_cents"]

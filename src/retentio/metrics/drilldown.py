@@ -3,21 +3,16 @@ figure (its formula, inputs and the accounts contributing most)."""
 
 from __future__ import annotations
 
-from retentio.metrics.flatten import lookup
-
 import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.errors import UsageError
-from retentio.metrics.kpis import Book, compute
-from retentio.metrics.movements import MOVEMENT_TYPES, account_movements, lag_endpoints
-from retentio.metrics.periods import Period, month_label, parse_period
+from retentio.figures import evaluate
+from retentio.metrics.kpis import Book, compute_aggregates
+from retentio.metrics.movements import MOVEMENT_TYPES, account_movements, lag_endpoints, movement_amount
+from retentio.metrics.periods import Period, as_period, month_label
 from retentio.metrics.registry import METRICS
-
-
-def _period(period: str | Period) -> Period:
-    return period if isinstance(period, Period) else parse_period(period)
 
 
 def movements(
@@ -29,7 +24,7 @@ def movements(
     filters: dict[str, str] | None = None,
 ) -> list[dict]:
     """Every account movement of the period's months, with its subscription lines."""
-    p = _period(period)
+    p = as_period(period)
     kinds = MOVEMENT_TYPES
     if type is not None:
         if type not in MOVEMENT_TYPES:
@@ -61,7 +56,7 @@ def movements(
     out = []
     for r in rows:
         s, e = int(r["s"]), int(r["e"])
-        amount = {"new": e, "reactivation": e, "churn": s, "expansion": e - s, "contraction": s - e}[r["kind"]]
+        amount = movement_amount(r["kind"], s, e)
         out.append(
             {
                 "account_id": r["account_id"],
@@ -89,42 +84,33 @@ def explain(
     top: int = 10,
 ) -> dict:
     """The formula, each input with its value, the value recomputed from them, and the
-    accounts contributing most, so a user can redo the figure by hand."""
+    accounts contributing most, so a user can redo the figure by hand.  Inputs are the
+    aggregates of the compute pass (money in the base currency) or other figures."""
     key = metric.strip().lower().replace("-", "_")
     if key not in METRICS:
         raise UsageError(f"unknown metric {metric!r}", hint="choose one of: " + ", ".join(sorted(METRICS)))
+    if top < 0:
+        raise UsageError(f"top must be 0 or more, not {top}", hint="e.g. top=10")
     d = METRICS[key]
-    p = _period(period)
-    fig = compute(engine, settings, [p], filters=filters)[0]
-    book = Book.load(engine, settings, p.last, filters)
-    per_acc = engine.materialize(lag_endpoints(book.A, [p.last], p.n_months))
-    sums = engine.collect(
-        per_acc.filter(nw.col("s") > 0).select(
-            nw.col("e").sum().cast(nw.Int64).alias("end"),
-            nw.min_horizontal("s", "e").sum().cast(nw.Int64).alias("kept"),
-            (nw.col("e") > 0).cast(nw.Int64).sum().cast(nw.Int64).alias("retained"),
-        )
-    ).row(0, named=True)
-    fig["_nrr_numerator"] = (sums["end"] or 0) / 100
-    fig["_grr_numerator"] = (sums["kept"] or 0) / 100
-    fig["_retained"] = int(sums["retained"] or 0)
-    fig["_lost"] = int(fig["customers_start"]) - fig["_retained"]
-    inputs = {name: lookup(fig, path) for name, path in d.inputs}
-    try:
-        recomputed = d.recompute(inputs)
-    except TypeError:
-        recomputed = None
-    value = fig.get(key) if key in fig else recomputed
-    if key.endswith("_mrr") and key[:-4] in MOVEMENT_TYPES:
-        value = fig["movements"][key[:-4]]
+    p = as_period(period)
+    agg = compute_aggregates(engine, settings, p, filters=filters).to_dict()
+    values = evaluate(list(METRICS.values()), agg)
+    env = {**agg, **values}
+    inputs = {_shown(name): _display(name, env[name]) for name in d.inputs}
+    value = values[key]
+    reason = None if value is not None else _undefined_reason(d, env)
 
     accounts: list[dict] = []
+    per_acc = None
     if d.contributors.startswith("movements:"):
         kinds = d.contributors.split(":", 1)[1].split(",")
         mv = [m for m in movements(engine, settings, p, filters=filters) if m["type"] in kinds]
         mv.sort(key=lambda m: (-m["amount"], m["account_id"], m["month"]))
         accounts = [{k: m[k] for k in ("account_id", "month", "type", "mrr_start", "mrr_end", "amount")} for m in mv[:top]]
-    elif d.contributors == "endpoint":
+    elif d.contributors in ("endpoint", "snapshot"):
+        book = Book.load(engine, settings, p.last, filters)
+        per_acc = lag_endpoints(book.A, [p.last], p.n_months)
+    if d.contributors == "endpoint":
         rows = engine.collect(per_acc.filter(nw.col("s") > 0)).to_dicts()
         rows.sort(key=lambda r: (-abs(int(r["e"]) - int(r["s"])), r["account_id"]))
         accounts = [
@@ -132,20 +118,48 @@ def explain(
              "change": (int(r["e"]) - int(r["s"])) / 100, "still_customer": int(r["e"]) > 0}
             for r in rows[:top]
         ]
-    else:
+    elif d.contributors == "snapshot":
         rows = engine.collect(per_acc.filter(nw.col("e") > 0)).to_dicts()
         rows.sort(key=lambda r: (-int(r["e"]), r["account_id"]))
         accounts = [{"account_id": r["account_id"], "mrr": int(r["e"]) / 100} for r in rows[:top]]
     return {
         "metric": key,
-        "title": d.title,
+        "title": d.label,
+        "unit": d.unit,
         "period": p.label,
         "currency": settings.workspace.base_currency,
         "value": value,
+        "undefined_reason": reason,
         "formula": d.formula,
         "inputs": inputs,
-        "recomputed_from_inputs": recomputed,
+        "recomputed_from_inputs": d.value(env),
         "settings": {s: getattr(settings.metrics, s) for s in d.settings if hasattr(settings.metrics, s)},
         "code": d.module,
         "accounts": accounts,
     }
+
+
+def _shown(name: str) -> str:
+    return name[: -len("_cents")] if name.endswith("_cents") else name
+
+
+def _display(name: str, v):
+    """Money aggregates are summed in cents; explain shows them in the base currency."""
+    if name.endswith("_cents"):
+        if isinstance(v, dict):
+            return {k: c / 100 for k, c in v.items()}
+        return None if v is None else v / 100
+    return v
+
+
+def _undefined_reason(d, env: dict) -> str:
+    zero = [_shown(n) for n in d.inputs if env.get(n) == 0]
+    missing = [_shown(n) for n in d.inputs if env.get(n) is None]
+    if missing:
+        return "undefined: no value for " + ", ".join(missing)
+    if zero:
+        return "undefined: division by zero (" + ", ".join(f"{n} = 0" for n in zero) + ")"
+    return "undefined for these inputs"
+
+
+__all__ = ["explain", "movements"]

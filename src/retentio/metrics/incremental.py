@@ -159,7 +159,9 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
     engine = ws.engine("duckdb")
     meta = _meta(ws)
     first, max_start = _line_bounds(engine)
-    requested = month_index(date.today()) if through is None else _last_of(through)
+    from retentio.clock import today
+
+    requested = month_index(today()) if through is None else _last_of(through)
     stored_through = int(meta["through"]) if meta.get("through") else None
     last = max(x for x in (requested, stored_through, max_start, first) if x is not None) if first is not None else requested
     seconds: dict[str, float] = {}
@@ -167,7 +169,6 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         first = last
 
     rebuild = full or not meta or meta.get("settings") != _settings_key(settings) or int(meta["first"]) > first
-    con = engine.con  # DuckDB only: the snapshot lives in the workspace's DuckDB file
     subs_cols = ", ".join(f'"{c}"' for c in LINE_COLUMNS)
     fx_cols = ", ".join(f'"{c}"' for c in FX_COLUMNS)
     affected: pa.Table | None = None
@@ -180,18 +181,19 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         mode = "full"
     else:
         t = time.perf_counter()
-        changed = con.sql(CHANGED_ACCOUNTS_SQL.format(cols=subs_cols, lines=LINES)).to_arrow_table()
-        fx_changed = con.sql(
+        # DuckDB only: the snapshot lives in the workspace's DuckDB file (engine.sql runs on it)
+        changed = engine.sql(CHANGED_ACCOUNTS_SQL.format(cols=subs_cols, lines=LINES))
+        fx_changed = engine.sql(
             f"""WITH cur AS (SELECT {fx_cols} FROM ws.main.fx_rates), old AS (SELECT {fx_cols} FROM ws.main."{FX}"),
                      d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
-                SELECT min(year(date) * 12 + month(date) - 1) FROM d"""
-        ).fetchall()[0][0]
-        costs_changed = con.sql(
+                SELECT min(year(date) * 12 + month(date) - 1) AS m FROM d"""
+        ).column(0)[0].as_py()
+        costs_changed = engine.sql(
             """WITH cur AS (SELECT period, category, amount, currency FROM ws.main.costs),
                     old AS (SELECT period, category, amount, currency FROM ws.main."%s"),
                     d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
-               SELECT min(period) FROM d""" % COSTS
-        ).fetchall()[0][0]
+               SELECT min(period) AS p FROM d""" % COSTS
+        ).column(0)[0].as_py()
         seconds["diff"] = time.perf_counter() - t
         t = time.perf_counter()
         candidates = [int(m) for m in changed.column("m").to_pylist()]
@@ -289,3 +291,7 @@ def snapshot_series(ws, period: str) -> list[dict[str, Any]]:
 
     book.lines = line_months(engine, ws.settings, p.first, p.last)
     return _compute(book, [Period.month(m) for m in p.months], by=None)
+
+
+__all__ = ["CHANGED_ACCOUNTS_SQL", "COSTS", "FX", "FX_COLUMNS", "LINES", "LINE_COLUMNS", "META",
+    "RefreshReport", "SNAPSHOT", "refresh", "snapshot_series"]

@@ -8,13 +8,13 @@ for a time series.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engine import Engine
-from retentio.metrics import benchmarks
+from retentio.figures import NONE_GROUP, assemble, assess, evaluate, safe_div
 from retentio.metrics.costs import cost_cents
 from retentio.metrics.movements import (
     MOVEMENT_TYPES,
@@ -26,24 +26,14 @@ from retentio.metrics.movements import (
 from retentio.metrics.mrr import history_first_month, line_months
 from retentio.metrics.periods import Period, month_label
 from retentio.metrics.renewals import bucket_frame, renewal_lines, trial_accounts
-from retentio.metrics.segments import NONE_GROUP, cohort_label_to_key, group_frame
+from retentio.metrics.registry import METRICS, RevenueAggregates
+from retentio.metrics.segments import cohort_label_to_key, group_frame
 
-CS_COSTS = ("cs_team", "support_team")
 MONTHLY_FIELDS = (
     "mrr_start", "mrr_end", "customers_start", "customers_end", "new", "reactivation", "expansion",
     "contraction", "churn", "n_new", "n_reactivation", "n_expansion", "n_contraction", "n_churn",
 )
 ENDPOINT_FIELDS = ("s_customers", "s_mrr", "s_end_mrr", "s_kept_mrr", "s_retained", "end_customers", "end_not_in_s")
-
-
-def _div(a: float | int | None, b: float | int | None) -> float | None:
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
-
-
-def _eur(cents: int) -> float:
-    return cents / 100
 
 
 @dataclass
@@ -58,19 +48,24 @@ class Book:
     lines: nw.LazyFrame | None = None
     subs: nw.LazyFrame | None = None
     filtered: bool = False  # restricted by filters: costs are then not attributed
+    tables: list = field(default_factory=list)  # materialised intermediates it holds
 
     @classmethod
     def load(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None = None) -> "Book":
         """The book up to month ``last``, computed once per engine, settings and filters (an
         engine is dropped when its workspace's data changes, and its books with it)."""
-        cache: dict = engine.__dict__.setdefault("_books", {})
-        key = (settings.model_dump_json(), last, tuple(sorted((filters or {}).items())))
-        if key not in cache:
-            cache[key] = cls._load(engine, settings, last, filters)
-        return cache[key]
+        key = ("book", settings.model_dump_json(), last, tuple(sorted((filters or {}).items())))
+        return engine.cached(key, lambda: cls._load(engine, settings, last, filters), lambda book: book.tables)
 
     @classmethod
     def _load(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None) -> "Book":
+        with engine.scratch() as made:
+            book = cls._build(engine, settings, last, filters)
+            book.tables = engine.keep(made)  # held while the book is cached
+        return book
+
+    @classmethod
+    def _build(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None) -> "Book":
         book = cls(engine, settings, last)
         book.first = history_first_month(engine)
         book.subs = engine.table("subscriptions")
@@ -127,7 +122,15 @@ def compute(
     return _compute(book, buckets, by=by)
 
 
-def _compute(book: Book, buckets: list[Period], *, by: str | None) -> list[dict]:
+def compute_aggregates(
+    engine: Engine, settings: Settings, period: Period, *, filters: dict[str, str] | None = None
+) -> RevenueAggregates:
+    """The aggregates of one period (what ``explain`` shows as a figure's inputs)."""
+    book = Book.load(engine, settings, period.last, filters)
+    return _compute(book, [period], by=None, raw=True)[0]
+
+
+def _compute(book: Book, buckets: list[Period], *, by: str | None, raw: bool = False) -> list:
     engine, settings = book.engine, book.settings
     window = settings.metrics.ltv_churn_window_months
     lo = min(min(b.first for b in buckets), min(b.last for b in buckets) - window + 1)
@@ -139,7 +142,8 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None) -> list[dict]
         if len(buckets) != 1:
             from retentio.errors import UsageError
 
-            raise UsageError("--by works on one period, not on a time series", hint="drop --by or give one period")
+            raise UsageError("by works on one period, not on a time series", hint="drop by, or give one period",
+                             details={"parameter": "by"})
         b = buckets[0]
         group_lf = engine.materialize(
             group_frame(engine, settings, by, book.A, book.lines, b.start_snapshot, b.last)
@@ -252,8 +256,9 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None) -> list[dict]
             label = month_label(int(g)) if by.strip().lower() == "cohort" and g != NONE_GROUP else g
             out[label] = _figures(b, g, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, None)
         return [{"period": b.label, "by": by, "groups": out}]
+    make = aggregates if raw else _figures
     return [
-        _figures(b, None, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs)
+        make(b, None, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs)
         for b in buckets
     ]
 
@@ -262,146 +267,77 @@ def _month_row(by_month: dict, g, m: int) -> dict:
     return by_month.get((g, m)) or {f: 0 for f in MONTHLY_FIELDS}
 
 
-def _annualise(rate: float | None, n_months: int, rule: str) -> float | None:
-    if rate is None:
-        return None
-    if n_months == 1:
-        monthly = rate
-    else:
-        if rate >= 1:
-            return 1.0
-        monthly = 1 - (1 - rate) ** (1 / n_months)
-    if rule == "linear":
-        return 12 * monthly
-    if monthly >= 1:
-        return 1.0
-    return 1 - (1 - monthly) ** 12
-
-
 def _figures(
     b: Period, g, settings: Settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs
 ) -> dict:
+    agg = aggregates(b, g, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs)
+    return figures_of_aggregates(agg, b.label, settings.workspace.base_currency)
+
+
+def figures_of_aggregates(agg: RevenueAggregates, label: str, currency: str) -> dict:
+    """The figures of one period from its aggregates, as the registry defines them."""
+    defs = list(METRICS.values())
+    values = evaluate(defs, agg.to_dict())
+    out = assemble(defs, values, {"period": label, "currency": currency},
+                   null_groups=("costs",) if agg.costs_cents is None else ())
+    out["benchmarks"] = assess(defs, values)
+    return out
+
+
+def aggregates(
+    b: Period, g, settings: Settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs
+) -> RevenueAggregates:
+    """What the engine summed for bucket ``b`` (and group ``g``), in one frozen object."""
     ms = settings.metrics
     months = [_month_row(by_month, g, m) for m in b.months]
     tot = {f: sum(int(r[f]) for r in months) for f in ("new", "reactivation", "expansion", "contraction", "churn",
                                                       "n_new", "n_reactivation", "n_churn")}
     first_row, last_row = months[0], months[-1]
-    mrr = int(last_row["mrr_end"])
-    customers = int(last_row["customers_end"])
-    mrr_start = int(first_row["mrr_start"])
-    customers_start = int(first_row["customers_start"])
     ep = endpoints.get((g, b.label)) or {f: 0 for f in ENDPOINT_FIELDS}
     t12 = endpoints.get((g, "T12:" + b.label)) or {f: 0 for f in ENDPOINT_FIELDS}
 
-    arpa = _div(mrr, customers)
-    arpa = None if arpa is None else arpa / 100
-    arpa_start = _div(mrr_start, customers_start)
-    arpa_start = None if arpa_start is None else arpa_start / 100
-    churned_of_s = ep["s_customers"] - ep["s_retained"]
-    lost = tot["churn"] + tot["contraction"]
-    gained = tot["new"] + tot["expansion"] + tot["reactivation"]
-
-    # LTV: mean monthly customer churn over the window ending with the bucket's last month.
+    # monthly customer churn over the LTV window ending with the bucket's last month
     window_rates = []
     for m in range(b.last - ms.ltv_churn_window_months + 1, b.last + 1):
         r = _month_row(by_month, g, m)
         if int(r["customers_start"]) > 0:
             window_rates.append(int(r["n_churn"]) / int(r["customers_start"]))
-    mean_churn = sum(window_rates) / len(window_rates) if window_rates else None
-    current_churn = _div(int(last_row["n_churn"]), int(last_row["customers_start"]))
-
-    def ltv_of(c: float | None) -> float | None:
-        if arpa is None or c is None or c == 0:
-            return None
-        return arpa / c
-
     cost = None
     if costs is not None:
         cost = {}
         for (m, cat), cents in costs.items():
             if b.first <= m <= b.last:
                 cost[cat] = cost.get(cat, 0) + cents
-    margin = ms.gross_margin
-    if margin is None and cost is not None and "cost_of_revenue" in cost:
-        revenue = sum(int(r["mrr_end"]) for r in months)
-        margin = None if revenue == 0 else 1 - cost["cost_of_revenue"] / revenue
-    variants = {
-        "six_month_average": ltv_of(mean_churn),
-        "current_month": ltv_of(current_churn),
-        "gross_margin": None,
-    }
-    if variants["six_month_average"] is not None and margin is not None:
-        variants["gross_margin"] = variants["six_month_average"] * margin
-    ltv = variants[ms.ltv_variant]
-    churn_for_ltv = current_churn if ms.ltv_variant == "current_month" else mean_churn
-
-    def cost_eur(*cats: str) -> float | None:
-        if cost is None or not any(c in cost for c in cats):
-            return None
-        return sum(cost.get(c, 0) for c in cats) / 100
-
-    sm = cost_eur("sales_marketing")
-    cs_support = cost_eur(*CS_COSTS)
-    cs_team = cost_eur("cs_team")
-    cac = _div(sm, tot["n_new"])
-    served = served_map.get((g, b.label), 0)
-    crc = _div(cs_support, served)
-    ltv_crc = None
-    if ltv is not None and crc not in (None, 0) and churn_for_ltv:
-        ltv_crc = ltv / (crc / b.n_months * (1 / churn_for_ltv))
-    retained = sum(int(r["mrr_start"]) - int(r["churn"]) - int(r["contraction"]) for r in months)
-    cs_roi = None
-    if cs_team not in (None, 0):
-        cs_roi = (ms.cs_attribution * (retained + tot["expansion"]) / 100 - cs_team) / cs_team
+        cost = dict(sorted(cost.items()))
     ren = renewals.get((g, b.label)) or {"renewable": 0, "renewed": 0}
     tri = trials.get((g, b.label)) or {"trials": 0, "converted": 0}
-    rmrr = renewed_mrr.get((g, b.label), 0)
+    return RevenueAggregates(
+        n_months=b.n_months,
+        mrr_cents=int(last_row["mrr_end"]),
+        arr_cents=arr_map.get((g, b.label), 0),
+        customers=int(last_row["customers_end"]),
+        mrr_start_cents=int(first_row["mrr_start"]),
+        customers_start=int(first_row["customers_start"]),
+        **{f"{t}_cents": tot[t] for t in MOVEMENT_TYPES},
+        n_new=tot["n_new"], n_churn=tot["n_churn"], n_reactivation=tot["n_reactivation"],
+        s_customers=ep["s_customers"], s_mrr_cents=ep["s_mrr"], s_end_mrr_cents=ep["s_end_mrr"],
+        s_kept_mrr_cents=ep["s_kept_mrr"], s_retained=ep["s_retained"], s_lost=ep["s_customers"] - ep["s_retained"],
+        end_customers=ep["end_customers"],
+        end_not_in_s=ep["end_not_in_s"],
+        t12_s_mrr_cents=t12["s_mrr"], t12_s_end_mrr_cents=t12["s_end_mrr"], t12_s_kept_mrr_cents=t12["s_kept_mrr"],
+        window_churn=sum(window_rates) / len(window_rates) if window_rates else None,
+        last_month_churn=safe_div(int(last_row["n_churn"]), int(last_row["customers_start"])),
+        revenue_cents=sum(int(r["mrr_end"]) for r in months),
+        retained_cents=sum(int(r["mrr_start"]) - int(r["churn"]) - int(r["contraction"]) for r in months),
+        customers_served=served_map.get((g, b.label), 0),
+        renewable=int(ren["renewable"]), renewed=int(ren["renewed"]),
+        renewed_mrr_cents=renewed_mrr.get((g, b.label), 0),
+        trials_ended=int(tri["trials"]), trials_converted=int(tri["converted"]),
+        costs_cents=cost,
+        ltv_variant=ms.ltv_variant, gross_margin_setting=ms.gross_margin, annualisation=ms.annualisation,
+        cs_attribution=ms.cs_attribution,
+    )
 
-    figures: dict = {
-        "period": b.label,
-        "currency": settings.workspace.base_currency,
-        "mrr": _eur(mrr),
-        "arr": _eur(arr_map.get((g, b.label), 0)),
-        "customers": customers,
-        "arpa": arpa,
-        "arpa_change": None if arpa is None or not arpa_start else (arpa - arpa_start) / arpa_start,
-        "mrr_start": _eur(mrr_start),
-        "customers_start": customers_start,
-        "movements": {t: _eur(tot[t]) for t in MOVEMENT_TYPES},
-        "customers_new": tot["n_new"],
-        "customers_churned": tot["n_churn"],
-        "customers_reactivated": tot["n_reactivation"],
-        "customer_churn_rate": _div(churned_of_s, ep["s_customers"]),
-        "gross_mrr_churn_rate": _div(lost, mrr_start),
-        "net_mrr_churn_rate": _div(lost - tot["expansion"] - tot["reactivation"], mrr_start),
-        "nrr": _div(ep["s_end_mrr"], ep["s_mrr"]),
-        "grr": _div(ep["s_kept_mrr"], ep["s_mrr"]),
-        "crr": _div(ep["end_customers"] - ep["end_not_in_s"], ep["s_customers"]),
-        "quick_ratio": _div(gained, lost),
-        "ltv": ltv,
-        "ltv_variants": variants,
-        "cac": cac,
-        "ltv_cac": _div(ltv, cac),
-        "crc": crc,
-        "ltv_crc": ltv_crc,
-        "cs_magic_number": _div(None if cs_support is None else (rmrr + tot["expansion"]) / 100, cs_support),
-        "cs_headwind": _div(lost, mrr_start),
-        "cs_tailwind": _div(tot["expansion"], mrr_start),
-        "cs_roi": cs_roi,
-        "renewal_rate": _div(int(ren["renewed"]), int(ren["renewable"])),
-        "trial_conversion_rate": _div(int(tri["converted"]), int(tri["trials"])),
-        "expansion_share": _div(tot["expansion"], gained),
-        "nrr_trailing_12m": _div(t12["s_end_mrr"], t12["s_mrr"]),
-        "grr_trailing_12m": _div(t12["s_kept_mrr"], t12["s_mrr"]),
-        "renewals": {"renewable": int(ren["renewable"]), "renewed": int(ren["renewed"]), "renewed_mrr": _eur(rmrr)},
-        "trials": {"ended": int(tri["trials"]), "converted": int(tri["converted"])},
-        "customers_served": served,
-        "costs": None if cost is None else {k: v / 100 for k, v in sorted(cost.items())},
-        "gross_margin": margin,
-    }
-    figures["annualised"] = {
-        k: _annualise(figures[k], b.n_months, ms.annualisation)
-        for k in ("customer_churn_rate", "gross_mrr_churn_rate", "net_mrr_churn_rate", "cs_headwind", "cs_tailwind")
-    }
-    figures["benchmarks"] = benchmarks.assess(figures)
-    return figures
+
+__all__ = ["Book", "ENDPOINT_FIELDS", "MONTHLY_FIELDS", "aggregates", "compute", "compute_aggregates",
+    "figures_of_aggregates"]

@@ -16,6 +16,12 @@ from retentio.engine import Engine
 MOVEMENT_TYPES = ("new", "expansion", "contraction", "churn", "reactivation")
 
 
+def movement_amount(kind: str, s, e):
+    """The amount of a movement from the MRR at the start (s) and end (e) of its month: the
+    one definition, used on engine expressions and on Python numbers alike."""
+    return {"new": e, "reactivation": e, "churn": s, "expansion": e - s, "contraction": s - e}[kind]
+
+
 def _i64(v: int) -> nw.Expr:
     return nw.lit(v, nw.Int64)
 
@@ -80,11 +86,7 @@ def monthly_totals(mv: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
         e.sum().cast(nw.Int64).alias("mrr_end"),
         _count(s > 0).alias("customers_start"),
         _count(e > 0).alias("customers_end"),
-        _sum_if(k == "new", e).alias("new"),
-        _sum_if(k == "reactivation", e).alias("reactivation"),
-        _sum_if(k == "expansion", e - s).alias("expansion"),
-        _sum_if(k == "contraction", s - e).alias("contraction"),
-        _sum_if(k == "churn", s).alias("churn"),
+        *[_sum_if(k == t, movement_amount(t, s, e)).alias(t) for t in ("new", "reactivation", "expansion", "contraction", "churn")],
         _count(k == "new").alias("n_new"),
         _count(k == "reactivation").alias("n_reactivation"),
         _count(k == "expansion").alias("n_expansion"),
@@ -138,3 +140,7 @@ def endpoint_totals(per_account: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
         _count(e > 0).alias("end_customers"),
         _count((e > 0) & ~in_s).alias("end_not_in_s"),
     )
+
+
+__all__ = ["MOVEMENT_TYPES", "account_movements", "compare", "endpoint_totals", "lag_endpoints",
+    "monthly_totals", "movement_amount"]

@@ -15,16 +15,10 @@ import narwhals as nw
 from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.errors import DataError
-from retentio.metrics.periods import month_end, month_index, month_label
+from retentio.metrics.periods import month_end, month_index, month_label, month_of
 
 # Month index of an open-ended line's (exclusive) end: far beyond any report.
 OPEN_END = 9999 * 12
-
-
-def month_of(col: str) -> nw.Expr:
-    """Month index (year * 12 + month - 1) of a date column, as Int64 on every engine."""
-    c = nw.col(col)
-    return c.dt.year().cast(nw.Int64) * 12 + c.dt.month().cast(nw.Int64) - 1
 
 
 def to_cents(amount: nw.Expr) -> nw.Expr:
@@ -235,7 +229,9 @@ def account_month_mrr(engine: Engine, settings: Settings, last: int | None = Non
     account_id, month (index), mrr_cents (> 0 only)."""
     first = history_first_month(engine)
     if last is None:
-        last = month_index(date.today())
+        from retentio.clock import today
+
+        last = month_index(today())
     if first is None:
         first = last
     return account_months(engine, settings, first, last)

@@ -10,11 +10,32 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from retentio.clock import PERIOD_HELP, last_complete_month
 from retentio.errors import UsageError
+
+__all__ = ["PERIOD_HELP", "Period", "as_period", "month_end", "month_index", "month_label", "month_of",
+           "month_of_text", "month_start", "parse_period"]
 
 
 def month_index(d: date) -> int:
     return d.year * 12 + d.month - 1
+
+
+def month_of(col: str):
+    """Month index (year * 12 + month - 1) of a date or timestamp column, as an Int64 engine
+    expression on every engine (the engine-side twin of :func:`month_index`)."""
+    import narwhals as nw
+
+    c = nw.col(col)
+    return c.dt.year().cast(nw.Int64) * 12 + c.dt.month().cast(nw.Int64) - 1
+
+
+def month_of_text(col: str):
+    """Month index of a ``YYYY-MM`` text column, as an Int64 engine expression."""
+    import narwhals as nw
+
+    c = nw.col(col)
+    return c.str.slice(0, 4).cast(nw.Int64) * 12 + c.str.slice(5, 2).cast(nw.Int64) - 1
 
 
 def month_label(idx: int) -> str:
@@ -67,8 +88,6 @@ _QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
 _LAST = re.compile(r"^last(?:-(\d+))?$")
 
-PERIOD_HELP = "YYYY-MM, YYYY-Qn, YYYY, FROM..TO (e.g. 2023-01..2024-12), last (last complete month) or last-N (N months)"
-
 
 def _one(token: str) -> tuple[int, int]:
     token = token.strip()
@@ -87,14 +106,37 @@ def _one(token: str) -> tuple[int, int]:
     raise UsageError(f"cannot read period {token!r}", hint=f"use {PERIOD_HELP}")
 
 
+def as_period(period: "str | Period") -> "Period":
+    return period if isinstance(period, Period) else parse_period(period)
+
+
 def parse_period(text: str, *, today: date | None = None) -> Period:
-    """Parse a period as typed by a user; ``last`` is the last complete calendar month."""
+    """Parse a period as typed by a user.  Relative periods are judged at ``today`` (the
+    service's as_of; default the real day): ``last`` is the last complete calendar month,
+    ``last-N`` the N months ending with it, ``last-quarter`` / ``last-year`` the last complete
+    calendar quarter / year, ``ytd`` the complete months of as_of's year."""
     if not isinstance(text, str) or not text.strip():
         raise UsageError("a period is required", hint=f"use {PERIOD_HELP}")
-    text = text.strip()
+    text = text.strip().lower() if text.strip().lower() in ("last-quarter", "last-year", "ytd") else text.strip()
+    if text in ("last-quarter", "last-year", "ytd"):
+        from retentio.clock import today as real_today
+
+        y, mo = last_complete_month(today or real_today())
+        last = y * 12 + mo - 1
+        if text == "last-quarter":
+            last = last - (last % 3 != 2) * (last % 3 + 1)  # the last month of a complete quarter
+            first = last - 2
+            return Period(first, last, f"{first // 12}-Q{(first % 12) // 3 + 1}")
+        if text == "last-year":
+            last = last if last % 12 == 11 else (last // 12) * 12 - 1
+            return Period(last - 11, last, f"{last // 12}")
+        first = (last // 12) * 12
+        return Period(first, last, f"{month_label(first)}..{month_label(last)}")
     if m := _LAST.match(text):
-        today = today or date.today()
-        last = month_index(today) - 1
+        from retentio.clock import today as real_today
+
+        y, mo = last_complete_month(today or real_today())
+        last = y * 12 + mo - 1
         n = int(m.group(1) or 1)
         if n < 1:
             raise UsageError("last-N needs N >= 1", hint=f"use {PERIOD_HELP}")

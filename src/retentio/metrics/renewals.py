@@ -6,7 +6,7 @@ import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engine import Engine
-from retentio.metrics.mrr import month_of
+from retentio.metrics.periods import month_of
 
 
 def bucket_frame(engine: Engine, buckets: list[tuple[str, int, int]]) -> nw.LazyFrame:
@@ -56,27 +56,39 @@ def renewal_lines(engine: Engine, settings: Settings, subs: nw.LazyFrame, bucket
     )
 
 
-def trial_accounts(engine: Engine, settings: Settings, subs: nw.LazyFrame, buckets: nw.LazyFrame) -> nw.LazyFrame:
-    """key, account_id, converted (bool): accounts with a trial line ending in the bucket;
-    converted when a paid line starts between the trial's start and its end + window."""
+def trial_conversions(settings: Settings, subs: nw.LazyFrame, trials: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """The one definition of a converted trial (metrics.md §4): a trial (t_start, t_end)
+    converts when a paid line of its account starts on or after t_start and no later than
+    t_end + ``trial_conversion_window_days`` (an open-ended trial: any later paid line).
+    ``trials`` has ``keys`` (account_id among them), t_start, t_end; returns ``keys``,
+    converted (bool) and paid_start (the first such paid start, or null)."""
     w = settings.metrics.trial_conversion_window_days
+    paid = subs.filter(~nw.col("is_trial")).select("account_id", nw.col("start_date").alias("p_start"))
+    hits = (
+        trials.join(paid, on="account_id", how="inner")
+        .filter((nw.col("p_start") >= nw.col("t_start"))
+                & (nw.col("t_end").is_null() | (nw.col("p_start") <= _offset("t_end", w))))
+        .group_by(*keys)
+        .agg(nw.col("p_start").min().alias("paid_start"))
+    )
+    return (
+        trials.select(*keys)
+        .unique()
+        .join(hits, on=keys, how="left")
+        .select(*keys, (~nw.col("paid_start").is_null()).alias("converted"), "paid_start")
+    )
+
+
+def trial_accounts(engine: Engine, settings: Settings, subs: nw.LazyFrame, buckets: nw.LazyFrame) -> nw.LazyFrame:
+    """key, account_id, converted (bool): accounts with a trial line ending in the bucket,
+    converted as :func:`trial_conversions` defines it."""
     trials = (
         subs.filter(nw.col("is_trial") & ~nw.col("end_date").is_null())
         .select("account_id", "start_date", "end_date", month_of("end_date").alias("end_month"))
         .pipe(_in_buckets, buckets)
         .select("key", "account_id", nw.col("start_date").alias("t_start"), nw.col("end_date").alias("t_end"))
     )
-    paid = subs.filter(~nw.col("is_trial")).select("account_id", nw.col("start_date").alias("p_start"))
-    converted = (
-        trials.join(paid, on="account_id", how="inner")
-        .filter((nw.col("p_start") >= nw.col("t_start")) & (nw.col("p_start") <= _offset("t_end", w)))
-        .select("key", "account_id")
-        .unique()
-        .with_columns(converted=nw.lit(True))
-    )
-    return (
-        trials.select("key", "account_id")
-        .unique()
-        .join(converted, on=["key", "account_id"], how="left")
-        .select("key", "account_id", ~nw.col("converted").is_null().alias("converted"))
-    )
+    return trial_conversions(settings, subs, trials, ["key", "account_id"]).select("key", "account_id", "converted")
+
+
+__all__ = ["bucket_frame", "renewal_lines", "trial_accounts", "trial_conversions"]

@@ -9,8 +9,6 @@ from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.metrics.movements import lag_endpoints
 
-DERIVED = ("touch", "plan", "cohort")
-NONE_GROUP = "(none)"
 
 
 def touch_tier(mrr_cents: nw.Expr, settings: Settings) -> nw.Expr:
@@ -71,3 +69,6 @@ def cohort_label_to_key(value: str) -> str:
     from retentio.metrics.periods import parse_period
 
     return str(parse_period(value).first)
+
+
+__all__ = ["cohort_label_to_key", "group_frame"]

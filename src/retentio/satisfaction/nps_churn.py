@@ -10,12 +10,15 @@ are reported apart.  95 % interval of the difference: Newcombe's hybrid score me
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engagement._common import month_of
+from retentio.figures import safe_div
+from retentio.metrics.periods import month_of
+from retentio.satisfaction.registry import nps_class
 from retentio.engine import Engine
 from retentio.errors import UsageError
 from retentio.metrics.periods import month_label
@@ -24,16 +27,16 @@ from retentio.satisfaction.stats import newcombe_diff
 MIN_GROUP = 30  # below this many answers in a group the verdict says there is not enough data
 
 
-def nps_vs_churn(engine: Engine, settings: Settings, months: int = 6, as_of: int | None = None) -> dict[str, Any]:
+def nps_vs_churn(engine: Engine, settings: Settings, months: int = 6, as_of: date | None = None) -> dict[str, Any]:
+    """Answers are judged at ``as_of``: only those whose N-month window has ended by the
+    last complete month of as_of count (the others are ``too_recent``)."""
     if months < 1:
-        raise UsageError("--months must be at least 1", hint="e.g. --months 6")
+        raise UsageError(f"months must be at least 1, not {months}", hint="e.g. months=6")
+    from retentio.clock import last_complete_month, today
     from retentio.metrics.mrr import account_month_mrr
 
-    from datetime import date
-
-    from retentio.metrics.periods import month_index
-
-    horizon = as_of if as_of is not None else month_index(date.today()) - 1  # last complete month
+    y, mo = last_complete_month(as_of or today())
+    horizon = y * 12 + mo - 1
     cust = engine.collect(account_month_mrr(engine, settings, last=horizon).select("account_id", "month"))
     customer = {(r["account_id"], int(r["month"])) for r in cust.to_dicts()}
     answers = engine.collect(
@@ -50,21 +53,21 @@ def nps_vs_churn(engine: Engine, settings: Settings, months: int = 6, as_of: int
         if horizon is None or m + months > horizon:
             skipped["too_recent"] += 1
             continue
-        g = "promoter" if r["score"] >= 9 else "detractor" if r["score"] <= 6 else "passive"
+        g = nps_class(r["score"])
         groups[g]["answers"] += 1
         if any((r["account_id"], k) not in customer for k in range(m + 1, m + months + 1)):
             groups[g]["churned"] += 1
     for g in groups.values():
-        g["churn_rate_pct"] = None if not g["answers"] else 100.0 * g["churned"] / g["answers"]
+        g["churn_rate"] = safe_div(g["churned"], g["answers"])
     d, p = groups["detractor"], groups["promoter"]
     result: dict[str, Any] = {"months": months, "horizon": None if horizon is None else month_label(horizon),
                               "groups": groups, "excluded": skipped}
     if d["answers"] and p["answers"]:
         diff, lo, hi = newcombe_diff(d["churned"], d["answers"], p["churned"], p["answers"])
-        result.update(difference_pct_points=100 * diff, ci95_low=100 * lo, ci95_high=100 * hi, ci_method="Newcombe hybrid score (Wilson)")
+        result.update(difference=diff, ci95_low=lo, ci95_high=hi, ci_method="Newcombe hybrid score (Wilson)")
     else:
         diff = lo = hi = None
-        result.update(difference_pct_points=None, ci95_low=None, ci95_high=None, ci_method="Newcombe hybrid score (Wilson)")
+        result.update(difference=None, ci95_low=None, ci95_high=None, ci_method="Newcombe hybrid score (Wilson)")
     result["verdict"] = verdict(d["answers"], p["answers"], lo, hi, months)
     return result
 
@@ -81,3 +84,6 @@ def verdict(n_det: int, n_pro: int, lo: float | None, hi: float | None, months: 
                 f"(95 % interval below zero).")
     return (f"No clear link: the churn of detractors and promoters within {months} months does not differ "
             f"significantly (the 95 % interval includes zero), as the study cited by seed 001 found.")
+
+
+__all__ = ["MIN_GROUP", "nps_vs_churn", "verdict"]

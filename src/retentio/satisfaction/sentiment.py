@@ -244,3 +244,8 @@ def _trained_name() -> str:
     from retentio.satisfaction.sentiment_model import MODEL_NAME
 
     return MODEL_NAME
+
+
+__all__ = ["ALPHA", "BOOSTER", "BOOSTERS", "BUT", "EXCLAMATION", "NEGATIONS", "NEGATION_SCALAR", "STOPWORDS",
+           "Sentiment", "THRESHOLDS", "detect_language", "lexicon", "raw_score", "score_lines", "score_text",
+           "score_texts"]

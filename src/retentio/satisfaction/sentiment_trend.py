@@ -91,3 +91,6 @@ def _model_name(model: str) -> str:
     from retentio.satisfaction.sentiment_model import MODEL_NAME
 
     return MODEL_NAME
+
+
+__all__ = ["sentiment_by_account", "texts"]

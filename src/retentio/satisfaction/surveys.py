@@ -8,7 +8,10 @@ from typing import Any
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engagement._common import NO_SEGMENT, check_attribute, day_of, month_of, pct, with_segment
+from retentio.attributes import check_attribute
+from retentio.engagement._common import day_of, month_of, with_segment
+from retentio.figures import safe_div
+from retentio.satisfaction.registry import NPS_BAND, is_detractor, is_promoter, nps_score
 from retentio.engine import Engine
 from retentio.errors import DataError, UsageError
 from retentio.metrics.periods import Period, month_label
@@ -16,22 +19,9 @@ from retentio.metrics.periods import Period, month_label
 SPECIAL_BY = ("account", "month")
 
 
-def nps_value(promoters: int, detractors: int, n: int) -> float | None:
-    """% promoters (9-10) - % detractors (0-6), -100..100; None without answers."""
-    return None if n == 0 else 100.0 * (promoters - detractors) / n
-
-
 def nps_benchmark(nps: float | None) -> str | None:
-    """metrics.md §13 (seed 004): < 0 alarm, 0-29 below good, 30-49 good, 50+ best."""
-    if nps is None:
-        return None
-    if nps < 0:
-        return "alarm"
-    if nps < 30:
-        return "below_good"
-    if nps < 50:
-        return "good"
-    return "best"
+    """metrics.md §13 (seed 004), the band of the registry: alarm < 0, watch 0-30, good 30-50, best 50+."""
+    return None if nps is None else NPS_BAND.status(nps)
 
 
 def _answers(engine: Engine, kind: str, period: Period | None) -> nw.LazyFrame:
@@ -51,7 +41,7 @@ def _check(engine: Engine, lf: nw.LazyFrame, bad: nw.Expr, what: str, hint: str)
 def _grouped(engine: Engine, lf: nw.LazyFrame, by: list[str], flags: dict[str, nw.Expr]) -> list[dict[str, Any]]:
     for b in by:
         if b not in SPECIAL_BY:
-            check_attribute(engine, b)
+            check_attribute(engine, b, derived=False, extra=SPECIAL_BY)
     keys = []
     for b in by:
         if b == "account":
@@ -81,7 +71,7 @@ def nps(engine: Engine, settings: Settings, period: Period | None = None, by: li
     lf = _answers(engine, "nps", period)
     _check(engine, lf, nw.col("score").is_null() | (nw.col("score") < 0) | (nw.col("score") > 10),
            "NPS score outside 0-10", "an NPS answer is an integer from 0 to 10: fix or remove these rows and re-import")
-    flags = {"promoters": nw.col("score") >= 9, "detractors": nw.col("score") <= 6}
+    flags = {"promoters": is_promoter(nw.col("score")), "detractors": is_detractor(nw.col("score"))}
     rows = []
     for r in _grouped(engine, lf, by, flags) if by else []:
         rows.append(_nps_row(r))
@@ -91,10 +81,10 @@ def nps(engine: Engine, settings: Settings, period: Period | None = None, by: li
 
 def _nps_row(r: dict[str, Any]) -> dict[str, Any]:
     n, p, d = r["responses"], r["promoters"], r["detractors"]
-    v = nps_value(p, d, n)
+    v = nps_score(p, d, n)
     return {**{k: v2 for k, v2 in r.items() if k not in ("responses", "promoters", "detractors")},
             "responses": n, "promoters": p, "passives": n - p - d, "detractors": d,
-            "promoters_pct": pct(p, n), "detractors_pct": pct(d, n), "nps": v, "benchmark": nps_benchmark(v)}
+            "promoters_share": safe_div(p, n), "detractors_share": safe_div(d, n), "nps": v, "benchmark": nps_benchmark(v)}
 
 
 def csat_positive(settings: Settings) -> nw.Expr:
@@ -104,10 +94,10 @@ def csat_positive(settings: Settings) -> nw.Expr:
             | ((nw.col("scale") == 10) & (nw.col("score") >= s.csat_positive_0_10)))
 
 
-def nps_class(score: nw.Expr) -> nw.Expr:
-    """detractor (0-6), passive (7-8) or promoter (9-10) of an NPS answer (metrics.md §10)."""
-    return (nw.when(score >= 9).then(nw.lit("promoter"))
-            .when(score <= 6).then(nw.lit("detractor")).otherwise(nw.lit("passive")))
+def nps_class_expr(score: nw.Expr) -> nw.Expr:
+    """satisfaction.registry.nps_class as an engine expression: detractor, passive or promoter."""
+    return (nw.when(is_promoter(score)).then(nw.lit("promoter"))
+            .when(is_detractor(score)).then(nw.lit("detractor")).otherwise(nw.lit("passive")))
 
 
 def csat(engine: Engine, settings: Settings, period: Period | None = None, by: list[str] | None = None) -> dict[str, Any]:
@@ -127,7 +117,7 @@ def csat(engine: Engine, settings: Settings, period: Period | None = None, by: l
 
     def row(r):
         return {**{k: v for k, v in r.items() if k not in ("responses", "positive")},
-                "responses": r["responses"], "positive": r["positive"], "csat_pct": pct(r["positive"], r["responses"])}
+                "responses": r["responses"], "positive": r["positive"], "csat": safe_div(r["positive"], r["responses"])}
 
     groups = [row(r) for r in _grouped(engine, lf, by, flags)] if by else []
     return {"period": None if period is None else period.label, "by": by,
@@ -135,4 +125,4 @@ def csat(engine: Engine, settings: Settings, period: Period | None = None, by: l
             "overall": row(_grouped(engine, lf, [], flags)[0]), "groups": groups}
 
 
-__all__ = ["NO_SEGMENT", "UsageError", "csat", "csat_positive", "nps_class", "nps", "nps_benchmark", "nps_value"]
+__all__ = ["csat", "csat_positive", "nps", "nps_benchmark", "nps_class_expr"]

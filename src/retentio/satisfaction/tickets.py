@@ -8,7 +8,8 @@ from typing import Any
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engagement._common import date_bounds, day_of, days_table, median, month_of, ratio, seconds_of_day
+from retentio.engagement._common import date_bounds, day_of, days_table, median, month_of, seconds_of_day
+from retentio.figures import safe_div
 from retentio.engine import Engine
 from retentio.metrics.periods import Period, month_label
 
@@ -55,7 +56,7 @@ def tickets(engine: Engine, settings: Settings, period: Period, backlog_at: date
     secs = res.to_dicts()
 
     def stats(vals: list[int]) -> dict[str, Any]:
-        return {"resolved": len(vals), "mean_hours": ratio(sum(vals), len(vals) * 3600) if vals else None,
+        return {"resolved": len(vals), "mean_hours": safe_div(sum(vals), len(vals) * 3600) if vals else None,
                 "median_hours": None if not vals else median(vals) / 3600}
 
     per_month = []
@@ -74,3 +75,6 @@ def tickets(engine: Engine, settings: Settings, period: Period, backlog_at: date
     return {"period": period.label, "backlog_date": at, "open_backlog": sum(open_by.values()),
             "overall": {"opened": sum(n_by.values()), **stats([r["resolution_seconds"] for r in secs])},
             "months": per_month, "topics": topics, "accounts": accounts}
+
+
+__all__ = ["NO_TOPIC", "tickets"]
