@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 # The latest revision under migrations/versions.  Kept here as a constant so that opening a
 # workspace can check its app.sqlite with the standard library alone (no SQLAlchemy import);
 # tests/store/test_migrations.py fails when it differs from Alembic's head.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 _DB_NAMES = {
     "MIGRATIONS_DIR", "check_revision", "current_revision", "dispose", "engine_for",
     "head_revision", "migrate", "pending_changes", "safe_url", "session",
 }
-_MODEL_NAMES = {"AuditEntry", "Base", "CsmPulse", "Note", "PULSE_COLOURS", "ROLES", "TASK_PRIORITIES", "TASK_STATUSES", "Task", "User", "UTCDateTime", "utcnow"}
+_MODEL_NAMES = {"ApiToken", "CsmAssignment", "SavedView", "WebSession", "AuditEntry", "Base", "CsmPulse", "Note", "PULSE_COLOURS", "ROLES", "TASK_PRIORITIES", "TASK_STATUSES", "Task", "User", "UTCDateTime", "utcnow"}
 
 __all__ = sorted(_DB_NAMES | _MODEL_NAMES | {"HEAD_REVISION", "sqlite_revision"})
 
