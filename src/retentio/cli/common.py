@@ -62,20 +62,7 @@ def open_workspace(path: str | None, engine: str | None = None, spark_master: st
     return ws
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (date, datetime)):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return float(v)
-    if isinstance(v, Enum):
-        return v.value
-    if hasattr(v, "to_dict"):
-        return v.to_dict()
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, default=_jsonable, ensure_ascii=False, indent=2)
+from retentio.figures import _jsonable, dumps  # noqa: E402,F401  (shared with the REST API)
 
 
 def print_json(data: Any) -> None:

@@ -114,10 +114,12 @@ def metrics_cmd(
             for r in rows:
                 console.print(_figures_table(r, f"{r['period']}"))
         return
-    result = ws.metrics(period, by=by, filters=filters)
     if format == OutputFormat.json:
-        print_json(result)
+        from retentio.figures import metrics_result
+
+        print_json(metrics_result(ws, period, by=by, filters=filters))
         return
+    result = ws.metrics(period, by=by, filters=filters)
     if by:
         from retentio.metrics.flatten import flatten
 
