@@ -90,8 +90,8 @@ class Formatter:
     def pct(self, v: Any, digits: int = 1) -> str:
         if v is None:
             return "—"
-        return format_percent(v, format="#,##0." + "0" * digits + " %" if self.lang == "fr" else "#,##0." + "0" * digits + "%",
-                              locale=self.locale)
+        suffix = "\u202f%" if self.lang == "fr" else "%"  # French: a narrow no-break space before %
+        return format_percent(v, format="#,##0." + "0" * digits + suffix, locale=self.locale)
 
     def date(self, v: Any) -> str:
         if v is None or v == "":

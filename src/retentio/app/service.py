@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from retentio.app.cache import CACHE
-from retentio.clock import last_complete_month, resolve_as_of
+from retentio.clock import resolve_as_of
 from retentio.errors import NotFound, UsageError
 
 BANDS = ("red", "yellow", "green")
@@ -224,8 +224,12 @@ def _as_of(as_of) -> date:
 
 
 def _month_index(as_of: date) -> int:
-    y, m = last_complete_month(as_of)
-    return y * 12 + (m - 1)
+    """The month whose MRR the portfolio shows: the metrics' ``last`` period as of that day,
+    so that the portfolio adds up to the overview (clock.last_complete_month counts the
+    current month as complete on its last day; the metrics' ``last`` does not)."""
+    from retentio.metrics.periods import parse_period
+
+    return parse_period("last", today=as_of).last
 
 
 def health_or_none(ws, as_of: date) -> list[dict[str, Any]] | None:
