@@ -41,7 +41,9 @@ def error_body(status: int, code: str, message: str, hint: str | None = None, de
 
 
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+    path = request.url.path
+    api = path.startswith("/api/v1/") or path == "/api/openapi.json"
+    return not api and "text/html" in request.headers.get("accept", "")
 
 
 def create_app(workspace: str | os.PathLike | None = None, *, secure_cookies: bool | None = None,
