@@ -75,11 +75,11 @@ class Formatter:
         self.currency = currency
         self.gettext = translations(lang).gettext
 
-    def money(self, v: Any, digits: int = 2) -> str:
+    def money(self, v: Any, digits: int = 2, currency: str | None = None) -> str:
         if v is None:
             return "—"
         fmt = None if digits == 2 else "¤#,##0" if self.lang == "en" else "#,##0\u00a0¤"
-        return format_currency(v, self.currency, locale=self.locale, format=fmt, currency_digits=digits == 2)
+        return format_currency(v, currency or self.currency, locale=self.locale, format=fmt, currency_digits=digits == 2)
 
     def num(self, v: Any, digits: int = 0) -> str:
         if v is None:

@@ -479,7 +479,8 @@ def _ts(v) -> str:
 def _timeline(a: dict[str, Any]) -> list[dict[str, Any]]:
     ev: list[dict[str, Any]] = []
     for mv in a["movements"]:
-        ev.append({"at": mv["month"] + "-01T00:00:00", "kind": "movement", "text": f"{mv['type']} {mv['amount']:+.2f}"})
+        sign = -1 if mv["type"] in ("contraction", "churn") else 1
+        ev.append({"at": mv["month"] + "-01T00:00:00", "kind": "movement", "text": f"{mv['type']} {sign * mv['amount']:+.2f}"})
     for s in a["subscriptions"]:
         ev.append({"at": _ts(s["start_date"]), "kind": "subscription", "text": f"{s['plan']} started"})
         if s.get("canceled_at"):

@@ -33,6 +33,15 @@ KPIS = [  # (key, kind) in the order of the overview
     ("cs_tailwind", "pct"),
 ]
 SEGMENT_ATTRS_MAX_VALUES = 30
+LABELS = {  # what a person reads for each figure key (translated through the catalog)
+    "mrr": "MRR", "arr": "ARR", "customers": "Customers", "nrr": "Net revenue retention", "grr": "Gross revenue retention",
+    "customer_churn_rate": "Customer churn", "gross_mrr_churn_rate": "Gross MRR churn", "net_mrr_churn_rate": "Net MRR churn",
+    "quick_ratio": "Quick ratio", "ltv": "Lifetime value", "cs_magic_number": "CS Magic Number", "cs_headwind": "CS Headwind",
+    "cs_tailwind": "CS Tailwind", "arpa": "ARPA",
+}
+PERIOD_LABELS = {"last": "Last month", "last-3": "Last 3 months", "last-12": "Last 12 months"}
+MOVEMENT_SIGN = {"new": 1, "expansion": 1, "reactivation": 1, "contraction": -1, "churn": -1}
+env.globals.update(LABELS=LABELS, PERIOD_LABELS=PERIOD_LABELS, MOVEMENT_SIGN=MOVEMENT_SIGN)
 
 
 def _ws(request: Request):
@@ -179,17 +188,20 @@ def overview(request: Request, period: Annotated[str, Query(max_length=40)] = "l
     series = _cached(request, "metrics_series", {"period": f"last-12", "filter": filters},
                      lambda: ws.metrics_series("last-12", filters=filters))
     mv = fig.get("movements", {})
+    tr = Formatter(lang_of(request, user)).gettext
+    steps = ["start", "new", "expansion", "reactivation", "contraction", "churn", "end"]
     waterfall = {
         "data": [{"type": "waterfall", "orientation": "v",
                   "measure": ["absolute", "relative", "relative", "relative", "relative", "relative", "total"],
-                  "x": ["start", "new", "expansion", "reactivation", "contraction", "churn", "end"],
+                  "x": [tr(x) for x in steps],
                   "y": [fig.get("mrr_start") or 0, mv.get("new", 0), mv.get("expansion", 0), mv.get("reactivation", 0),
                         -(mv.get("contraction") or 0), -(mv.get("churn") or 0), 0],
                   "connector": {"line": {"color": "#999"}},
                   "increasing": {"marker": {"color": "#2e7d32"}}, "decreasing": {"marker": {"color": "#c62828"}},
                   "totals": {"marker": {"color": "#1565c0"}}}],
-        "layout": {"margin": {"t": 10, "r": 10, "b": 40, "l": 70}, "height": 300, "showlegend": False},
-        "links": {"new": "new", "expansion": "expansion", "reactivation": "reactivation", "contraction": "contraction", "churn": "churn"},
+        "layout": {"margin": {"t": 10, "r": 10, "b": 40, "l": 70}, "height": 300, "showlegend": False,
+                   "yaxis": {"range": _bridge_range(fig)}},
+        "links": {tr(t): t for t in steps[1:-1]},  # a click on a bar lists its movements
     }
     trend = {
         "data": [{"type": "scatter", "mode": "lines+markers", "x": [r["period"] for r in series],
@@ -232,6 +244,17 @@ def movements_page(request: Request, period: Annotated[str, Query(max_length=40)
                   segment=segment or "")
 
 
+def _bridge_range(fig: dict) -> list[float]:
+    """A y range that shows the movements: from a little under the lowest running total."""
+    mv = fig.get("movements", {})
+    run = [fig.get("mrr_start") or 0.0]
+    for k, sign in (("new", 1), ("expansion", 1), ("reactivation", 1), ("contraction", -1), ("churn", -1)):
+        run.append(run[-1] + sign * (mv.get(k) or 0.0))
+    lo, hi = min(run), max(run)
+    pad = max((hi - lo) * 0.6, hi * 0.01, 1.0)
+    return [max(0.0, lo - pad), hi + pad * 0.5]
+
+
 def _names(ws, ids: list[str]) -> dict[str, str]:
     if not ids:
         return {}
@@ -254,7 +277,7 @@ def cohorts(request: Request, measure: Annotated[str, Query(pattern="^(mrr|logos
     width = max((len(r["values"]) for r in rows), default=0)
     z = [[(r["values"][k] * 100 if k < len(r["values"]) and r["values"][k] is not None else None) for k in range(width)] for r in rows]
     heat = {"data": [{"type": "heatmap", "z": z, "x": list(range(width)), "y": [f"{r['cohort']} ({r['size']})" for r in rows],
-                      "colorscale": "RdYlGn", "zmin": 50, "zmax": 130, "hoverongaps": False,
+                      "colorscale": [[0, "#c62828"], [0.45, "#ffcc80"], [0.625, "#f1f8e9"], [1, "#1b5e20"]],  # 100 % light, losses red, gains green "zmin": 50, "zmax": 130, "hoverongaps": False,
                       "colorbar": {"title": {"text": "%"}}}],
             "layout": {"margin": {"t": 10, "r": 10, "b": 50, "l": 110}, "height": 640,
                        "xaxis": {"title": {"text": "age (months)" if grain == "month" else "age (quarters)"}},
