@@ -48,6 +48,7 @@ BUILTIN: tuple[Capability | str, ...] = (
     Capability("engagement", "Engagement and adoption (metrics.md §9)", cli="retentio.cli.engagement_cmd"),
     Capability("satisfaction", "NPS, CSAT, tickets, sentiment (metrics.md §10)", cli="retentio.cli.satisfaction_cmd"),
     Capability("analyze", "Analyses across figures", cli="retentio.cli.analyze_cmd"),
+    "retentio.health.capability:CAPABILITY",
     "retentio.app.capability:CAPABILITY",
 )
 

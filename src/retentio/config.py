@@ -118,11 +118,52 @@ class SatisfactionSettings(_Strict):
     sentiment_drop_threshold: float = Field(0.3, gt=0, le=2)
 
 
+class HealthBands(_Strict):
+    """Health bands (metrics.md §11, seed 002): red 0-red_max, yellow up to yellow_max, green
+    up to green_max, thriving above green_max (a points scorecard can exceed 100).  A score
+    is compared after rounding to the nearest integer (half up): 40.4 is red, 40.5 yellow."""
+
+    red_max: float = 40
+    yellow_max: float = 70
+    green_max: float = 100
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "HealthBands":
+        if not 0 <= self.red_max < self.yellow_max < self.green_max:
+            raise ValueError("bands: need 0 <= red_max < yellow_max < green_max")
+        return self
+
+
+class HealthSettings(_Strict):
+    # A CSM pulse stops counting this many days after it was given.
+    pulse_expiry_days: int = Field(90, ge=1, le=3650)
+    # A measure without data: "redistribute" its weight over the measures that have data, or
+    # score it "value" (missing_value, 0-100).
+    missing_policy: Literal["redistribute", "value"] = "redistribute"
+    missing_value: float = Field(50.0, ge=0, le=100)
+    # An account with fewer measures with data than this (or less than min_weight_share of the
+    # card's weight) is "not scored" (band empty), never green.
+    min_measures: int = Field(2, ge=1, le=100)
+    min_weight_share: float = Field(0.5, ge=0, le=1)
+    bands: HealthBands = HealthBands()
+    # Playbook started by each band (wired by the playbooks capability).
+    playbooks: dict[str, str] = {"red": "csm-intervention", "yellow": "automated-tips",
+                                 "green": "light-monitoring", "thriving": "expansion-opportunity"}
+    # Account attributes offered as features (static attributes only: an attribute written
+    # after the fact, such as a churn reason, would leak the future into a past score).
+    attributes: list[str] = ["segment", "size", "industry", "vertical", "channel", "country", "csm"]
+    # Backtest: churn horizon (months) and bootstrap resamples of the AUC interval (fixed seed).
+    horizon_months: int = Field(3, ge=1, le=24)
+    bootstrap: int = Field(1000, ge=0, le=100000)
+    seed: int = 13
+
+
 class Settings(_Strict):
     workspace: WorkspaceSettings = WorkspaceSettings()
     metrics: MetricSettings = MetricSettings()
     engagement: EngagementSettings = EngagementSettings()
     satisfaction: SatisfactionSettings = SatisfactionSettings()
+    health: HealthSettings = HealthSettings()
 
     # -- files -------------------------------------------------------------------------
     @classmethod

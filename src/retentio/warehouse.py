@@ -204,6 +204,45 @@ class Warehouse:
                 written[table] = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
         return written
 
+    # -- health score history (retentio.health) --------------------------------------------
+    HEALTH_SCORES = "health_scores"
+    HEALTH_SCORE_COLUMNS = (("account_id", "VARCHAR"), ("day", "DATE"), ("scorecard", "VARCHAR"),
+                            ("score", "DOUBLE"), ("band", "VARCHAR"), ("missing", "VARCHAR"))
+
+    def write_health_scores(self, rows: pa.Table, days: Sequence[Any]) -> int:
+        """Replace the stored health scores of ``days`` by ``rows`` (columns HEALTH_SCORE_COLUMNS),
+        in one transaction; the table is created on first use."""
+        with self.connect() as con:
+            con.execute(_plain_ddl(self.HEALTH_SCORES, self.HEALTH_SCORE_COLUMNS))
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if days:
+                    con.execute(f'DELETE FROM "{self.HEALTH_SCORES}" WHERE day IN (SELECT unnest(?::DATE[]))', [list(days)])
+                con.register("_health_rows", rows)
+                cols = ", ".join(f'"{n}"' for n, _ in self.HEALTH_SCORE_COLUMNS)
+                con.execute(f'INSERT INTO "{self.HEALTH_SCORES}" ({cols}) SELECT {cols} FROM _health_rows')
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+        return rows.num_rows
+
+    def read_health_scores(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored health scores (all, or one account's), by day; [] before the first refresh."""
+        with self.connect(read_only=True) as con:
+            exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                 [self.HEALTH_SCORES]).fetchone()[0]
+            if not exists:
+                return []
+            sql = f'SELECT * FROM "{self.HEALTH_SCORES}"'
+            params: list[Any] = []
+            if account_id is not None:
+                sql += " WHERE account_id = ?"
+                params.append(account_id)
+            cur = con.execute(sql + " ORDER BY day, account_id", params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
+
     def content_fingerprint(self) -> dict[str, Any]:
         """A canonical description of every table's content (sorted rows), for tests and audits."""
         out: dict[str, Any] = {}

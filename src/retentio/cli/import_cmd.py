@@ -38,7 +38,7 @@ class ReportFormat(str, Enum):
 
 @app.command("import")
 def import_(
-    entity: Annotated[str, typer.Argument(help="accounts, subscriptions, usage, tickets, surveys, costs or fx-rates.", show_default=False)],
+    entity: Annotated[str, typer.Argument(help="accounts, subscriptions, usage, tickets, surveys, costs, fx-rates or csm-pulse.", show_default=False)],
     file: Annotated[Path, typer.Argument(help="The file to import (.csv, .parquet, .xlsx).", show_default=False)],
     workspace: WorkspaceOpt = None,
     mapping: Annotated[
@@ -62,6 +62,10 @@ def import_(
       retentio import -w acme subscriptions abonnements.xlsx --mapping abonnements.yaml --format json
     """
     ws = open_workspace(workspace)
+    if entity.strip().lower() in ("csm-pulse", "csm_pulse"):  # CSM ratings go to the app state (health)
+        res = ws.import_csm_pulse(file)
+        print_json(res) if format == ReportFormat.json else console.print(f"{res['imported']} CSM pulse(s) imported from {res['file']}")
+        return
     with progress_bar(f"importing {file.name}", None, enabled=format == ReportFormat.table) as advance:
         report = ws.import_file(entity, file, mapping=mapping, kind=kind.value, replace=replace, progress=advance)
     if format == ReportFormat.json:

@@ -220,6 +220,7 @@ class _Book:
         self.ticket_chunks: list[dict[str, np.ndarray]] = []
         self.nps_chunks: list[dict[str, np.ndarray]] = []
         self.costs: list[tuple[int, np.ndarray]] = []
+        self._closing_churn = False
 
     def ms(self, k):
         """First day of book month k (k may be an array)."""
@@ -290,6 +291,7 @@ class _Book:
             "seats": np.asarray(seats, dtype=np.int64),
             "amount": np.asarray(amount, dtype=float),
             "addon": np.full(k, -1, dtype=np.int64) if addon is None else np.asarray(addon, dtype=np.int64),
+            "churn": np.full(k, self._closing_churn, dtype=bool),  # ended by the account's churn
         })
 
     def open_base(self, idx, start, tier, seats, term) -> None:
@@ -404,8 +406,10 @@ class _Book:
             churn_monthly = (self.term[paying] == 1) & (u[:, 0] < p_churn)
             churning = paying[churn_at_renewal | churn_monthly]
             cday = np.where(churn_at_renewal, self.term_end[paying], ms + dom)[churn_at_renewal | churn_monthly]
+            self._closing_churn = True
             self.close_base(churning, cday)
             self.close_addon(churning, cday)
+            self._closing_churn = False
             self.status[churning] = 3
             self.churn_day[churning] = cday
             self.svc_end[churning] = cday
@@ -732,7 +736,8 @@ class _Assembler:
 
     def subscriptions(self) -> pa.Table:
         b = self.b
-        L = {k: _cat(b.lines, k) for k in ("acct", "kind", "start", "end", "tier", "term", "seats", "amount", "addon")}
+        L = {k: _cat(b.lines, k) for k in ("acct", "kind", "start", "end", "tier", "term", "seats", "amount", "addon",
+                                           "churn")}
         order = np.lexsort((L["addon"], L["kind"], L["start"], L["acct"]))
         L = {k: v[order] for k, v in L.items()}
         # Sequence number within each account, in start order.
@@ -750,6 +755,14 @@ class _Assembler:
         is_trial = L["kind"] == 1
         billing = np.where(L["kind"] == 0, L["term"], 1)
         quantity = np.where(L["kind"] == 2, np.nan, L["seats"].astype(float))
+        # canceled_at: a churned line's cancellation is recorded before its end — within the
+        # last billing month for monthly lines (1-28 days), 7-60 days before the term end for
+        # longer terms — never before its start; renewed and open lines have none.  Drawn from
+        # its own stream so that every other value of the book is unchanged.
+        rng_c = np.random.default_rng([b.seed, 2])
+        lead = np.where(L["term"] > 1, rng_c.integers(7, 61, n), rng_c.integers(1, 29, n))
+        churned = L["churn"].astype(bool) & (L["end"] < INF_DAY)
+        cancel = np.maximum(L["end"] - lead, L["start"])
         return _table("subscriptions", {
             "subscription_id": sub_ids,
             "account_id": self.acct(L["acct"]),
@@ -762,7 +775,7 @@ class _Assembler:
             "is_trial": pa.array(is_trial),
             "quantity": pa.array(quantity, type=pa.float64(), from_pandas=True),
             "kind": pa.array(["recurring"] * n, type=pa.string()),
-            "canceled_at": pa.nulls(n, type=pa.date32()),
+            "canceled_at": pa.array(cancel.astype(np.int32), type=pa.date32(), mask=~churned),
         })
 
     def usage(self) -> pa.Table:

@@ -33,7 +33,15 @@ def _customer_months(engine: Engine, settings: Settings, period: Period) -> set[
 
 
 def usage_by_account_month(engine: Engine, last_day) -> dict[tuple[str, int], int]:
-    """Active user-days per (account, month index) up to ``last_day``."""
+    """Active user-days per (account, month index) up to ``last_day`` (cached per engine: an
+    engine is dropped when its workspace's data changes)."""
+    cache: dict = engine.__dict__.setdefault("_usage_by_account_month", {})
+    if last_day not in cache:
+        cache[last_day] = _usage_by_account_month(engine, last_day)
+    return dict(cache[last_day])
+
+
+def _usage_by_account_month(engine: Engine, last_day) -> dict[tuple[str, int], int]:
     ud = (
         engine.table("usage")
         .select("account_id", "user_id", day_of("timestamp").alias("day"))

@@ -76,6 +76,12 @@ def time_to_first_value(engine: Engine, settings: Settings, period: Period | Non
     return {"value_event": event, "by": by, "overall": summary(accounts), "groups": groups, "accounts": accounts}
 
 
+def milestone_first_days(engine: Engine, milestones: list[str]) -> nw.LazyFrame:
+    """account_id, event, first_day: the first day each account completed each milestone event."""
+    return (engine.table("usage").filter(nw.col("event").is_in(milestones))
+            .group_by("account_id", "event").agg(day_of("timestamp").min().alias("first_day")))
+
+
 def onboarding(engine: Engine, settings: Settings, period: Period | None = None, by: str | None = None) -> dict[str, Any]:
     """Onboarding engagement score per account: share of ``onboarding_milestones`` (event
     names) completed at all, and completed on time (first occurrence on or before the first
@@ -87,10 +93,7 @@ def onboarding(engine: Engine, settings: Settings, period: Period | None = None,
             "the onboarding score needs engagement.onboarding_milestones (the checklist events)",
             hint='set it in retentio.toml, e.g. [engagement] onboarding_milestones = ["invite_user", "connect_api"]',
         )
-    firsts = engine.collect(
-        engine.table("usage").filter(nw.col("event").is_in(milestones))
-        .group_by("account_id", "event").agg(day_of("timestamp").min().alias("first_day"))
-    )
+    firsts = engine.collect(milestone_first_days(engine, milestones))
     done: dict[str, dict[str, date]] = {}
     for r in firsts.to_dicts():
         done.setdefault(r["account_id"], {})[r["event"]] = r["first_day"]

@@ -135,6 +135,44 @@ def line_months(engine: Engine, settings: Settings, first: int, last: int) -> nw
     )
 
 
+def fx_on_days(engine: Engine, days: nw.LazyFrame, base: str) -> nw.LazyFrame:
+    """(currency, day, rate): the rate in force on each day of ``days`` (column ``day``), the
+    latest rate dated on or before it; the day-grain form of the snapshot FX rule."""
+    fx = engine.table("fx_rates").filter(nw.col("currency") != base).select("currency", "date", "rate")
+    latest = (
+        fx.select("currency", "date")
+        .join(days.select("day"), how="cross")
+        .filter(nw.col("date") <= nw.col("day"))
+        .group_by("currency", "day")
+        .agg(nw.col("date").max().alias("date"))
+    )
+    return latest.join(fx, on=["currency", "date"], how="inner").select("currency", "day", "rate")
+
+
+def line_days(engine: Engine, settings: Settings, days: list[date]) -> nw.LazyFrame:
+    """One row per paid line and day of ``days`` on which it is active (start <= day < end):
+    subscription_id, account_id, plan, currency, day, rate, mrr_cents (base currency, the
+    same line MRR as :func:`line_months`, with the rate in force on that day).  The day-grain
+    twin of ``line_months`` for figures "known on a day" (health, prediction)."""
+    base = settings.workspace.base_currency
+    lines = paid_lines(engine)
+    pts = engine.from_columns({"day": sorted(set(days))}, {"day": "date"})
+    active = lines.join(pts, how="cross").filter(
+        (nw.col("start_date") <= nw.col("day")) & (nw.col("end_date").is_null() | (nw.col("end_date") > nw.col("day")))
+    )
+    if settings.metrics.fx_rule == "line_start":
+        with_rate = active.join(_fx_at_line_start(engine, lines, base), on="subscription_id", how="left")
+    else:
+        with_rate = active.join(fx_on_days(engine, pts, base), on=["currency", "day"], how="left")
+    with_rate = with_rate.with_columns(
+        rate=nw.when(nw.col("currency") == base).then(nw.lit(1.0)).otherwise(nw.col("rate"))
+    )
+    return with_rate.select(
+        "subscription_id", "account_id", "plan", "currency", "day", "rate",
+        to_cents(nw.col("amount") / nw.col("billing_period_months") * nw.col("rate")).alias("mrr_cents"),
+    )
+
+
 def check_fx_lines(engine: Engine, settings: Settings, first: int, last: int) -> None:
     """A missing FX rate is an error naming the currency and the day (metrics.md §2), checked
     on the lines alone, without expanding them to months: a line in a
@@ -208,6 +246,8 @@ __all__ = [
     "account_months",
     "check_fx_lines",
     "history_first_month",
+    "fx_on_days",
+    "line_days",
     "line_months",
     "month_label",
     "month_of",

@@ -13,6 +13,13 @@ DERIVED = ("touch", "plan", "cohort")
 NONE_GROUP = "(none)"
 
 
+def touch_tier(mrr_cents: nw.Expr, settings: Settings) -> nw.Expr:
+    """high / low / tech touch of an MRR in cents (metrics.md §8, settings metrics.touch_tiers)."""
+    t = settings.metrics.touch_tiers
+    return (nw.when(mrr_cents >= round(t.high * 100)).then(nw.lit("high"))
+            .when(mrr_cents >= round(t.low * 100)).then(nw.lit("low")).otherwise(nw.lit("tech")))
+
+
 def _snapshot_month_per_account(engine: Engine, A: nw.LazyFrame, start_m: int, end_m: int) -> nw.LazyFrame:
     """account_id, month, mrr: the end snapshot if the account is a customer there, else the start."""
     pa_ = lag_endpoints(A, [end_m], end_m - start_m)
@@ -34,17 +41,8 @@ def group_frame(
             "account_id", nw.col("m").cast(nw.String).alias("grp")
         )
     if attr == "touch":
-        t = settings.metrics.touch_tiers
         snap = _snapshot_month_per_account(engine, A, start_m, end_m)
-        return snap.select(
-            "account_id",
-            nw.when(nw.col("mrr") >= round(t.high * 100))
-            .then(nw.lit("high"))
-            .when(nw.col("mrr") >= round(t.low * 100))
-            .then(nw.lit("low"))
-            .otherwise(nw.lit("tech"))
-            .alias("grp"),
-        )
+        return snap.select("account_id", touch_tier(nw.col("mrr"), settings).alias("grp"))
     if attr == "plan":
         assert lines is not None
         snap = _snapshot_month_per_account(engine, A, start_m, end_m).select("account_id", "month")

@@ -15,25 +15,27 @@ from retentio.satisfaction.sentiment import score_text
 
 
 def texts(engine: Engine, last_day) -> list[dict[str, Any]]:
-    """(source, id, account_id, month, text) of tickets (subject + body) and survey comments up to ``last_day``."""
+    """(source, id, account_id, day, month, text) of tickets (subject + body) and survey comments up to ``last_day``."""
     t = engine.collect(
         engine.table("tickets").with_columns(day_of("created_at").alias("day"))
         .filter(nw.col("day") <= nw.lit(last_day))
-        .select("ticket_id", "account_id", month_of("day").alias("month"), "subject", "body")
+        .select("ticket_id", "account_id", "day", month_of("day").alias("month"), "subject", "body")
     )
     s = engine.collect(
         engine.table("surveys").with_columns(day_of("answered_at").alias("day"))
         .filter((nw.col("day") <= nw.lit(last_day)) & ~nw.col("comment").is_null())
-        .select("response_id", "account_id", month_of("day").alias("month"), "comment")
+        .select("response_id", "account_id", "day", month_of("day").alias("month"), "comment")
     )
     out = []
     for r in t.to_dicts():
         txt = ". ".join(x for x in (r["subject"], r["body"]) if x and str(x).strip())
         if txt:
-            out.append({"source": "ticket", "id": r["ticket_id"], "account_id": r["account_id"], "month": int(r["month"]), "text": txt})
+            out.append({"source": "ticket", "id": r["ticket_id"], "account_id": r["account_id"], "day": r["day"],
+                        "month": int(r["month"]), "text": txt})
     for r in s.to_dicts():
         if r["comment"] and str(r["comment"]).strip():
-            out.append({"source": "survey", "id": r["response_id"], "account_id": r["account_id"], "month": int(r["month"]), "text": r["comment"]})
+            out.append({"source": "survey", "id": r["response_id"], "account_id": r["account_id"], "day": r["day"],
+                        "month": int(r["month"]), "text": r["comment"]})
     return sorted(out, key=lambda r: (r["account_id"], r["month"], r["source"], str(r["id"])))
 
 

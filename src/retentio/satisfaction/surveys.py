@@ -97,6 +97,19 @@ def _nps_row(r: dict[str, Any]) -> dict[str, Any]:
             "promoters_pct": pct(p, n), "detractors_pct": pct(d, n), "nps": v, "benchmark": nps_benchmark(v)}
 
 
+def csat_positive(settings: Settings) -> nw.Expr:
+    """True for a positive CSAT answer: >= csat_positive_1_5 on scale 5, >= csat_positive_0_10 on scale 10."""
+    s = settings.satisfaction
+    return (((nw.col("scale") == 5) & (nw.col("score") >= s.csat_positive_1_5))
+            | ((nw.col("scale") == 10) & (nw.col("score") >= s.csat_positive_0_10)))
+
+
+def nps_class(score: nw.Expr) -> nw.Expr:
+    """detractor (0-6), passive (7-8) or promoter (9-10) of an NPS answer (metrics.md §10)."""
+    return (nw.when(score >= 9).then(nw.lit("promoter"))
+            .when(score <= 6).then(nw.lit("detractor")).otherwise(nw.lit("passive")))
+
+
 def csat(engine: Engine, settings: Settings, period: Period | None = None, by: list[str] | None = None) -> dict[str, Any]:
     """CSAT = positive answers / answers x 100.  scale 5 (1-5): positive at >= csat_positive_1_5;
     scale 10 (0-10): positive at >= csat_positive_0_10."""
@@ -110,8 +123,7 @@ def csat(engine: Engine, settings: Settings, period: Period | None = None, by: l
            | ((nw.col("scale") == 5) & ((nw.col("score") < 1) | (nw.col("score") > 5)))
            | ((nw.col("scale") == 10) & ((nw.col("score") < 0) | (nw.col("score") > 10))),
            "CSAT score outside its scale", "scores are 1-5 on scale 5 and 0-10 on scale 10: fix these rows and re-import")
-    flags = {"positive": ((nw.col("scale") == 5) & (nw.col("score") >= s.csat_positive_1_5))
-             | ((nw.col("scale") == 10) & (nw.col("score") >= s.csat_positive_0_10))}
+    flags = {"positive": csat_positive(settings)}
 
     def row(r):
         return {**{k: v for k, v in r.items() if k not in ("responses", "positive")},
@@ -123,4 +135,4 @@ def csat(engine: Engine, settings: Settings, period: Period | None = None, by: l
             "overall": row(_grouped(engine, lf, [], flags)[0]), "groups": groups}
 
 
-__all__ = ["NO_SEGMENT", "UsageError", "csat", "nps", "nps_benchmark", "nps_value"]
+__all__ = ["NO_SEGMENT", "UsageError", "csat", "csat_positive", "nps_class", "nps", "nps_benchmark", "nps_value"]
