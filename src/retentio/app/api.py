@@ -161,7 +161,7 @@ def satisfaction(request: Request, user: User, metric: Literal["nps", "csat", "t
 
 
 # -- accounts ------------------------------------------------------------------------------------
-Band = Literal["red", "yellow", "green"]
+Band = Literal["red", "yellow", "green", "thriving"]
 Sort = Literal["name", "mrr", "health", "renewal", "last_activity", "nps", "csm"]
 AsOf = Annotated[date | None, Query(description="Day of the question (default today).")]
 
@@ -217,25 +217,37 @@ def _health_method(request: Request, name: str):
 
 @router.get("/health-scores", tags=["health"], summary="Health scores of every account")
 def health_scores(request: Request, user: User, as_of: AsOf = None,
-                  scorecard: Annotated[str | None, Query(max_length=100)] = None) -> Response:
+                  scorecard: Annotated[str | None, Query(max_length=100)] = None,
+                  band: Literal["red", "yellow", "green", "thriving", "none"] | None = None) -> Response:
     fn = _health_method(request, "health_scores")
-    return figure(request, "health_scores", {"as_of": str(as_of), "scorecard": scorecard},
-                  lambda: fn(as_of=as_of, scorecard=scorecard))
+    return figure(request, "health_scores", {"as_of": str(as_of), "scorecard": scorecard, "band": band},
+                  lambda: fn(as_of=as_of, scorecard=scorecard, band=band))
 
 
 @router.get("/health-scores/history", tags=["health"], summary="Health history (of one account)")
-def health_history(request: Request, user: User, account_id: Annotated[str | None, Query(max_length=200)] = None,
+def health_history(request: Request, user: User, account_id: Annotated[str, Query(max_length=200)],
                    as_of: AsOf = None) -> Response:
+    """= retentio health history ACCOUNT --format json (the stored history, not refreshed here)."""
     fn = _health_method(request, "health_history")
-    kw = {k: v for k, v in {"account_id": account_id, "as_of": as_of}.items() if v is not None}
-    return figure(request, "health_history", {k: str(v) for k, v in kw.items()}, lambda: fn(**kw))
+    return Response(dumps(fn(account_id, as_of=as_of, refresh=False)), media_type=JSON)
+
+
+@router.get("/health-scores/{account_id}/explain", tags=["health"], summary="Why an account has its score")
+def health_explain(request: Request, user: User, account_id: Annotated[str, PathParam(max_length=200)],
+                   as_of: AsOf = None, scorecard: Annotated[str | None, Query(max_length=100)] = None) -> Response:
+    fn = _health_method(request, "health_explain")
+    return figure(request, "health_explain", {"account": account_id, "as_of": str(as_of), "scorecard": scorecard},
+                  lambda: fn(account_id, as_of=as_of, scorecard=scorecard))
 
 
 @router.get("/health-scores/backtest", tags=["health"], summary="Backtest of the active scorecards")
-def health_backtest(request: Request, user: User, as_of: AsOf = None) -> Response:
+def health_backtest(request: Request, user: User, as_of: AsOf = None,
+                    scorecard: Annotated[str | None, Query(max_length=100)] = None,
+                    horizon: Annotated[int | None, Query(ge=1, le=24)] = None,
+                    outcome: Literal["churn", "churn_or_contraction"] = "churn") -> Response:
     fn = _health_method(request, "health_backtest")
-    kw = {"as_of": as_of} if as_of else {}
-    return figure(request, "health_backtest", {"as_of": str(as_of)}, lambda: fn(**kw))
+    args = {"as_of": as_of, "scorecard": scorecard, "horizon": horizon, "outcome": outcome}
+    return figure(request, "health_backtest", {k: str(v) for k, v in args.items()}, lambda: fn(**args))
 
 
 # -- tasks, notes, pulse -----------------------------------------------------------------------

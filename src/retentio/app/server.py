@@ -145,9 +145,35 @@ def create_app(workspace: str | os.PathLike | None = None, *, secure_cookies: bo
     return app
 
 
+def warm_up(app: FastAPI) -> None:
+    """Compute the figures of the first pages (overview, portfolio) in the background, so the
+    first person to open them does not wait; failures are left for the page to report."""
+    import threading
+    from datetime import date
+
+    def run() -> None:
+        from retentio.app.cache import CACHE
+        from retentio.app.service import portfolio
+        from retentio.figures import metrics_result
+
+        ws = app.state.ws
+        try:
+            CACHE.get_or_compute(ws, "metrics", {"period": "last", "filter": None},
+                                 lambda: metrics_result(ws, "last"), date.today())
+            CACHE.get_or_compute(ws, "metrics_series", {"period": "last-12", "filter": None},
+                                 lambda: ws.metrics_series("last-12"), date.today())
+            portfolio(ws, limit=1)
+        except Exception:  # noqa: BLE001 - the page will show the error
+            pass
+
+    threading.Thread(target=run, name="retentio-warm-up", daemon=True).start()
+
+
 def app_from_env() -> FastAPI:
     """uvicorn factory: the workspace from $RETENTIO_WORKSPACE (set by ``retentio serve``)."""
-    return create_app(os.environ.get("RETENTIO_WORKSPACE"))
+    app = create_app(os.environ.get("RETENTIO_WORKSPACE"))
+    warm_up(app)
+    return app
 
 
 __all__ = ["HTMLResponse", "app_from_env", "create_app", "error_body"]

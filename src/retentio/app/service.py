@@ -16,7 +16,7 @@ from retentio.app.cache import CACHE
 from retentio.clock import resolve_as_of
 from retentio.errors import NotFound, UsageError
 
-BANDS = ("red", "yellow", "green")
+BANDS = ("red", "yellow", "green", "thriving")
 SORTS = ("name", "mrr", "health", "renewal", "last_activity", "nps", "csm")
 SESSION_DAYS = 14
 
@@ -310,7 +310,7 @@ def portfolio(ws, *, as_of=None, q: str | None = None, band: str | None = None, 
 
     day = _as_of(as_of)
     if band is not None and band not in BANDS:
-        raise UsageError(f"band {band!r} is not one of {', '.join(BANDS)}", hint="choose red, yellow or green")
+        raise UsageError(f"band {band!r} is not one of {', '.join(BANDS)}", hint="choose red, yellow, green or thriving")
     if sort not in SORTS:
         raise UsageError(f"sort {sort!r} is not one of {', '.join(SORTS)}", hint="e.g. sort=mrr")
     if order not in ("asc", "desc"):
@@ -429,10 +429,9 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
     history_fn = getattr_or_none(ws, "health_history")
     health_history = None
     if history_fn is not None:
-        try:
-            health_history = history_fn(account_id=account_id, as_of=day)
-        except TypeError:
-            health_history = None
+        # The stored history only (no refresh here: a refresh writes the warehouse, which
+        # would drop every cached figure); the health page refreshes it.
+        health_history = history_fn(account_id, as_of=day, refresh=False)
     usage = wh.query("""SELECT strftime(CAST("timestamp" AS DATE), '%Y-%m') AS month, count(*) AS events,
                         count(DISTINCT user_id) AS active_users FROM usage
                         WHERE account_id = ? AND CAST("timestamp" AS DATE) <= CAST(? AS DATE)
@@ -516,6 +515,7 @@ def worklist(ws, user: dict[str, Any], *, as_of=None, limit: int = 50) -> dict[s
         f = f.filter(pl.col("csm").str.to_lowercase().is_in(keys))
     horizon = day + timedelta(days=90)
     band_rank = pl.when(pl.col("band") == "red").then(0).when(pl.col("band") == "yellow").then(1).otherwise(2)
+    # urgency: red before yellow, then the steepest fall, the most MRR at risk, the nearest renewal
     need = f.filter((pl.col("band").is_in(["red", "yellow"])) | (pl.col("renewal_date") <= horizon))
     need = need.with_columns(band_rank.alias("_b")).sort(
         ["_b", "trend_1m", "mrr", "renewal_date"], descending=[False, False, True, False], nulls_last=True)
@@ -671,3 +671,15 @@ def work_pulse_create(ws, *, actor: str, account_id: str, score: int | None = No
         s.flush()
         audit(ws, actor, "pulse.create", f"account:{account_id}", {"score": p.score}, session=s)
         return p.to_dict()
+
+
+def health_band_history(ws) -> list[dict[str, Any]]:
+    """Accounts per band at each stored day of the health history (empty before a refresh)."""
+    rows = ws.warehouse.query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'health_scores'")
+    if not rows or not rows[0]["n"]:
+        return []
+    out: dict[Any, dict[str, Any]] = {}
+    for r in ws.warehouse.query("SELECT day, coalesce(band, 'not_scored') AS band, count(*) AS n FROM health_scores "
+                                "GROUP BY 1, 2 ORDER BY 1"):
+        out.setdefault(r["day"], {"day": r["day"]})[r["band"]] = r["n"]
+    return list(out.values())

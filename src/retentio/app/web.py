@@ -308,7 +308,7 @@ def _portfolio_args(q, band, csm, segment, sort, order):
 
 @router.get("/portfolio")
 def portfolio(request: Request, q: Annotated[str | None, Query(max_length=200)] = None,
-              band: Annotated[str | None, Query(pattern="^(|red|yellow|green)$")] = None,
+              band: Annotated[str | None, Query(pattern="^(|red|yellow|green|thriving)$")] = None,
               csm: Annotated[str | None, Query(max_length=320)] = None,
               segment: Annotated[str | None, Query(max_length=200)] = None,
               sort: Annotated[str, Query(pattern="^(name|mrr|health|renewal|last_activity|nps|csm)$")] = "mrr",
@@ -335,7 +335,7 @@ def _csm_names(request: Request) -> list[str]:
 
 @router.get("/portfolio.csv")
 def portfolio_csv(request: Request, q: Annotated[str | None, Query(max_length=200)] = None,
-                  band: Annotated[str | None, Query(pattern="^(|red|yellow|green)$")] = None,
+                  band: Annotated[str | None, Query(pattern="^(|red|yellow|green|thriving)$")] = None,
                   csm: Annotated[str | None, Query(max_length=320)] = None,
                   segment: Annotated[str | None, Query(max_length=200)] = None,
                   sort: Annotated[str, Query(pattern="^(name|mrr|health|renewal|last_activity|nps|csm)$")] = "mrr",
@@ -375,14 +375,13 @@ def account(request: Request, account_id: str):
                        "y": [r["events"] for r in a["usage"]]}],
              "layout": {"margin": {"t": 10, "r": 50, "b": 40, "l": 50}, "height": 240, "legend": {"orientation": "h"},
                         "yaxis2": {"overlaying": "y", "side": "right"}}}
-    hist = a.get("health_history")
+    points = (a.get("health_history") or {}).get("points") or []
     health_chart = None
-    if isinstance(hist, list) and hist and isinstance(hist[0], dict) and "score" in hist[0]:
-        xkey = next((k for k in ("as_of", "month", "date", "at") if k in hist[0]), None)
-        if xkey:
-            health_chart = {"data": [{"type": "scatter", "mode": "lines+markers", "x": [h[xkey] for h in hist],
-                                      "y": [h["score"] for h in hist]}],
-                            "layout": {"margin": {"t": 10, "r": 10, "b": 40, "l": 40}, "height": 200}}
+    if points:
+        health_chart = {"data": [{"type": "scatter", "mode": "lines+markers", "x": [str(h["day"]) for h in points],
+                                  "y": [h["score"] for h in points], "line": {"color": "#1565c0"}}],
+                        "layout": {"margin": {"t": 10, "r": 10, "b": 40, "l": 40}, "height": 200,
+                                   "yaxis": {"range": [0, 100]}}}
     return render(request, "account.html", user=user, a=a, rev=rev, usage=usage, health_chart=health_chart,
                   writable=can_write(ws, user, account_id), today=date.today(),
                   default_due=(date.today() + timedelta(days=7)).isoformat())
@@ -460,35 +459,59 @@ def worklist(request: Request):
 
 
 @router.get("/health")
-def health(request: Request):
-    from retentio.app.service import getattr_or_none, health_or_none
+def health(request: Request, backtest: bool = False):
+    from retentio.app.service import getattr_or_none, health_band_history, health_or_none
 
     user = web_user(request)
     ws = _ws(request)
     scores = health_or_none(ws, date.today())
-    counts = None
-    backtest = None
-    history_chart = None
+    run_backtest, backtest = backtest, None
+    counts = history_chart = None
+    bands = ("red", "yellow", "green", "thriving")
     if scores is not None:
-        counts = {b: sum(1 for s in scores if s.get("band") == b) for b in ("red", "yellow", "green")}
+        counts = {b: sum(1 for s in scores if s.get("band") == b) for b in bands}
+        counts["not_scored"] = sum(1 for s in scores if not s.get("band"))
         bt = getattr_or_none(ws, "health_backtest")
-        if bt is not None:
-            try:
-                backtest = _cached(request, "health_backtest", {}, bt)
-            except Exception as exc:  # shown, not hidden: the page still shows the scores
-                backtest = {"error": str(exc)}
-        hist = getattr_or_none(ws, "health_band_history")
-        if hist is not None:
-            try:
-                rows = _cached(request, "health_band_history", {}, hist)
-                months = [r.get("month") or r.get("as_of") for r in rows]
-                history_chart = {"data": [{"type": "bar", "name": b, "x": months, "y": [r.get(b, 0) for r in rows],
-                                           "marker": {"color": c}} for b, c in (("red", "#c62828"), ("yellow", "#f9a825"), ("green", "#2e7d32"))],
-                                 "layout": {"barmode": "stack", "height": 300, "margin": {"t": 10, "r": 10, "b": 40, "l": 50}}}
-            except Exception:
-                history_chart = None
+        if bt is not None and run_backtest:  # scores every past month end: minutes on a big book, so on demand
+            backtest = _cached(request, "health_backtest", {}, bt)
+        rows = _cached(request, "health_band_history", {}, lambda: health_band_history(ws))
+        if rows:
+            colours = {"red": "#c62828", "yellow": "#f9a825", "green": "#66bb6a", "thriving": "#1b5e20"}
+            history_chart = {"data": [{"type": "bar", "name": b, "x": [str(r["day"]) for r in rows],
+                                       "y": [r.get(b, 0) for r in rows], "marker": {"color": colours[b]}} for b in bands],
+                             "layout": {"barmode": "stack", "height": 300, "margin": {"t": 10, "r": 10, "b": 40, "l": 50},
+                                        "legend": {"orientation": "h"}}}
     return render(request, "health.html", user=user, scores=scores, counts=counts, backtest=backtest,
-                  history_chart=history_chart)
+                  history_chart=history_chart, backtest_asked=run_backtest)
+
+
+@router.post("/health/refresh")
+async def health_refresh(request: Request):
+    from retentio.app.service import audit
+
+    user = web_user(request)
+    require_role(user, "manager", "refresh the health history")
+    await _form(request)
+    ws = _ws(request)
+    with CACHE.compute_lock(ws):
+        out = ws.health_refresh()
+    CACHE.invalidate(ws)
+    audit(ws, user["email"], "health.refresh", None, {"days_computed": out["days_computed"], "rows": out["rows"]})
+    return _redirect("/health")
+
+
+@router.get("/accounts/{account_id}/health")
+def account_health(request: Request, account_id: str):
+    from retentio.app.service import _check_account, getattr_or_none
+
+    user = web_user(request)
+    ws = _ws(request)
+    acc = _check_account(ws, account_id)
+    fn = getattr_or_none(ws, "health_explain")
+    if fn is None:
+        raise AppError(404, "not_available", "health is not configured", "set up health scores first")
+    e = _cached(request, "health_explain", {"account": account_id}, lambda: fn(account_id))
+    return render(request, "health_explain.html", user=user, e=e, acc=acc)
 
 
 # -- import ----------------------------------------------------------------------------------
