@@ -218,6 +218,33 @@ def user_set_language(ws, user_id: int, language: str) -> None:
         audit(ws, u.email, "user.language", f"user:{u.email}", {"language": language}, session=s)
 
 
+# -- raw look-ups in the analytics data --------------------------------------------------------
+TABLES = ("accounts", "account_attributes", "subscriptions", "usage", "tickets", "surveys", "health_scores")
+
+
+def _q(ws, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    """A read query on the workspace's analytics tables, written with ``{accounts}``-style
+    placeholders.  On DuckDB it runs on a cursor of the engine's connection, which has the
+    file attached already (opening the file costs ~40 ms a query); else through the warehouse."""
+    eng = ws.engine()
+    con = getattr(eng, "con", None)
+    if con is not None and ws.engine_name == "duckdb":
+        cur = con.cursor()
+        try:
+            res = cur.execute(sql.format(**{t: f'ws.main."{t}"' for t in TABLES}), params or [])
+            names = [d[0] for d in res.description]
+            return [dict(zip(names, r)) for r in res.fetchall()]
+        finally:
+            cur.close()
+    return ws.warehouse.query(sql.format(**{t: f'"{t}"' for t in TABLES}), params)
+
+
+def _has_table(ws, name: str) -> bool:
+    return bool(_q(ws, "SELECT count(*) AS n FROM duckdb_tables() WHERE table_name = ?", [name])[0]["n"]) \
+        if ws.engine_name == "duckdb" else bool(ws.warehouse.query(
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name])[0]["n"])
+
+
 # -- accounts: ownership, portfolio ----------------------------------------------------------
 def _as_of(as_of) -> date:
     return resolve_as_of(as_of)
@@ -332,8 +359,8 @@ def portfolio(ws, *, as_of=None, q: str | None = None, band: str | None = None, 
         attr, eq, value = segment.partition("=")
         if not eq:
             raise UsageError(f"segment {segment!r}: expected ATTR=VALUE", hint="e.g. segment=industry=retail")
-        ids = [r["account_id"] for r in ws.warehouse.query(
-            "SELECT account_id FROM account_attributes WHERE attribute = ? AND value = ?", [attr.strip(), value.strip()])]
+        ids = [r["account_id"] for r in _q(ws,
+            "SELECT account_id FROM {account_attributes} WHERE attribute = ? AND value = ?", [attr.strip(), value.strip()])]
         f = f.filter(pl.col("account_id").is_in(ids))
     col = {"health": "health_score", "renewal": "renewal_date"}.get(sort, sort)
     f = f.sort([col, "account_id"], descending=[order == "desc", False], nulls_last=True)
@@ -356,7 +383,7 @@ def account_owner(ws, account_id: str) -> str | None:
         a = s.scalars(select(CsmAssignment.csm).where(CsmAssignment.account_id == account_id)).one_or_none()
     if a:
         return a
-    rows = ws.warehouse.query("SELECT value FROM account_attributes WHERE account_id = ? AND attribute = 'csm'", [account_id])
+    rows = _q(ws, "SELECT value FROM {account_attributes} WHERE account_id = ? AND attribute = 'csm'", [account_id])
     return rows[0]["value"] if rows else None
 
 
@@ -378,7 +405,7 @@ def can_write(ws, user: dict[str, Any], account_id: str) -> bool:
 
 
 def _check_account(ws, account_id: str) -> dict[str, Any]:
-    rows = ws.warehouse.query("SELECT account_id, name FROM accounts WHERE account_id = ?", [account_id])
+    rows = _q(ws, "SELECT account_id, name FROM {accounts} WHERE account_id = ?", [account_id])
     if not rows:
         raise NotFound(f"no account {account_id!r}", hint="search accounts with GET /api/v1/accounts?q=...")
     return rows[0]
@@ -396,9 +423,8 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
 
     day = _as_of(as_of)
     acc = _check_account(ws, account_id)
-    wh = ws.warehouse
-    attrs = {r["attribute"]: r["value"] for r in wh.query(
-        "SELECT attribute, value FROM account_attributes WHERE account_id = ? ORDER BY attribute", [account_id])}
+    attrs = {r["attribute"]: r["value"] for r in _q(ws,
+        "SELECT attribute, value FROM {account_attributes} WHERE account_id = ? ORDER BY attribute", [account_id])}
     m = _month_index(day)
 
     def history():
@@ -419,28 +445,32 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
     period = f"{month_label(lo)}..{month_label(m)}"
     mv_all = CACHE.get_or_compute(ws, "movements", {"period": period}, lambda: ws.movements(period), day)
     movements = [r for r in mv_all if r["account_id"] == account_id]
-    subs = wh.query("""SELECT subscription_id, plan, start_date, end_date, amount, billing_period_months, currency,
-                       is_trial, quantity, kind, canceled_at FROM subscriptions WHERE account_id = ? ORDER BY start_date""",
-                    [account_id])
+    subs = _q(ws, """SELECT subscription_id, plan, start_date, end_date, amount, billing_period_months, currency,
+                     is_trial, quantity, kind, canceled_at FROM {subscriptions} WHERE account_id = ? ORDER BY start_date""",
+              [account_id])
     health_all = health_or_none(ws, day)
     health = None
     if health_all is not None:
         health = next((h for h in health_all if str(h.get("account_id")) == account_id), None)
-    history_fn = getattr_or_none(ws, "health_history")
     health_history = None
-    if history_fn is not None:
-        # The stored history only (no refresh here: a refresh writes the warehouse, which
-        # would drop every cached figure); the health page refreshes it.
-        health_history = history_fn(account_id, as_of=day, refresh=False)
-    usage = wh.query("""SELECT strftime(CAST("timestamp" AS DATE), '%Y-%m') AS month, count(*) AS events,
-                        count(DISTINCT user_id) AS active_users FROM usage
+    if health_all is not None:
+        # The stored history (the health capability's table health_scores, as its
+        # health_history reads it), without a refresh here: a refresh writes the warehouse,
+        # which would drop every cached figure; the health page refreshes it.
+        points = []
+        if CACHE.get_or_compute(ws, "has_table", {"t": "health_scores"}, lambda: _has_table(ws, "health_scores"), None):
+            points = _q(ws, "SELECT day, scorecard, score, band FROM {health_scores} WHERE account_id = ? AND day <= ? "
+                            "ORDER BY day", [account_id, day])
+        health_history = {"account_id": account_id, "as_of": day, "points": points}
+    usage = _q(ws, """SELECT strftime(CAST("timestamp" AS DATE), '%Y-%m') AS month, count(*) AS events,
+                        count(DISTINCT user_id) AS active_users FROM {usage}
                         WHERE account_id = ? AND CAST("timestamp" AS DATE) <= CAST(? AS DATE)
                           AND CAST("timestamp" AS DATE) > CAST(? AS DATE) - INTERVAL 365 DAY
                         GROUP BY 1 ORDER BY 1""", [account_id, day.isoformat(), day.isoformat()])
-    tickets = wh.query("""SELECT ticket_id, created_at, resolved_at, status, priority, topic, subject FROM tickets
+    tickets = _q(ws, """SELECT ticket_id, created_at, resolved_at, status, priority, topic, subject FROM {tickets}
                           WHERE account_id = ? AND CAST(created_at AS DATE) <= CAST(? AS DATE)
                           ORDER BY created_at DESC LIMIT 50""", [account_id, day.isoformat()])
-    answers = wh.query("""SELECT response_id, answered_at, kind, score, scale, comment FROM surveys
+    answers = _q(ws, """SELECT response_id, answered_at, kind, score, scale, comment FROM {surveys}
                           WHERE account_id = ? AND CAST(answered_at AS DATE) <= CAST(? AS DATE)
                           ORDER BY answered_at DESC LIMIT 50""", [account_id, day.isoformat()])
     for a in answers:
