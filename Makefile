@@ -5,7 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo-workspace
 
-.PHONY: venv demo test bench bench-quick clean
+DEMO_ADMIN ?= admin@demo.example
+DEMO_PASSWORD ?= retentio-demo
+PORT ?= 8000
+
+.PHONY: venv demo test bench bench-quick clean serve screenshots bench-app browser-deps
 
 venv: $(STAMP)
 
@@ -25,8 +29,12 @@ demo: venv
 	@echo "  $(VENV)/bin/retentio cohorts  --workspace $(DEMO_DIR) --format table"
 	@echo "  $(VENV)/bin/retentio explain nrr --workspace $(DEMO_DIR) --period last"
 	@echo "  $(VENV)/bin/retentio --help"
+	@echo "$(DEMO_PASSWORD)" | $(VENV)/bin/retentio users create --workspace $(DEMO_DIR) --email $(DEMO_ADMIN) --role admin --name "Demo Admin" --password-stdin --format json > /dev/null 2>&1 || echo "  (the demo login exists already)"
+	@echo ""
+	@echo "Web app: make serve, then open http://127.0.0.1:$(PORT)/"
+	@echo "  log in as $(DEMO_ADMIN) / $(DEMO_PASSWORD)   (API reference: http://127.0.0.1:$(PORT)/api/docs)"
 
-test: venv
+test: venv browser-deps
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: venv
@@ -34,6 +42,19 @@ bench: venv
 
 bench-quick: venv
 	$(PY) -m bench.run --quick
+
+serve: venv
+	$(VENV)/bin/retentio serve --workspace $(DEMO_DIR) --host 127.0.0.1 --port $(PORT)
+
+# The browser tests and screenshots drive Debian's Chromium (no browser download).
+browser-deps:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+screenshots: venv browser-deps
+	$(PY) scripts/screenshots.py --workspace $(DEMO_DIR) --out docs/screenshots
+
+bench-app: venv
+	$(PY) -m bench.app_bench --accounts 2000
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
