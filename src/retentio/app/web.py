@@ -226,7 +226,10 @@ def explain(request: Request, metric: str, period: Annotated[str, Query(max_leng
     filters = _filter_arg(segment)
     e = _cached(request, "explain", {"metric": metric, "period": period, "filter": filters, "top": 20},
                 lambda: ws.explain(metric, period, filters=filters, top=20))
-    return render(request, "explain.html", user=user, e=e, period=period, segment=segment or "")
+    kind = dict(KPIS).get(metric) or ("pct" if metric.endswith(("_rate", "_share")) or metric in ("crr", "gross_margin")
+                                      else "ratio")
+    names = _names(ws, [r["account_id"] for r in e.get("accounts", []) if "account_id" in r])
+    return render(request, "explain.html", user=user, e=e, period=period, segment=segment or "", kind=kind, names=names)
 
 
 @router.get("/movements")
