@@ -100,11 +100,12 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.2)
         else:
             raise RuntimeError("the server did not start: " + (server.stderr.read(2000).decode() if server.stderr else ""))
-        token = httpx.post(base + "/api/v1/auth/token", data={"username": email, "password": password}).json()["access_token"]
+        token = httpx.post(base + "/api/v1/auth/token", data={"username": email, "password": password},
+                           timeout=600).json()["access_token"]
         api_h = {"Authorization": f"Bearer {token}"}
 
         def login() -> httpx.Client:
-            c = httpx.Client(base_url=base, timeout=120)
+            c = httpx.Client(base_url=base, timeout=600)
             c.get("/login")
             r = c.post("/login", data={"email": email, "password": password, "csrf_token": c.cookies.get("retentio_csrf"),
                                        "next": "/"})
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         web = login()  # one login (the login is rate-limited per address); the clients share its session
 
         def browser() -> httpx.Client:
-            return httpx.Client(base_url=base, timeout=120, cookies=dict(web.cookies))
+            return httpx.Client(base_url=base, timeout=600, cookies=dict(web.cookies))
 
         top = httpx.get(base + "/api/v1/accounts?limit=1", headers=api_h, timeout=300).json()["items"][0]["account_id"]
         targets = {
