@@ -308,3 +308,24 @@ def test_cache_is_keyed_and_bounded(app):
     assert [a["p"] for a in calls] == [1, 2, 3, 1] and len(c) == 2
     c.invalidate(ws)
     assert len(c) == 0
+
+
+def test_health_shows_in_the_portfolio_and_the_360_when_available(client, tokens, app):
+    try:
+        app.state.ws.health_scores
+    except AttributeError:
+        pytest.skip("the health capability is not installed on this branch")
+    h = tokens["viewer"]
+    items = client.get("/api/v1/accounts?limit=1000", headers=h).json()["items"]
+    scored = [i for i in items if i["band"] is not None]
+    assert scored and all(i["band"] in ("red", "yellow", "green", "thriving") for i in scored)
+    assert all(i["health_score"] is not None for i in scored)
+    band = scored[0]["band"]
+    page = client.get(f"/api/v1/accounts?band={band}&limit=1000", headers=h).json()
+    assert page["total"] == sum(1 for i in items if i["band"] == band)
+    scores = {r["account_id"]: r for r in client.get("/api/v1/health-scores", headers=h).json()}
+    assert scores[scored[0]["account_id"]]["score"] == pytest.approx(scored[0]["health_score"])
+    a = client.get(f"/api/v1/accounts/{scored[0]['account_id']}", headers=h).json()
+    assert a["health_available"] and a["health"]["band"] == band
+    e = client.get(f"/api/v1/health-scores/{scored[0]['account_id']}/explain", headers=h)
+    assert e.status_code == 200 and e.json()["band"] == band
