@@ -535,10 +535,8 @@ def worklist(ws, user: dict[str, Any], *, as_of=None, limit: int = 50) -> dict[s
     import polars as pl
 
     day = _as_of(as_of)
-    tasks = work_tasks(ws, owner=None if user["role"] in ("admin", "manager", "viewer") else user["email"], status="open")
-    if user["role"] == "csm":
-        mine = {t["id"] for t in tasks}
-        tasks = [t for t in tasks if t["id"] in mine]
+    # a CSM's own open tasks; managers, admins and viewers see every open task
+    tasks = work_tasks(ws, owner=user["email"] if user["role"] == "csm" else None, status="open")
     f = _portfolio_frame(ws, day).filter(pl.col("mrr") > 0)
     if user["role"] == "csm":
         keys = [(user.get("email") or "").lower(), (user.get("name") or "").strip().lower()]
