@@ -162,7 +162,11 @@ def warm_up(app: FastAPI) -> None:
                                  lambda: metrics_result(ws, "last"), date.today())
             CACHE.get_or_compute(ws, "metrics_series", {"period": "last-12", "filter": None},
                                  lambda: ws.metrics_series("last-12"), date.today())
-            portfolio(ws, limit=1)
+            top = portfolio(ws, limit=1)["items"]
+            if top:  # the 360's shared parts: movements, usage by month, health
+                from retentio.app.service import account_360
+
+                account_360(ws, top[0]["account_id"])
         except Exception:  # noqa: BLE001 - the page will show the error
             pass
 

@@ -441,10 +441,16 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
     by_month = {int(r["month"]): r["mrr_cents"] for r in mine.iter_rows(named=True)}
     first_m = min(by_month) if by_month else m
     revenue = [{"month": month_label(k), "mrr": by_month.get(k, 0) / 100} for k in range(max(first_m, m - 35), m + 1)]
-    lo = max(first_m, m - 11)
-    period = f"{month_label(lo)}..{month_label(m)}"
-    mv_all = CACHE.get_or_compute(ws, "movements", {"period": period}, lambda: ws.movements(period), day)
-    movements = [r for r in mv_all if r["account_id"] == account_id]
+    # The same question for every account (the last 12 months), answered once and indexed by account.
+    period = f"{month_label(m - 11)}..{month_label(m)}"
+
+    def movements_by_account():
+        out: dict[str, list] = {}
+        for r in ws.movements(period):
+            out.setdefault(r["account_id"], []).append(r)
+        return out
+
+    movements = CACHE.get_or_compute(ws, "movements_by_account", {"period": period}, movements_by_account, day).get(account_id, [])
     subs = _q(ws, """SELECT subscription_id, plan, start_date, end_date, amount, billing_period_months, currency,
                      is_trial, quantity, kind, canceled_at FROM {subscriptions} WHERE account_id = ? ORDER BY start_date""",
               [account_id])
@@ -462,11 +468,18 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
             points = _q(ws, "SELECT day, scorecard, score, band FROM {health_scores} WHERE account_id = ? AND day <= ? "
                             "ORDER BY day", [account_id, day])
         health_history = {"account_id": account_id, "as_of": day, "points": points}
-    usage = _q(ws, """SELECT strftime(CAST("timestamp" AS DATE), '%Y-%m') AS month, count(*) AS events,
-                        count(DISTINCT user_id) AS active_users FROM {usage}
-                        WHERE account_id = ? AND CAST("timestamp" AS DATE) <= CAST(? AS DATE)
-                          AND CAST("timestamp" AS DATE) > CAST(? AS DATE) - INTERVAL 365 DAY
-                        GROUP BY 1 ORDER BY 1""", [account_id, day.isoformat(), day.isoformat()])
+    def usage_by_month():
+        # events and distinct active users per account and month, the last 365 days: one scan
+        # of the usage table for all accounts, then a look-up per account
+        return pl.DataFrame(_q(ws, """SELECT account_id, strftime(CAST("timestamp" AS DATE), '%Y-%m') AS month,
+                                      count(*) AS events, count(DISTINCT user_id) AS active_users FROM {usage}
+                                      WHERE CAST("timestamp" AS DATE) <= CAST(? AS DATE)
+                                        AND CAST("timestamp" AS DATE) > CAST(? AS DATE) - INTERVAL 365 DAY
+                                      GROUP BY 1, 2""", [day.isoformat(), day.isoformat()]),
+                            schema={"account_id": pl.String, "month": pl.String, "events": pl.Int64, "active_users": pl.Int64})
+
+    usage_all = CACHE.get_or_compute(ws, "usage_by_month", {}, usage_by_month, day)
+    usage = usage_all.filter(pl.col("account_id") == account_id).sort("month").drop("account_id").to_dicts()
     tickets = _q(ws, """SELECT ticket_id, created_at, resolved_at, status, priority, topic, subject FROM {tickets}
                           WHERE account_id = ? AND CAST(created_at AS DATE) <= CAST(? AS DATE)
                           ORDER BY created_at DESC LIMIT 50""", [account_id, day.isoformat()])
