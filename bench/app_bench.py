@@ -117,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         def browser() -> httpx.Client:
             return httpx.Client(base_url=base, timeout=600, cookies=dict(web.cookies))
 
-        top = httpx.get(base + "/api/v1/accounts?limit=1", headers=api_h, timeout=300).json()["items"][0]["account_id"]
+        page = httpx.get(base + "/api/v1/accounts?limit=1", headers=api_h, timeout=600).json()
+        if not page["items"]:  # a book ending before the last complete month: no customer today
+            page = httpx.get(base + "/api/v1/accounts?limit=1&all_accounts=true", headers=api_h, timeout=600).json()
+        top = page["items"][0]["account_id"]
         targets = {
             "overview": (web, "/", {}),
             "api_metrics_last": (web, "/api/v1/metrics?period=last", api_h),
