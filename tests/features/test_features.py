@@ -14,9 +14,10 @@ from retentio.engine import open_engine
 from retentio.features import FEATURES, account_features
 from retentio.features.compute import add_months, next_renewal
 from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, ENTITIES
-from tests.conftest import canonical_arrow
+from tests.conftest import canonical_arrow, engine_params
 
 ENGINES = ["duckdb", "polars"]
+ALL_ENGINES = engine_params()  # Spark marked, and skipped with the reason without Java or PySpark
 
 
 def make(engine_name: str, tables: dict):
@@ -78,7 +79,7 @@ def test_calendar_helpers():
     assert next_renewal(date(2024, 2, 10), 1, date(2024, 4, 30)) == date(2024, 5, 10)
 
 
-@pytest.mark.parametrize("engine_name", ENGINES)
+@pytest.mark.parametrize("engine_name", ALL_ENGINES)
 def test_hand_computed(engine_name):
     f = account_features(make(engine_name, BOOK), Settings(), DAYS)
     assert {f.name for f in FEATURES} <= set(f.columns)

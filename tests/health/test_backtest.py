@@ -51,12 +51,22 @@ def known_ws(tmp_path_factory):
     tickets = [{"ticket_id": f"t{a}{m}", "account_id": a, "created_at": datetime(2023, m, 15, 10)}
                for a in accounts if a[0] == "B" for m in (6, 7, 8)]
     path = tmp_path_factory.mktemp("known") / "ws"
-    return make_ws(path, {"accounts": [{"account_id": a, "name": a} for a in accounts], "subscriptions": subs,
-                          "tickets": tickets}, {"tickets": TICKET_CARD})
+    ws = make_ws(path, {"accounts": [{"account_id": a, "name": a} for a in accounts], "subscriptions": subs,
+                        "tickets": tickets}, {"tickets": TICKET_CARD})
+    yield ws
+    ws.close()
 
 
-def test_backtest_known_by_construction(known_ws):
-    res = known_ws.health_backtest(as_of="2024-06-30", horizon=3)
+@pytest.fixture
+def known(known_ws):
+    """The module's workspace, its engines closed after the test (the CLI tests open the same
+    file from another Workspace, which writes the score history)."""
+    yield known_ws
+    known_ws.close()
+
+
+def test_backtest_known_by_construction(known):
+    res = known.health_backtest(as_of="2024-06-30", horizon=3)
     # Judged month ends: 2023-01 .. 2024-03 (2024-03 + 3 months = 2024-06, the last complete month).
     # A: 20 x 15 months = 300; B: 20 x 8 months (Jan..Aug 2023) = 160; 460 account-months.
     # B churns within 3 months at the ends of Jun, Jul, Aug (not a customer on 2023-09-30): 60 churned.
@@ -143,6 +153,19 @@ def test_cli_pinned_shapes(known_ws):
     assert [t["to"] for t in hist["transitions"]] == ["red"] and hist["transitions"][0]["day"] == "2023-06-30"
 
 
+def test_cli_fit_shape_and_write(known_ws):
+    ws = str(known_ws.path)
+    res = _cli("health", "fit", "--workspace", ws, "--as-of", "2024-06-30", "--write", "fitted", "--format", "json")
+    assert set(res) >= {"weights", "configured", "fitted"} and "auc" in res["configured"] and "auc" in res["fitted"]
+    # one measure: it carries the whole weight; trained on 2023-01..2023-09 (9 of 15 month ends)
+    assert res["weights"] == {"tickets_30d": pytest.approx(100.0)} and res["train_months"] == ["2023-01", "2023-09"]
+    written = known_ws.path / "health" / "fitted.yaml"
+    assert res["written"] == str(written)
+    doc = yaml.safe_load(written.read_text())
+    assert doc["name"] == "fitted" and doc["groups"][0]["measures"][0]["weight"] == 100.0
+    written.unlink()
+
+
 def test_cli_pulse_and_import(known_ws, tmp_path):
     ws = str(known_ws.path)
     p = _cli("health", "pulse", "A00", "--workspace", ws, "--score", "2", "--comment", "champion left",
@@ -214,3 +237,55 @@ def test_outcome_churn_or_contraction(tmp_path):
     # end of May (100) is below Feb, Mar and Apr (200): 3 contraction outcomes (Jan: Feb..Apr all 200).
     assert churn["account_months"] == both["account_months"] == 8
     assert churn["churned"] == 0 and both["churned"] == 3
+
+
+def test_errors_name_the_problem(known):
+    from retentio.errors import DataError, NotFound, UsageError
+
+    with pytest.raises(NotFound, match="account 'nope' not found"):
+        known.health_pulse("nope", score=3)
+    with pytest.raises(DataError, match="score 9 is outside 1-5"):
+        known.health_pulse("A00", score=9)
+    with pytest.raises(UsageError, match="band 'purple'"):
+        known.health_scores(as_of="2023-07-31", band="purple")
+    with pytest.raises(NotFound, match="no scorecard named 'x'"):
+        known.health_scores(as_of="2023-07-31", scorecard="x")
+    with pytest.raises(UsageError, match="outcome"):
+        known.health_backtest(as_of="2024-06-30", outcome="upsell")
+
+
+def test_pulse_counts_in_the_score_until_it_expires(tmp_path):
+    card = {"name": "pulse", "default": True, "groups": [{"name": "g", "measures": [
+        {"name": "tenure", "feature": "tenure_months", "linear": [0, 1000]},
+        {"name": "pulse", "feature": "csm_pulse"}]}]}
+    ws = make_ws(tmp_path / "ws", {"accounts": [{"account_id": "A", "name": "A"}],
+                                   "subscriptions": [line("A", date(2023, 1, 1))]}, {"pulse": card})
+    ws.health_pulse("A", score=5, comment="great", author="ann", rated_at="2023-03-01")
+    # On 2023-03-31 the pulse (5 -> 100 on linear [1, 5]) counts; tenure 89 days -> 2.92 months
+    # -> 0.29 points of 100: score (0.29 + 100) / 2.  On 2023-05-30 (90 days later) it has expired:
+    # one measure of two with data < min_measures 2: not scored.
+    s1 = ws.health_scores(as_of="2023-03-31")[0]
+    assert s1["score"] == pytest.approx((100 * (89 / 30.4375) / 1000 + 100) / 2) and s1["missing"] == []
+    s2 = ws.health_scores(as_of="2023-05-30")[0]
+    assert s2["score"] is None and s2["band"] is None and s2["missing"] == ["pulse"]
+    assert ws.health_scores(as_of="2023-05-29")[0]["missing"] == []  # 89 days: still counts
+
+
+def test_subscriptions_only_uses_the_commercial_card(tmp_path):
+    ws = Workspace.init(tmp_path / "ws")
+    for e in ENTITIES.values():
+        rows = {"accounts": [{"account_id": "A", "name": "A"}],
+                "subscriptions": [line("A", date(2023, 1, 1), bpm=12, amount=1200.0)]}.get(e.table, [])
+        ws.warehouse.write_import(e, canonical_arrow(e.table, rows), [], file="t", kind="test", rows_read=len(rows),
+                                  replace=True, attributes=canonical_arrow("account_attributes", []) if e.name == "accounts" else None)
+    ws = Workspace(tmp_path / "ws")
+    assert ws.health_cards()["source"] == "shipped"
+    [s] = ws.health_scores(as_of="2023-06-30")
+    # commercial: revenue trend (MRR change 3m = 0 -> 75; 1m = 0 -> 80) 40; commitment (12 months
+    # -> 80; tenure 180 days = 5.91 months of 24 -> 24.6) 40; renewal (days to 2024-01-01: 185 of
+    # 120 -> 100) 20.  Groups: (75 + 80) / 2 = 77.5; (80 + 24.64) / 2 = 52.32; 100.
+    # 0.4 x 77.5 + 0.4 x 52.32 + 0.2 x 100 = 31 + 20.93 + 20 = 71.93 -> 72: green
+    tenure = 100 * (180 / 30.4375) / 24
+    expected = 0.4 * 77.5 + 0.4 * (80 + tenure) / 2 + 0.2 * 100
+    assert s["scorecard"] == "commercial" and s["score"] == pytest.approx(expected)
+    assert s["band"] == "green" and s["missing"] == []

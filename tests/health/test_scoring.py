@@ -175,3 +175,28 @@ def test_unknown_feature_is_refused_with_the_allowed_ones():
         parse_scorecard({"name": "x", "groups": [{"name": "g", "measures": [{"feature": "mrr_chnge", "linear": [0, 1]}]}]},
                         "health/x.yaml", {"mrr", "mrr_change_1m"})
     assert "unknown figure 'mrr_chnge'" in e.value.message and "mrr_change_1m" in e.value.hint
+
+
+def test_next_band_single_or_several_measures():
+    c = two_group_card()  # effective weights: m1 0.25, m2 0.25, m3 0.5
+    # m1 = m2 = 0, m3 = 40: score 0.5 x 40 = 20 (red); yellow starts at 40.5: gap 20.5.
+    # m3 needs 40 + 20.5 / 0.5 = 81 (a rise of 41); m1 needs 0 + 20.5 / 0.25 = 82: m3 wins.
+    r = score_account(c, {"m1": 0, "m2": 0, "m3": 40}, HS)
+    nb = next_band_change(c, r, HS)
+    assert nb["measure"] == "m3" and nb["to"] == pytest.approx(81.0)
+    # All at 0, asking for green (70.5): m3 adds at most 50, m1 or m2 at most 25 each: no single
+    # measure suffices; m3 to 100 (+50), then m1 by the remaining 20.5 / 0.25 = 82.
+    hs = HealthSettings(bands={"red_max": 0, "yellow_max": 70, "green_max": 100})
+    r = score_account(c, {"m1": 0, "m2": 0, "m3": 0}, hs)
+    r.band = "yellow"  # score 0 is red here; pretend yellow to ask for the way to green
+    nb = next_band_change(c, r, hs)
+    assert nb["measure"] is None
+    assert [(x["measure"], x["to"]) for x in nb["change_all"]] == [("m3", 100.0), ("m1", pytest.approx(82.0))]
+
+
+def test_unknown_criterion_is_refused():
+    with pytest.raises(ConfigError) as e:
+        parse_scorecard({"name": "x", "criteria": {"segmnt": ["smb"]},
+                         "groups": [{"name": "g", "measures": [{"feature": "mrr", "linear": [0, 1]}]}]},
+                        "health/x.yaml", {"mrr", "segment"})
+    assert "criteria.segmnt: unknown figure" in e.value.message and "health.attributes" in e.value.hint

@@ -43,12 +43,25 @@ def _f(v: Any, nd: int = 1) -> str:
 def score(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None, scorecard: CardOpt = None,
           band: Annotated[str | None, typer.Option("--band", help="Only this band: red, yellow, green, thriving, none.",
                                                    show_default=False)] = None,
+          summary: Annotated[bool, typer.Option("--summary", help="Only the number of accounts per band.")] = False,
           format: FormatOpt = OutputFormat.table) -> None:
     """Health score of every customer account: score, band, trend, missing inputs.
 
     Example: retentio health score -w acme --band red
     """
     rows = open_workspace(workspace, engine).health_scores(as_of=as_of, scorecard=scorecard, band=band)
+    if summary:
+        counts = {b: 0 for b in ("red", "yellow", "green", "thriving", "not scored")}
+        for r in rows:
+            counts[r["band"] or "not scored"] += 1
+        out = [{"band": b, "accounts": n} for b, n in counts.items()]
+        if format == OutputFormat.json:
+            print_json({b: n for b, n in counts.items()})
+        elif format == OutputFormat.csv:
+            print_csv(out)
+        else:
+            print_table(out, title=f"Health bands ({len(rows)} customer accounts)")
+        return
     if format == OutputFormat.json:
         print_json(rows)
         return
@@ -95,8 +108,11 @@ def explain(account: AccountArg, workspace: WorkspaceOpt = None, engine: EngineO
     if nb and nb.get("measure"):
         console.print(f"to reach {nb['next_band']}: {nb['measure']} from {_f(nb['from'], 3)} to {_f(nb['to'], 3)}",
                       highlight=False)
+    elif nb and nb.get("change_all"):
+        console.print(f"to reach {nb['next_band']}: " + "; ".join(
+            f"{c['measure']} from {_f(c['from'], 3)} to {_f(c['to'], 3)}" for c in nb["change_all"]), highlight=False)
     elif nb:
-        console.print(f"to reach {nb['next_band']}: {nb.get('note') or nb.get('change_all')}", highlight=False)
+        console.print(f"to reach {nb['next_band']}: {nb.get('note')}", highlight=False)
 
 
 @health_app.command("history")

@@ -212,6 +212,9 @@ def parse_scorecard(data: Any, source: str, known_features: set[str] | None = No
         raise _err(source, "criteria", "must map a figure to allowed values", "e.g. {segment: [enterprise], touch: [high]}")
     criteria: dict[str, Any] = {}
     for k, v in crit.items():
+        if known_features is not None and k not in known_features:
+            raise _err(source, f"criteria.{k}", f"unknown figure {k!r}",
+                       ", ".join(sorted(known_features)) + " (an attribute must be listed in health.attributes)")
         if isinstance(v, dict):
             bad = set(v) - {"min", "max"}
             if bad:
@@ -258,7 +261,8 @@ def _measure(m: Any, source: str, key: str, model: str, known: set[str] | None) 
     if not isinstance(feat, str) or not feat:
         raise _err(source, f"{key}.feature", "missing", "a feature name (retentio health features), an account attribute or csm_pulse")
     if known is not None and feat not in known and feat != PULSE:
-        raise _err(source, f"{key}.feature", f"unknown figure {feat!r}", ", ".join(sorted(known | {PULSE})))
+        raise _err(source, f"{key}.feature", f"unknown figure {feat!r}",
+                   ", ".join(sorted(known | {PULSE})) + " (an attribute must be listed in health.attributes)")
     direction = m.get("direction", "up")
     if direction not in DIRECTIONS:
         raise _err(source, f"{key}.direction", f"{direction!r}", "up, down")

@@ -235,7 +235,27 @@ def next_band_change(card: Scorecard, res: Result, settings: HealthSettings) -> 
                 continue
             options.append((gap / r.weight, r, raw))
     if not options:
-        return {"next_band": nxt, "target_score": target, "measure": None,
-                "note": "no single measure can reach the next band"}
+        out = {"next_band": nxt, "target_score": target, "measure": None,
+               "note": "no single measure can reach the next band"}
+        if card.model not in ("points", "action_values"):
+            # Fewest measures: raise the heaviest ones (weight x headroom) first, each to 100
+            # but the last, which goes only as far as needed.
+            changes, left = [], gap
+            cands = sorted((r for r in res.measures if not r.missing and r.score is not None and r.weight > 0),
+                           key=lambda r: -(r.weight * (100 - r.score)))
+            for r in cands:
+                if left <= 1e-9:
+                    break
+                room = r.weight * (100 - r.score)
+                if room <= 0:
+                    continue
+                needed = min(100.0, r.score + left / r.weight)
+                changes.append({"measure": r.name, "feature": r.feature, "from": r.raw,
+                                "to": measures[r.name].raw_for_score(needed)})
+                left -= min(room, left)
+            if left <= 1e-9:
+                out["change_all"] = changes
+                out["note"] = f"no single measure can: raise {len(changes)} together"
+        return out
     _, r, raw = min(options, key=lambda o: o[0])
     return {"next_band": nxt, "target_score": target, "measure": r.name, "feature": r.feature, "from": r.raw, "to": raw}

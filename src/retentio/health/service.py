@@ -27,7 +27,8 @@ def _known_figures(ws) -> set[str]:
     from retentio.features import FEATURES
 
     attrs = {r["attribute"] for r in ws.warehouse.query("SELECT DISTINCT attribute FROM account_attributes")}
-    return {f.name for f in FEATURES} | attrs
+    # only the attributes offered as features (health.attributes: static ones) can be read
+    return {f.name for f in FEATURES} | (attrs & set(ws.settings.health.attributes))
 
 
 def _data_present(ws) -> bool:
@@ -207,9 +208,13 @@ def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: lis
     feats = account_features(ws.engine(), ws.settings, days)
     pulses = _pulses(ws) if any(m.feature == PULSE for c in cards for m in c.measures) else []
     hs = ws.settings.health
+    by_account: dict[str, list[tuple]] = {}
+    for p in pulses:
+        by_account.setdefault(p[0], []).append(p)
     out = []
     for row in feats.iter_rows(named=True):
-        row[PULSE] = pulse_on(pulses, row["account_id"], row["day"], hs.pulse_expiry_days) if pulses else None
+        mine = by_account.get(row["account_id"])
+        row[PULSE] = pulse_on(mine, row["account_id"], row["day"], hs.pulse_expiry_days) if mine else None
         card = forced or assign(cards, row)
         out.append({"account_id": row["account_id"], "day": row["day"], "card": card,
                     "result": score_account(card, row, hs), "row": row})
@@ -352,7 +357,14 @@ def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -
                       "scorecard": pa.array(rows["scorecard"], pa.string()), "score": pa.array(rows["score"], pa.float64()),
                       "band": pa.array(rows["band"], pa.string()), "missing": pa.array(rows["missing"], pa.string())})
     ws._invalidate()  # the engines hold the analytics file open read-only
-    ws.warehouse.write_health_scores(table, todo)
+    import duckdb
+
+    try:
+        ws.warehouse.write_health_scores(table, todo)
+    except duckdb.Error as exc:
+        raise ConfigError(f"{ws.warehouse.path}: cannot store the health scores ({exc})",
+                          hint="another Retentio process, or another Workspace object of this one, holds the analytics "
+                               "file open: close it (Workspace.close()) and retry") from None
     todo_set = set(todo)
     events = [t for t in _transitions(ws.warehouse.read_health_scores()) if t["day"] in todo_set]
     return {"as_of": d, "days_computed": len(todo), "rows": table.num_rows, "transitions": events}
@@ -506,9 +518,11 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
 
     train = [r for r in rows if r["month"] <= cut]
     test = [r for r in rows if r["month"] > cut]
-    Xtr, Xte = matrix(train), matrix(test)
+    Xtr = matrix(train)
     ytr = np.array([r["churned"] for r in train])
-    fill = np.where(np.isnan(np.nanmean(Xtr, axis=0)), 50.0, np.nanmean(Xtr, axis=0))
+    seen = ~np.isnan(Xtr)
+    means = np.where(seen.any(axis=0), np.nansum(Xtr, axis=0) / np.maximum(seen.sum(axis=0), 1), 50.0)
+    fill = means  # a measure never seen in training: 50, and constant, so its weight is 0
     Xtr = np.where(np.isnan(Xtr), fill, Xtr)
     sd = Xtr.std(axis=0)
     sd[sd == 0] = 1.0
@@ -534,14 +548,16 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
         ms.append(Measure(**{**m.__dict__, "weight": round(weights[n], 2)}))
     fitted.groups = [Group("Fitted", 100.0, ms)]
     hs = ws.settings.health
-    conf_rows = [{"score": r["score"], "band": r["band"], "churned": r["churned"]} for r in test]
-    fit_rows = []
+    # Both cards are judged on the same test account-months: those both could score.
+    conf_rows, fit_rows = [], []
     for r in test:
         res = score_account(fitted, r["row"], hs)
         if res.score is not None:
+            conf_rows.append({"score": r["score"], "band": r["band"], "churned": r["churned"]})
             fit_rows.append({"score": res.score, "band": res.band, "churned": r["churned"]})
     out = {"scorecard": base.name, "horizon_months": h, "train_months": [_label(months[0]), _label(cut)],
            "test_months": [_label(min(r["month"] for r in test)), _label(months[-1])] if test else None,
+           "test_account_months_left_out": len(test) - len(conf_rows),
            "weights": weights, "configured": _evaluate(conf_rows, ws.settings) if conf_rows else None,
            "fitted": _evaluate(fit_rows, ws.settings) if fit_rows else None,
            "train_auc_fitted_model": auc(-model.decision_function((Xtr - mu) / sd), ytr)}
@@ -555,7 +571,7 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
             raise ConfigError(f"{p} exists", hint="choose another name or remove the file")
         p.write_text(dump_yaml(fitted), encoding="utf-8")
         out["written"] = str(p)
-    if Xte.size == 0:
+    if not test:
         out["test_months"] = None
     return out
 
