@@ -22,7 +22,7 @@ PROTECTED = [
     ("GET", "/api/v1/tasks"), ("POST", "/api/v1/tasks"), ("PATCH", "/api/v1/tasks/1"), ("GET", "/api/v1/accounts/X/notes"),
     ("POST", "/api/v1/notes"), ("GET", "/api/v1/accounts/X/pulse"), ("POST", "/api/v1/pulse"), ("POST", "/api/v1/imports"),
     ("GET", "/api/v1/quarantine"), ("GET", "/api/v1/worklist"), ("GET", "/api/v1/users"), ("POST", "/api/v1/users"),
-    ("GET", "/api/openapi.json"),
+    ("PUT", "/api/v1/accounts/X/csm"), ("GET", "/api/openapi.json"),
 ]
 
 
@@ -329,3 +329,19 @@ def test_health_shows_in_the_portfolio_and_the_360_when_available(client, tokens
     assert a["health_available"] and a["health"]["band"] == band
     e = client.get(f"/api/v1/health-scores/{scored[0]['account_id']}/explain", headers=h)
     assert e.status_code == 200 and e.json()["band"] == band
+
+
+def test_assigning_the_csm_moves_ownership(client, tokens):
+    me = client.get("/api/v1/me", headers=tokens["csm"]).json()
+    _, other = _owned_and_other(client, tokens["viewer"], me["name"])
+    body = {"account_id": other, "title": "after the hand-over"}
+    assert_error_shape(client.post("/api/v1/tasks", json=body, headers=tokens["csm"]), 403)
+    assert_error_shape(client.put(f"/api/v1/accounts/{other}/csm", json={"csm": me["email"]}, headers=tokens["csm"]), 403)
+    r = client.put(f"/api/v1/accounts/{other}/csm", json={"csm": me["email"]}, headers=tokens["manager"])
+    assert r.status_code == 200 and r.json() == {"account_id": other, "csm": me["email"]}
+    assert client.post("/api/v1/tasks", json=body, headers=tokens["csm"]).status_code == 201
+    mine = client.get("/api/v1/accounts", params={"csm": me["email"], "limit": 1000}, headers=tokens["viewer"]).json()
+    assert other in [i["account_id"] for i in mine["items"]]
+    # back to the account's csm attribute
+    assert client.put(f"/api/v1/accounts/{other}/csm", json={"csm": None}, headers=tokens["admin"]).json()["csm"] != me["email"]
+    assert_error_shape(client.put("/api/v1/accounts/nosuch/csm", json={"csm": "x"}, headers=tokens["admin"]), 404)

@@ -76,7 +76,8 @@ def test_every_form_needs_the_csrf_token(browser):
     acc = "acc_00001"
     for url, data in (("/accounts/acc_00001/tasks", {"title": "x"}), ("/accounts/acc_00001/notes", {"body": "x"}),
                       ("/accounts/acc_00001/pulse", {"score": "3"}), ("/language", {"language": "fr"}),
-                      ("/admin/users", {"action": "create"}), ("/logout", {}), ("/tasks/1/status", {"status": "done"})):
+                      ("/admin/users", {"action": "create"}), ("/logout", {}), ("/tasks/1/status", {"status": "done"}),
+                      ("/accounts/acc_00001/csm", {"csm": "x"}), ("/health/refresh", {})):
         for token in (None, "forged"):
             body = dict(data) if token is None else {**data, "csrf_token": token}
             r = browser.post(url, data=body, follow_redirects=False)

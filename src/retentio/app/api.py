@@ -206,6 +206,19 @@ def account(request: Request, user: User, account_id: Annotated[str, PathParam(m
     return Response(content=dumps(account_360(_ws(request), account_id, as_of=as_of)), media_type=JSON)
 
 
+class CsmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    csm: str | None = Field(default=None, max_length=320, description="a user's e-mail or name; null: back to the account's csm attribute")
+
+
+@router.put("/accounts/{account_id}/csm", tags=["accounts"], summary="Assign the account's CSM (manager, admin)")
+def account_csm(request: Request, user: User, account_id: Annotated[str, PathParam(max_length=200)], body: CsmIn) -> Response:
+    from retentio.app.service import assign_csm
+
+    require_role(user, "manager", "assign CSMs")
+    return Response(dumps(assign_csm(_ws(request), account_id, body.csm, actor=user["email"])), media_type=JSON)
+
+
 # -- health (the health capability, when installed) ---------------------------------------------
 def _health_method(request: Request, name: str):
     try:

@@ -20,6 +20,7 @@ CAPABILITY = Capability(
         "account_360": _S + "account_360",
         "worklist": _S + "worklist",
         "account_owner": _S + "account_owner",
+        "assign_csm": _S + "assign_csm",
         "work_tasks": _S + "work_tasks",
         "work_task_create": _S + "work_task_create",
         "work_task_update": _S + "work_task_update",

@@ -724,3 +724,27 @@ def health_band_history(ws) -> list[dict[str, Any]]:
                                 "GROUP BY 1, 2 ORDER BY 1"):
         out.setdefault(r["day"], {"day": r["day"]})[r["band"]] = r["n"]
     return list(out.values())
+
+
+def assign_csm(ws, account_id: str, csm: str | None, *, actor: str) -> dict[str, Any]:
+    """Set (or with ``csm`` None, remove) the application's owner of an account; it overrides
+    the account's ``csm`` attribute in the portfolio, the worklist and write rights."""
+    from sqlalchemy import select
+
+    from retentio.store import CsmAssignment, utcnow
+
+    _check_account(ws, account_id)
+    with ws.app_session() as s:
+        row = s.scalars(select(CsmAssignment).where(CsmAssignment.account_id == account_id)).one_or_none()
+        before = row.csm if row else None
+        if csm:
+            csm = csm.strip()
+            if row is None:
+                s.add(CsmAssignment(account_id=account_id, csm=csm, assigned_by=actor))
+            else:
+                row.csm, row.assigned_by, row.assigned_at = csm, actor, utcnow()
+        elif row is not None:
+            s.delete(row)
+        audit(ws, actor, "account.assign_csm", f"account:{account_id}", {"csm": [before, csm]}, session=s)
+    CACHE.invalidate(ws)  # the portfolio holds the owners
+    return {"account_id": account_id, "csm": account_owner(ws, account_id)}

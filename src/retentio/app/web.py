@@ -386,8 +386,15 @@ def account(request: Request, account_id: str):
                         "layout": {"margin": {"t": 10, "r": 10, "b": 40, "l": 40}, "height": 200,
                                    "yaxis": {"range": [0, 100]}}}
     return render(request, "account.html", user=user, a=a, rev=rev, usage=usage, health_chart=health_chart,
+                  csm_choices=sorted(set(_csm_names(request)) | {u["name"] for u in _users_for_assignment(request)}),
                   writable=can_write(ws, user, account_id), today=date.today(),
                   default_due=(date.today() + timedelta(days=7)).isoformat())
+
+
+def _users_for_assignment(request: Request) -> list[dict]:
+    from retentio.app.service import users_list
+
+    return [u for u in users_list(_ws(request)) if u["role"] == "csm" and not u["disabled"]]
 
 
 def _check_write(request: Request, user: dict, account_id: str) -> None:
@@ -438,6 +445,17 @@ async def account_pulse(request: Request, account_id: str):
                       comment=str(form.get("comment") or "") or None)
     CACHE.invalidate(_ws(request))  # the pulse counts in health scores
     return _redirect(f"/accounts/{account_id}#pulse")
+
+
+@router.post("/accounts/{account_id}/csm")
+async def account_csm(request: Request, account_id: str):
+    from retentio.app.service import assign_csm
+
+    user = web_user(request)
+    require_role(user, "manager", "assign CSMs")
+    form = await _form(request)
+    assign_csm(_ws(request), account_id, str(form.get("csm") or "").strip() or None, actor=user["email"])
+    return _redirect(f"/accounts/{account_id}")
 
 
 @router.post("/tasks/{task_id}/status")
