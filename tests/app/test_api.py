@@ -22,13 +22,15 @@ PROTECTED = [
     ("GET", "/api/v1/tasks"), ("POST", "/api/v1/tasks"), ("PATCH", "/api/v1/tasks/1"), ("GET", "/api/v1/accounts/X/notes"),
     ("POST", "/api/v1/notes"), ("GET", "/api/v1/accounts/X/pulse"), ("POST", "/api/v1/pulse"), ("POST", "/api/v1/imports"),
     ("GET", "/api/v1/quarantine"), ("GET", "/api/v1/worklist"), ("GET", "/api/v1/users"), ("POST", "/api/v1/users"),
-    ("PUT", "/api/v1/accounts/X/csm"), ("GET", "/api/openapi.json"),
+    ("PUT", "/api/v1/accounts/X/csm"), ("GET", "/api/v1/views"), ("POST", "/api/v1/views"), ("DELETE", "/api/v1/views/1"),
+    ("GET", "/api/openapi.json"),
 ]
 
 
 def test_every_api_route_is_listed_here(app):
     """A new route must be added to PROTECTED (and so get its 401 test)."""
-    listed = {(m, p.split("?")[0].replace("/X", "/{account_id}").replace("/tasks/1", "/tasks/{task_id}")) for m, p in PROTECTED}
+    listed = {(m, p.split("?")[0].replace("/X", "/{account_id}").replace("/tasks/1", "/tasks/{task_id}")
+                                     .replace("/views/1", "/views/{view_id}")) for m, p in PROTECTED}
     listed |= {("GET", "/api/v1/health"), ("POST", "/api/v1/auth/token")}
     routes = {(m, r.path) for r in app.routes if getattr(r, "path", "").startswith("/api/v1") for m in r.methods}
     assert routes <= listed | {("GET", "/api/v1/explain/{metric}"), ("GET", "/api/v1/engagement/{metric}"),
@@ -345,3 +347,18 @@ def test_assigning_the_csm_moves_ownership(client, tokens):
     # back to the account's csm attribute
     assert client.put(f"/api/v1/accounts/{other}/csm", json={"csm": None}, headers=tokens["admin"]).json()["csm"] != me["email"]
     assert_error_shape(client.put("/api/v1/accounts/nosuch/csm", json={"csm": "x"}, headers=tokens["admin"]), 404)
+
+
+def test_saved_views_are_per_user(client, tokens):
+    body = {"name": "Red, Camille", "page": "portfolio", "params": {"band": "red", "sort": "mrr"}}
+    r = client.post("/api/v1/views", json=body, headers=tokens["viewer"])
+    assert r.status_code == 201
+    v = r.json()
+    assert (v["name"], v["page"], v["params"], v["owner"]) == ("Red, Camille", "portfolio", {"band": "red", "sort": "mrr"},
+                                                               "viewer@example.com")
+    assert [x["id"] for x in client.get("/api/v1/views?page=portfolio", headers=tokens["viewer"]).json()] == [v["id"]]
+    assert client.get("/api/v1/views", headers=tokens["csm"]).json() == []  # someone else's views are not listed
+    assert_error_shape(client.delete(f"/api/v1/views/{v['id']}", headers=tokens["csm"]), 404)
+    assert_error_shape(client.post("/api/v1/views", json={**body, "page": "admin"}, headers=tokens["viewer"]), 422)
+    assert client.delete(f"/api/v1/views/{v['id']}", headers=tokens["viewer"]).status_code == 204
+    assert client.get("/api/v1/views", headers=tokens["viewer"]).json() == []

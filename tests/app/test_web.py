@@ -77,7 +77,8 @@ def test_every_form_needs_the_csrf_token(browser):
     for url, data in (("/accounts/acc_00001/tasks", {"title": "x"}), ("/accounts/acc_00001/notes", {"body": "x"}),
                       ("/accounts/acc_00001/pulse", {"score": "3"}), ("/language", {"language": "fr"}),
                       ("/admin/users", {"action": "create"}), ("/logout", {}), ("/tasks/1/status", {"status": "done"}),
-                      ("/accounts/acc_00001/csm", {"csm": "x"}), ("/health/refresh", {})):
+                      ("/accounts/acc_00001/csm", {"csm": "x"}), ("/health/refresh", {}), ("/views", {"name": "x"}),
+                      ("/views/1/delete", {})):
         for token in (None, "forged"):
             body = dict(data) if token is None else {**data, "csrf_token": token}
             r = browser.post(url, data=body, follow_redirects=False)
@@ -185,3 +186,13 @@ def test_web_task_creation_by_the_owner(browser, app):
     page = browser.get(f"/accounts/{own}").text
     assert "QBR prep" in page
     assert "QBR prep" in browser.get("/worklist").text
+
+
+def test_save_a_portfolio_view(browser):
+    login(browser, "viewer@example.com")
+    token = browser.cookies.get("retentio_csrf")
+    r = browser.post("/views", data={"name": "By name", "sort": "name", "order": "asc", "csrf_token": token},
+                     follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/portfolio?sort=name&order=asc"
+    page = browser.get("/portfolio").text
+    assert "By name" in page and 'href="/portfolio?sort=name&amp;order=asc"' in page

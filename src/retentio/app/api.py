@@ -427,6 +427,37 @@ def quarantine(request: Request, user: User, entity: Entity | None = None,
     return Response(dumps(_ws(request).quarantine(entity, limit=limit)), media_type=JSON)
 
 
+# -- saved views --------------------------------------------------------------------------------
+class ViewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    page: Literal["portfolio", "overview", "cohorts", "segments"]
+    params: dict[str, str] = Field(default_factory=dict, max_length=20)
+
+
+@router.get("/views", tags=["work"], summary="My saved views")
+def views(request: Request, user: User, page: Literal["portfolio", "overview", "cohorts", "segments"] | None = None) -> Response:
+    from retentio.app.service import views_list
+
+    return Response(dumps(views_list(_ws(request), user["email"], page)), media_type=JSON)
+
+
+@router.post("/views", status_code=201, tags=["work"], summary="Save a view (a page and its filters)")
+def view_create(request: Request, user: User, body: ViewIn) -> Response:
+    from retentio.app.service import view_save
+
+    v = view_save(_ws(request), owner=user["email"], name=body.name, page=body.page, params=body.params)
+    return Response(dumps(v), status_code=201, media_type=JSON)
+
+
+@router.delete("/views/{view_id}", status_code=204, tags=["work"], summary="Delete one of my saved views")
+def view_remove(request: Request, user: User, view_id: Annotated[int, PathParam(ge=1, le=2**62)]) -> Response:
+    from retentio.app.service import view_delete
+
+    view_delete(_ws(request), view_id, owner=user["email"])
+    return Response(status_code=204)
+
+
 # -- worklist, users ----------------------------------------------------------------------------
 @router.get("/worklist", tags=["work"], summary="My open tasks and accounts needing action, most urgent first")
 def worklist(request: Request, user: User, as_of: AsOf = None) -> Response:

@@ -748,3 +748,47 @@ def assign_csm(ws, account_id: str, csm: str | None, *, actor: str) -> dict[str,
         audit(ws, actor, "account.assign_csm", f"account:{account_id}", {"csm": [before, csm]}, session=s)
     CACHE.invalidate(ws)  # the portfolio holds the owners
     return {"account_id": account_id, "csm": account_owner(ws, account_id)}
+
+
+# -- saved views ----------------------------------------------------------------------------
+VIEW_PAGES = ("portfolio", "overview", "cohorts", "segments")
+
+
+def views_list(ws, owner: str, page: str | None = None) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from retentio.store import SavedView
+
+    q = select(SavedView).where(SavedView.owner == owner.lower())
+    if page:
+        q = q.where(SavedView.page == page)
+    with ws.app_session() as s:
+        return [v.to_dict() for v in s.scalars(q.order_by(SavedView.name))]
+
+
+def view_save(ws, *, owner: str, name: str, page: str, params: dict[str, Any]) -> dict[str, Any]:
+    from retentio.store import SavedView
+
+    name = (name or "").strip()
+    if not name:
+        raise UsageError("the view needs a name", hint="e.g. red accounts of EMEA")
+    if page not in VIEW_PAGES:
+        raise UsageError(f"page {page!r} is not one of {', '.join(VIEW_PAGES)}", hint="e.g. portfolio")
+    clean = {str(k)[:50]: str(v)[:200] for k, v in (params or {}).items() if v not in (None, "")}
+    with ws.app_session() as s:
+        v = SavedView(owner=owner.lower(), name=name[:200], page=page, params=clean)
+        s.add(v)
+        s.flush()
+        audit(ws, owner, "view.save", f"view:{v.id}", {"name": v.name, "page": page}, session=s)
+        return v.to_dict()
+
+
+def view_delete(ws, view_id: int, *, owner: str) -> None:
+    from retentio.store import SavedView
+
+    with ws.app_session() as s:
+        v = s.get(SavedView, view_id)
+        if v is None or v.owner != owner.lower():  # someone else's view does not exist for you
+            raise NotFound(f"no saved view {view_id}", hint="list yours with GET /api/v1/views")
+        s.delete(v)
+        audit(ws, owner, "view.delete", f"view:{view_id}", session=s)

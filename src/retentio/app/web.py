@@ -326,8 +326,31 @@ def portfolio(request: Request, q: Annotated[str | None, Query(max_length=200)] 
     csms = sorted({r for r in _csm_names(request) if r})
     pages = max(1, -(-res["total"] // size))
     query = {k: v for k, v in args.items() if v}
+    from retentio.app.service import views_list
+
     return render(request, "portfolio.html", user=user, res=res, args=args, page=page, pages=pages, csms=csms,
-                  segments=segment_options(request), query=query)
+                  segments=segment_options(request), query=query, views=views_list(_ws(request), user["email"], "portfolio"))
+
+
+@router.post("/views")
+async def save_view(request: Request):
+    from retentio.app.service import view_save
+
+    user = web_user(request)
+    form = await _form(request)
+    params = {k: str(v) for k, v in form.items() if k in ("q", "band", "csm", "segment", "sort", "order") and v}
+    view_save(_ws(request), owner=user["email"], name=str(form.get("name", "")), page="portfolio", params=params)
+    return _redirect("/portfolio?" + urlencode(params))
+
+
+@router.post("/views/{view_id}/delete")
+async def delete_view(request: Request, view_id: int):
+    from retentio.app.service import view_delete
+
+    user = web_user(request)
+    await _form(request)
+    view_delete(_ws(request), view_id, owner=user["email"])
+    return _redirect("/portfolio")
 
 
 def _csm_names(request: Request) -> list[str]:
