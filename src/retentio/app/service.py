@@ -259,13 +259,26 @@ def _month_index(as_of: date) -> int:
     return parse_period("last", today=as_of).last
 
 
+def health_day(as_of: date) -> date:
+    """The day the pages score health on: the end of the month whose MRR they show (the
+    metrics' ``last`` period as of ``as_of``), so that band, trend and MRR describe the same
+    moment; scoring on a later day whose usage is not imported yet would show every account
+    falling."""
+    from retentio.clock import month_end
+
+    m = _month_index(as_of)
+    return month_end(m // 12, m % 12 + 1)
+
+
 def health_or_none(ws, as_of: date) -> list[dict[str, Any]] | None:
-    """Health scores when the health capability is installed; None when it is not."""
+    """Health scores (on :func:`health_day` of ``as_of``) when the health capability is
+    installed; None when it is not."""
     try:
         fn = ws.health_scores
     except AttributeError:
         return None
-    return CACHE.get_or_compute(ws, "health_scores", {}, lambda: fn(as_of=as_of), as_of)
+    day = health_day(as_of)
+    return CACHE.get_or_compute(ws, "health_scores", {}, lambda: fn(as_of=day), day)
 
 
 def _portfolio_frame(ws, as_of: date):

@@ -554,7 +554,10 @@ def account_health(request: Request, account_id: str):
     fn = getattr_or_none(ws, "health_explain")
     if fn is None:
         raise AppError(404, "not_available", "health is not configured", "set up health scores first")
-    e = _cached(request, "health_explain", {"account": account_id}, lambda: fn(account_id))
+    from retentio.app.service import health_day
+
+    day = health_day(date.today())  # the day the portfolio and the 360 score on
+    e = _cached(request, "health_explain", {"account": account_id, "day": str(day)}, lambda: fn(account_id, as_of=day))
     return render(request, "health_explain.html", user=user, e=e, acc=acc)
 
 
