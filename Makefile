@@ -7,14 +7,18 @@ DEMO_DIR ?= demo-workspace
 # The demo book ends with the last complete month: its last day is the demo's "today".
 DEMO_AS_OF := $(shell date -d "$$(date +%Y-%m-01) -1 day" +%F)
 
-.PHONY: venv demo test check browser bench bench-quick clean
+DEMO_ADMIN ?= admin@demo.example
+DEMO_PASSWORD ?= retentio-demo
+PORT ?= 8000
+
+.PHONY: venv demo test check browser bench bench-quick clean serve screenshots bench-app
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	$(PY) -m pip install --quiet -e '.[dev,spark,app]'
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -36,6 +40,10 @@ demo: venv
 	@echo "  $(VENV)/bin/retentio cohorts  --workspace $(DEMO_DIR) --format table"
 	@echo "  $(VENV)/bin/retentio explain nrr --workspace $(DEMO_DIR) --period last"
 	@echo "  $(VENV)/bin/retentio --help"
+	@echo "$(DEMO_PASSWORD)" | $(VENV)/bin/retentio users create --workspace $(DEMO_DIR) --email $(DEMO_ADMIN) --role admin --name "Demo Admin" --password-stdin --format json > /dev/null 2>&1 || echo "  (the demo login exists already)"
+	@echo ""
+	@echo "Web app: make serve, then open http://127.0.0.1:$(PORT)/"
+	@echo "  log in as $(DEMO_ADMIN) / $(DEMO_PASSWORD)   (API reference: http://127.0.0.1:$(PORT)/api/docs)"
 
 # The whole suite (what CI runs), on both cores; every Spark test in one worker, so one
 # Spark session serves the run.
@@ -57,6 +65,15 @@ bench: venv
 
 bench-quick: venv
 	$(PY) -m bench.run --quick
+
+serve: venv
+	$(VENV)/bin/retentio serve --workspace $(DEMO_DIR) --host 127.0.0.1 --port $(PORT)
+
+screenshots: venv browser
+	$(PY) scripts/screenshots.py --workspace $(DEMO_DIR) --out docs/screenshots
+
+bench-app: venv
+	$(PY) -m bench.app_bench --accounts 2000
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

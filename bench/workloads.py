@@ -130,6 +130,22 @@ def _jvm_peak_rss_mb() -> float | None:
     return None
 
 
+@workload("app", "Retentio web app and REST API (bench/app_bench.py): p95 over 200 requests of the overview, "
+          "GET /api/v1/metrics?period=last, the portfolio's first page and an account 360; 20 clients for 30 s",
+          group="app")
+def retentio_app(p: dict) -> dict:
+    import tempfile
+    from pathlib import Path
+
+    from bench import app_bench
+
+    out = Path(tempfile.mkdtemp(prefix="retentio-app-bench-")) / "results-app.json"
+    code = app_bench.main(["--workspace", p["workspace"], "--out", str(out)])
+    result = next(iter(json.loads(out.read_text()).values()))
+    result["exit_code"] = code
+    return result
+
+
 @workload("engagement", "Retentio engagement (metrics.md §9): DAU/WAU/MAU at every month end of the last 12 months, "
           "feature adoption, key-feature time, lifecycle, engagement score of the last month", per_engine=True,
           group="engagement", engines=("duckdb", "polars"))

@@ -54,6 +54,7 @@ BUILTIN: tuple[Capability | str, ...] = (
     "retentio.health.capability:CAPABILITY",
     "retentio.predict.capability:CAPABILITY",
     "retentio.playbooks.capability:CAPABILITY",
+    "retentio.app.capability:CAPABILITY",
 )
 
 

@@ -78,44 +78,8 @@ def refuse(format: "OutputFormat", command: str, why: str) -> None:
     raise UsageError(f"{command} cannot give --format {format.value}: {why}", hint="use --format table or json")
 
 
-# -- values by unit (retentio.figures) -----------------------------------------------------------
-def _unit(key: str) -> str | None:
-    from retentio.figures import unit_of
-
-    return unit_of(key)
-
-
-def rounded(data: Any, prefix: str = "") -> Any:
-    """JSON and CSV values rounded by the unit of their figure (money 2 decimals, rates 4
-    significant digits); keys that are not figures are left as they are."""
-    from retentio.figures import round_value
-
-    if isinstance(data, dict):
-        return {k: rounded(v, f"{prefix}{k}.") for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [rounded(v, prefix) for v in data]
-    if isinstance(data, float):
-        unit = _unit(prefix[:-1]) if prefix else None
-        return round_value(data, unit) if unit else data
-    return data
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (date, datetime)):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return float(v)
-    if isinstance(v, Enum):
-        return v.value
-    if hasattr(v, "to_dict"):
-        return v.to_dict()
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
-
-
-def dumps(data: Any) -> str:
-    if hasattr(data, "to_dict"):
-        data = data.to_dict()
-    return json.dumps(rounded(json.loads(json.dumps(data, default=_jsonable))), ensure_ascii=False, indent=2)
+# JSON values rounded by unit, and the serialiser shared with the REST API (retentio.output).
+from retentio.output import _jsonable, dumps, rounded  # noqa: E402,F401
 
 
 def print_json(data: Any) -> None:

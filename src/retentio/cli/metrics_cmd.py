@@ -127,12 +127,14 @@ def metrics_cmd(
       retentio metrics --period 2024-Q1 --by industry --format csv
       retentio metrics --period 2023-01..2024-12 --series --format csv > kpis.csv
     """
+    from retentio.output import metrics_result
+
     ws = open_workspace(workspace, engine, spark_master)
     filters = parse_filters(filter)
     if series:
         if by:
             raise UsageError("--by cannot be combined with --series", hint="drop --by, or drop --series")
-        rows = ws.metrics_series(period, filters=filters, as_of=as_of)
+        rows = metrics_result(ws, period, filters=filters, series=True, as_of=as_of)
         if format == OutputFormat.csv:
             print_csv([_flat(r) for r in rows])
         elif format == OutputFormat.json:
@@ -142,7 +144,7 @@ def metrics_cmd(
             keys = ["period", *[k for k in flat[0] if k not in ("period", "currency")]] if flat else []
             print_table([{k: r.get(k) for k in keys} for r in flat], keys, title=f"Monthly figures {period}")
         return
-    result = ws.metrics(period, by=by, filters=filters, as_of=as_of)
+    result = metrics_result(ws, period, by=by, filters=filters, as_of=as_of)
     data = result.to_dict()
     to_date = " (to date)" if result.to_date else ""
     if format == OutputFormat.json:

@@ -34,7 +34,9 @@ _DB_NAMES = {
     "MIGRATIONS_DIR", "check_revision", "current_revision", "dispose", "engine_for",
     "head_revision", "migrate", "pending_changes", "safe_url", "session",
 }
-_MODEL_NAMES = {"AuditEntry", "Base", "CsmPulse", "Note", "PULSE_COLOURS", "ROLES", "TASK_PRIORITIES", "TASK_STATUSES", "Task", "User", "UTCDateTime", "utcnow",
+_MODEL_NAMES = {"AuditEntry", "Base", "CsmPulse", "Note", "PULSE_COLOURS", "ROLES", "TASK_PRIORITIES", "TASK_STATUSES", "Task",
+               "User", "UTCDateTime", "utcnow",
+               "ApiToken", "CsmAssignment", "SavedView", "WebSession",
                "ACTION_STATUSES", "AccountAssignment", "AccountTag", "Notification", "PlaybookAction",
                "PlaybookAttempt", "PlaybookRun", "RUN_STATUSES"}
 

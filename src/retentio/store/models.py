@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, MetaData, String, TypeDecorator, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from retentio.errors import UsageError
@@ -31,8 +31,9 @@ NAMING_CONVENTION: Final = {
     "pk": "pk_%(table_name)s",
 }
 
-ROLES: Final = ("admin", "csm", "viewer")
-"""admin: everything incl. users and settings; csm: works accounts, tasks, playbooks; viewer: reads."""
+ROLES: Final = ("admin", "manager", "csm", "viewer")
+"""admin: everything incl. users and settings; manager: writes on every account; csm: works
+its own accounts (tasks, notes, pulse, playbooks); viewer: reads."""
 
 
 def utcnow() -> datetime:
@@ -75,7 +76,7 @@ class User(Base):
     """A person using the Retentio application (web app, API, playbook owner)."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'csm', 'viewer')", name="role"),)
+    __table_args__ = (CheckConstraint("role IN ('admin', 'manager', 'csm', 'viewer')", name="role"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored lower-cased and stripped: e-mail addresses are compared case-insensitively.
@@ -83,6 +84,11 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16), default="viewer")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # -- the application (revision 0003) --
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # argon2 (pwdlib); None: cannot log in
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    language: Mapped[str | None] = mapped_column(String(8))  # "fr" | "en"; None: the browser's
+    team: Mapped[str | None] = mapped_column(String(100))
 
     @validates("email")
     def _email(self, _key: str, value: str) -> str:
@@ -95,11 +101,12 @@ class User(Base):
     @validates("role")
     def _role(self, _key: str, value: str) -> str:
         if value not in ROLES:
-            raise UsageError(f"user role {value!r} is not one of {', '.join(ROLES)}", hint="choose admin, csm or viewer")
+            raise UsageError(f"user role {value!r} is not one of {', '.join(ROLES)}", hint="choose admin, manager, csm or viewer")
         return value
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role, "created_at": self.created_at}
+        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role, "created_at": self.created_at,
+                "disabled": self.disabled, "language": self.language, "team": self.team}
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, email={self.email!r}, role={self.role!r})"
@@ -355,3 +362,64 @@ class Notification(Base):
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in (
             "id", "recipient", "account_id", "title", "body", "run_id", "created_at", "read_at")}
+# -- The application (web app and REST API: retentio.app) -------------------------------
+# API tokens and browser sessions are stored as SHA-256 digests of random 256-bit secrets:
+# the secret itself is shown once and never stored.
+
+
+class ApiToken(Base):
+    """A revocable bearer token for scripts (``Authorization: Bearer ...``)."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # the token's first characters, to recognise it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("id", "user_id", "name", "prefix", "created_at", "expires_at",
+                                               "last_used_at", "revoked_at")}
+
+
+class WebSession(Base):
+    """A logged-in browser: the cookie holds the secret, this row its digest and expiry."""
+
+    __tablename__ = "sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class CsmAssignment(Base):
+    """Who owns an account, when set in the application (overrides the account's ``csm`` attribute)."""
+
+    __tablename__ = "csm_assignments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(200), unique=True)
+    csm: Mapped[str] = mapped_column(String(320), index=True)  # a user's e-mail
+    assigned_by: Mapped[str] = mapped_column(String(320))
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SavedView(Base):
+    """A named set of page filters (portfolio, overview ...) kept for a user."""
+
+    __tablename__ = "saved_views"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    page: Mapped[str] = mapped_column(String(50))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("id", "owner", "name", "page", "params", "created_at")}
