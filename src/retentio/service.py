@@ -5,6 +5,8 @@ the same question asked from anywhere gets the same answer.
 
 from __future__ import annotations
 
+import json
+
 import functools
 import os
 from collections.abc import Callable
@@ -163,7 +165,7 @@ class Workspace:
     def quarantine(self, entity: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         from retentio.model import entity as find_entity
 
-        sql = "SELECT entity, file, row_number, \"column\", value, reason, detail FROM quarantine"
+        sql = "SELECT entity, file, row_number, \"column\", value, reason, detail, raw FROM quarantine"
         params: list[Any] = []
         if entity:
             sql += " WHERE entity = ?"
@@ -173,7 +175,10 @@ class Workspace:
             if limit < 0:
                 raise UsageError("--limit must be positive")
             sql += f" LIMIT {int(limit)}"
-        return self.warehouse.query(sql, params)
+        rows = self.warehouse.query(sql, params)
+        for r in rows:  # the row as read, keyed by the file's headers (docs/import-guide.md)
+            r["raw"] = json.loads(r["raw"]) if r.get("raw") else None
+        return rows
 
     def imports(self) -> list[dict[str, Any]]:
         return self.warehouse.query("SELECT * FROM imports ORDER BY imported_at")
