@@ -92,6 +92,12 @@ class Warehouse:
         )
         con.execute(_plain_ddl("quarantine", QUARANTINE_COLUMNS))
         con.execute(_plain_ddl("imports", IMPORTS_COLUMNS))
+        # The daily usage rollups: built here when missing (a new workspace, or `retentio
+        # upgrade` of one made before them), then kept by every usage import.
+        from retentio.engagement import rollups
+
+        if not (rollups._exists(con, rollups.DAILY) and rollups._exists(con, rollups.DAILY_ACTIVE)):
+            rollups.refresh(con)
 
     def schema_version(self) -> int:
         with self.connect(read_only=True) as con:
@@ -283,6 +289,8 @@ class ImportWriter:
                 hint="this is a bug in Retentio; please report it with the file",
             )
         Warehouse._apply(self.con, self.entity, self.replace)
+        if self.entity.name == "usage":
+            self._refresh_rollups()
         self.con.execute(
             "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -300,6 +308,17 @@ class ImportWriter:
         self.con.execute("COMMIT")
         self.committed = True
         return self.import_id
+
+    def _refresh_rollups(self) -> None:
+        """The daily usage rollups (retentio.engagement.rollups), in the import's transaction:
+        only the days of the accepted rows are recomputed (all of them after --replace)."""
+        from retentio.engagement import rollups
+
+        if self.replace:
+            rollups.refresh(self.con)
+            return
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _touched_days AS SELECT DISTINCT CAST(timestamp AS DATE) AS day FROM _staged")
+        rollups.refresh(self.con, "_touched_days")
 
     def _insert(self, table: str, columns: Sequence[tuple[str, str]], data: pa.Table) -> None:
         """Insert ``data``'s columns in the table's order; absent ones (ROW_INDEX, KEY_HASH) are NULL."""
