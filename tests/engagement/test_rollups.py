@@ -146,3 +146,24 @@ def test_workspace_engine_reads_the_stored_rollups(tmp_path):
     ws.close()
     rows = active_users(ws.engine("duckdb"), Settings(), [date(2024, 3, 31)], per_account=False)
     assert (rows[0]["dau"], rows[0]["mau"]) == (1, 1)  # u2 only in the raw events now, not in the rollup
+
+
+def test_upgrade_builds_missing_rollups(tmp_path):
+    from retentio import workspace as layout
+
+    ws = Workspace.init(tmp_path / "ws")
+    (tmp_path / "a.csv").write_text("account_id,name\nA,A\n")
+    ws.import_file("accounts", tmp_path / "a.csv")
+    ws.import_file("usage", _csv(tmp_path / "u.csv", [("A", "u1", "2024-03-31T09:00:00", "click", "reports", "1")]))
+    with ws.warehouse.connect() as con:  # a workspace of format 2 made before the rollups
+        con.execute(f"DROP TABLE {DAILY}")
+        con.execute(f"DROP TABLE {DAILY_ACTIVE}")
+    ws.close()
+    # Until upgraded, engagement derives the rollups from the raw events ...
+    rows = active_users(Workspace(tmp_path / "ws").engine("duckdb"), Settings(), [date(2024, 3, 31)], per_account=False)
+    assert rows[0]["dau"] == 1
+    # ... and `retentio upgrade` builds them.
+    layout.upgrade(tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws")
+    assert _rollups(ws) == _recomputed(ws)
+    assert _rollups(ws)[1] == [{"account_id": "A", "day": date(2024, 3, 31), "users": 1}]
