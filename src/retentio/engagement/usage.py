@@ -106,11 +106,16 @@ def active_users(
     )
     lo = min(r[2] for r in rows)
     hi = max(r[2] for r in rows)
-    ud = user_days(engine, lo, hi)
+    # The rollup's rows of the days in range (one per user, day and feature), each joined to the
+    # windows it falls in; distinct users per window and account (no separate distinct pass).
+    ud = usage_daily(engine).select("account_id", "user_id", "day").filter(
+        (nw.col("day") >= nw.lit(lo)) & (nw.col("day") <= nw.lit(hi))
+    )
     counts = engine.collect(
         ud.join(windows, on="day", how="inner")
+        .group_by("point", "window", "account_id", "user_id").agg(nw.len().alias("_n"))
         .group_by("point", "window", "account_id")
-        .agg(nw.col("user_id").n_unique().cast(nw.Int64).alias("users"))
+        .agg(nw.len().cast(nw.Int64).alias("users"))
     )
     by_acc: dict[tuple[date, str], dict[str, int]] = {}
     for r in counts.to_dicts():
