@@ -13,7 +13,8 @@ Plain UTF-8 CSV and Parquet files are read from disk batch by batch, so memory i
 by the batch size, not by the file; other files are read whole, then handed out in batches
 through the same code.
 
-``rows_read = rows_accepted + rows_quarantined`` always (the warehouse asserts it too).
+``rows_read = rows_accepted + rows_quarantined`` always (the warehouse asserts it too), but for the
+discount lines a billing export's coupons add: ``rows_read + lines_added = accepted + quarantined``.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def import_file(
             reasons.update(q["reason"] for q in quarantined)
             lines += batch.raw.num_rows
             if progress:
-                progress(lines - inp.lines_added if lines > inp.lines_added else lines, inp.total)
+                progress(min(lines, inp.total) if inp.total is not None else lines, inp.total)
         reasons.update(q["reason"] for q in _reject_duplicates(writer, ent, inp, file_key, plan.origin))
         import_id = writer.finish(lines)
     rows_read = lines - inp.lines_added
