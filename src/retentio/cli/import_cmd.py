@@ -83,7 +83,7 @@ def import_(
     if report.attributes:
         console.print("kept as account attributes: " + ", ".join(report.attributes), highlight=False)
     if report.ignored_columns:
-        console.print("ignored columns (not in the model): " + ", ".join(report.ignored_columns), highlight=False)
+        console.print("ignored columns (not used): " + ", ".join(report.ignored_columns), highlight=False)
     if report.rows_quarantined:
         console.print(
             f"[yellow]{report.rows_quarantined} row(s) quarantined[/] (the import itself succeeded): "
