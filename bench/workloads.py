@@ -235,7 +235,7 @@ def engagement_core(p: dict) -> dict:
 def rollups_cost(p: dict) -> dict:
     import duckdb
 
-    from retentio.engagement import rollups
+    from retentio import usage_rollups as rollups
 
     con = duckdb.connect(_ws_db(p))
     out: dict = {}

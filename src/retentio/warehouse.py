@@ -94,7 +94,7 @@ class Warehouse:
         con.execute(_plain_ddl("imports", IMPORTS_COLUMNS))
         # The daily usage rollups: built here when missing (a new workspace, or `retentio
         # upgrade` of one made before them), then kept by every usage import.
-        from retentio.engagement import rollups
+        from retentio import usage_rollups as rollups
 
         if not (rollups._exists(con, rollups.DAILY) and rollups._exists(con, rollups.DAILY_ACTIVE)):
             rollups.refresh(con)
@@ -310,9 +310,9 @@ class ImportWriter:
         return self.import_id
 
     def _refresh_rollups(self) -> None:
-        """The daily usage rollups (retentio.engagement.rollups), in the import's transaction:
+        """The daily usage rollups (retentio.usage_rollups), in the import's transaction:
         only the days of the accepted rows are recomputed (all of them after --replace)."""
-        from retentio.engagement import rollups
+        from retentio import usage_rollups as rollups
 
         if self.replace:
             rollups.refresh(self.con)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from retentio.config import Settings
 from retentio.engagement import active_users, feature_adoption
-from retentio.engagement.rollups import DAILY, DAILY_ACTIVE, daily_active, daily_rollup
+from retentio.usage_rollups import DAILY, DAILY_ACTIVE, daily_active, daily_rollup
 from retentio.engagement.usage import window_days
 from retentio.metrics.periods import parse_period
 from retentio.service import Workspace

@@ -13,7 +13,7 @@ import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engagement._common import day_of, month_of, quantile_nearest_rank
-from retentio.engagement.rollups import usage_daily, usage_daily_active
+from retentio.usage_rollups import usage_daily, usage_daily_active
 from retentio.engine import Engine
 from retentio.errors import ConfigError
 from retentio.metrics.periods import Period, month_end, month_label

@@ -15,7 +15,7 @@ import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engagement._common import month_of, pct, ratio
-from retentio.engagement.rollups import usage_daily
+from retentio.usage_rollups import usage_daily
 from retentio.engine import Engine
 from retentio.metrics.periods import Period, month_end, month_label
 
