@@ -173,6 +173,111 @@ def retentio_engagement(p: dict) -> dict:
     return out
 
 
+# -- engagement §9 against its floor (issue 12) --------------------------------------------
+# The floor: ONE hand-written DuckDB query over the raw events giving DAU / WAU / MAU (trailing
+# windows) at the 12 last month ends and the feature adoption counts of the last month.
+ENGAGEMENT_FLOOR_SQL = """
+WITH pts AS (
+    SELECT last_day(make_date(CAST(m // 12 AS INTEGER), CAST(m % 12 + 1 AS INTEGER), 1)) AS p
+    FROM range({first}, {last} + 1) t(m)
+),
+win AS (
+    SELECT p, 'dau' AS w, p AS lo FROM pts
+    UNION ALL SELECT p, 'wau', p - 6 FROM pts
+    UNION ALL SELECT p, 'mau', p - 29 FROM pts
+),
+ud AS (
+    SELECT DISTINCT account_id, user_id, CAST(timestamp AS DATE) AS d FROM usage
+    WHERE timestamp >= CAST((SELECT min(lo) FROM win) AS TIMESTAMP)
+      AND timestamp < CAST((SELECT max(p) FROM pts) AS TIMESTAMP) + INTERVAL 1 DAY
+),
+active AS (
+    SELECT strftime(win.p, '%Y-%m') AS k, win.w AS w, count(DISTINCT (ud.account_id, ud.user_id)) AS n,
+           0 AS users, 0 AS events, 0 AS ms
+    FROM ud JOIN win ON ud.d BETWEEN win.lo AND win.p GROUP BY ALL
+),
+adoption AS (
+    SELECT feature AS k, 'adoption' AS w, count(DISTINCT account_id) AS n,
+           count(DISTINCT (account_id, user_id)) AS users, count(*) AS events,
+           sum(CAST(floor(coalesce(duration_seconds, 0) * 1000) AS BIGINT)) AS ms
+    FROM usage
+    WHERE timestamp >= CAST((SELECT date_trunc('month', max(p)) FROM pts) AS TIMESTAMP)
+      AND timestamp < CAST((SELECT max(p) FROM pts) AS TIMESTAMP) + INTERVAL 1 DAY
+      AND feature IS NOT NULL
+    GROUP BY ALL
+)
+SELECT * FROM active UNION ALL SELECT * FROM adoption
+"""
+
+
+@workload("floor-engagement", "FLOOR of engagement §9: one hand-written DuckDB query over the raw events, DAU/WAU/MAU at "
+          "the 12 last month ends and the last month's feature adoption counts", group="engagement")
+def floor_engagement(p: dict) -> dict:
+    ms = months_of(p)
+    rows = _book_query({**p, "period": f"{month_label(ms[-12])}..{month_label(ms[-1])}"}, ENGAGEMENT_FLOOR_SQL)
+    active = {f"{k} {w}": int(n) for k, w, n, *_ in rows if w != "adoption"}
+    adoption = {k: [int(n), int(u), int(e), int(m)] for k, w, n, u, e, m in rows if w == "adoption"}
+    return {"active": active, "adoption": adoption}
+
+
+@workload("engagement-core", "Retentio engagement §9 as the floor gives it: `engagement usage` over the 12 last months "
+          "(DAU/WAU/MAU at each month end) and `engagement adoption` of the last month, from the daily rollups",
+          per_engine=True, group="engagement", engines=("duckdb", "polars"))
+def engagement_core(p: dict) -> dict:
+    from retentio.service import Workspace
+
+    ws = Workspace(p["workspace"])
+    eng = p.get("engine", "duckdb")
+    ws._engine_name = eng
+    last = p["period"].split("..")[1]
+    year = f"{month_label(month_index(last) - 11)}..{last}"
+    t = time.perf_counter()
+    usage = ws.engagement("usage", period=year, per_account=False)
+    t_usage = time.perf_counter() - t
+    adoption = ws.engagement("adoption", period=last, per_account=False)
+    active = {}
+    for r in usage["rows"]:
+        if r.get("account_id") is None:
+            for w in ("dau", "wau", "mau"):
+                active[f"{str(r['date'])[:7]} {w}"] = int(r[w])
+    feats = {f["feature"]: [int(f["accounts_using"]), int(f["users_using"]), int(f["events"]), round(f["hours"] * 3_600_000)]
+             for f in adoption["features"] if f["accounts_using"]}
+    return {"active": active, "adoption": feats, "timings": {"usage": t_usage, "adoption": time.perf_counter() - t - t_usage}}
+
+
+@workload("rollups", "Rollup maintenance: the daily usage rollups rebuilt from all events (what `retentio upgrade` "
+          "does once), and recomputed for the days of the last week (what an import of that week pays); rolled back",
+          group="engagement")
+def rollups_cost(p: dict) -> dict:
+    import duckdb
+
+    from retentio import usage_rollups as rollups
+
+    con = duckdb.connect(_ws_db(p))
+    out: dict = {}
+    try:
+        con.execute("SET enable_progress_bar = false")
+        events = int(con.execute("SELECT count(*) FROM usage").fetchone()[0])
+        con.execute("BEGIN TRANSACTION")
+        t = time.perf_counter()
+        rollups.refresh(con)
+        full = time.perf_counter() - t
+        con.execute("ROLLBACK")
+        con.execute("BEGIN TRANSACTION")
+        con.execute("CREATE TEMP TABLE _week AS SELECT DISTINCT CAST(timestamp AS DATE) AS day FROM usage "
+                    "WHERE timestamp >= (SELECT max(timestamp) FROM usage) - INTERVAL 7 DAY")
+        week = int(con.execute("SELECT count(*) FROM usage WHERE CAST(timestamp AS DATE) IN (SELECT day FROM _week)").fetchone()[0])
+        t = time.perf_counter()
+        rollups.refresh(con, "_week")
+        inc = time.perf_counter() - t
+        con.execute("ROLLBACK")
+        out = {"events": events, "full_s": full, "full_s_per_million": full / events * 1e6 if events else None,
+               "week_events": week, "week_s": inc, "week_s_per_million": inc / week * 1e6 if week else None}
+    finally:
+        con.close()
+    return out
+
+
 # -- the floor ---------------------------------------------------------------------------
 FLOOR_SQL = """
 WITH months AS (

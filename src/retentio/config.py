@@ -33,6 +33,10 @@ class WorkspaceSettings(_Strict):
     # quarantined with a reason) rather than guessing; "dmy" reads day first (French and most
     # European exports), "mdy" month first (US exports).
     date_order: Literal["iso", "dmy", "mdy"] = "iso"
+    # Billing imports (--as stripe / chargebee): a past_due or unpaid subscription counts as
+    # MRR until it is cancelled ("until_canceled", as billing analytics tools do), or leaves
+    # MRR from the start of its unpaid period ("exclude").
+    unpaid_mrr: Literal["until_canceled", "exclude"] = "until_canceled"
     # Spark master URL used when engine = "spark" (local[2] on a laptop, spark://host:7077 on a cluster).
     spark_master: str = "local[2]"
     # Where the Spark engine reads the canonical tables: empty = from this workspace's DuckDB

@@ -92,6 +92,12 @@ class Warehouse:
         )
         con.execute(_plain_ddl("quarantine", QUARANTINE_COLUMNS))
         con.execute(_plain_ddl("imports", IMPORTS_COLUMNS))
+        # The daily usage rollups: built here when missing (a new workspace, or `retentio
+        # upgrade` of one made before them), then kept by every usage import.
+        from retentio import usage_rollups as rollups
+
+        if not (rollups._exists(con, rollups.DAILY) and rollups._exists(con, rollups.DAILY_ACTIVE)):
+            rollups.refresh(con)
 
     def schema_version(self) -> int:
         with self.connect(read_only=True) as con:
@@ -133,7 +139,7 @@ class Warehouse:
 
     def quarantine(self, entity: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Quarantined rows, by entity, file and row (``entity``: one entity's only)."""
-        sql = 'SELECT entity, file, row_number, "column", value, reason, detail FROM quarantine'
+        sql = 'SELECT entity, file, row_number, "column", value, reason, detail, raw FROM quarantine'
         params: list[Any] = []
         if entity:
             sql += " WHERE entity = ?"
@@ -141,7 +147,10 @@ class Warehouse:
         sql += " ORDER BY entity, file, row_number"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self.query(sql, params)
+        rows = self.query(sql, params)
+        for r in rows:  # the row as read, keyed by the file's headers (docs/import-guide.md)
+            r["raw"] = json.loads(r["raw"]) if r.get("raw") else None
+        return rows
 
     def imports(self) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM imports ORDER BY imported_at")
@@ -347,6 +356,8 @@ class ImportWriter:
                 hint="this is a bug in Retentio; please report it with the file",
             )
         Warehouse._apply(self.con, self.entity, self.replace)
+        if self.entity.name == "usage":
+            self._refresh_rollups()
         self.con.execute(
             "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -364,6 +375,17 @@ class ImportWriter:
         self.con.execute("COMMIT")
         self.committed = True
         return self.import_id
+
+    def _refresh_rollups(self) -> None:
+        """The daily usage rollups (retentio.usage_rollups), in the import's transaction:
+        only the days of the accepted rows are recomputed (all of them after --replace)."""
+        from retentio import usage_rollups as rollups
+
+        if self.replace:
+            rollups.refresh(self.con)
+            return
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _touched_days AS SELECT DISTINCT CAST(timestamp AS DATE) AS day FROM _staged")
+        rollups.refresh(self.con, "_touched_days")
 
     def _insert(self, table: str, columns: Sequence[tuple[str, str]], data: pa.Table) -> None:
         """Insert ``data``'s columns in the table's order; absent ones (ROW_INDEX, KEY_HASH) are NULL."""

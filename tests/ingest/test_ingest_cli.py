@@ -58,7 +58,8 @@ def test_quarantine_listing_formats(ws, tmp_path):
     assert [(r["row_number"], r["reason"], r["column"]) for r in rows] == [(1, "missing_value", "account_id"), (3, "missing_value", "account_id")]
     res = invoke("quarantine", "-w", w, "--format", "csv", "--limit", "1")
     lines = res.output.strip().splitlines()
-    assert lines[0] == "entity,file,row_number,column,value,reason,detail" and len(lines) == 2
+    # The last column is the row as read (JSON), as docs/import-guide.md describes.
+    assert lines[0] == "entity,file,row_number,column,value,reason,detail,raw" and len(lines) == 2
     res = invoke("quarantine", "-w", w, "accounts")
     assert res.exit_code == 0 and "a.csv" in res.output and "2 row(s)" in res.output
 

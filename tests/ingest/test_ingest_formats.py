@@ -46,7 +46,7 @@ def test_stripe_export(crm):
     assert reasons(crm) == {
         6: ("unsupported_interval", "Interval"),   # weekly plan
         7: ("inactive_status", "Status"),          # incomplete_expired: never paid
-        8: ("unknown_account", "account_id"),      # cus_9 not imported
+        8: ("unknown_account", "Customer ID"),     # cus_9 not imported (the export's column name)
     }
     got = subs(crm)
     a = got["sub_A"]  # 3 seats x 49.00 USD monthly = 147.00 per period
@@ -161,8 +161,10 @@ def test_mapping_file_sample(crm):
     assert (got["A-1"]["amount"], got["A-1"]["start_date"], got["A-1"]["is_trial"]) == (12006.0, date(2024, 1, 15), False)
     assert (got["A-2"]["amount"], got["A-2"]["end_date"], got["A-2"]["is_trial"]) == (1194.0, date(2025, 2, 1), True)
     assert got["A-1"]["currency"] == "EUR" and got["A-1"]["billing_period_months"] == 12
-    assert reasons(crm) == {3: ("bad_date", "start_date"), 4: ("bad_number", "Prix mensuel")}
-    assert report.ignored_columns == ["Prix mensuel", "Statut"]  # used by derive, not columns of the model
+    # Columns are named as in the file (Début, renamed to start_date by the mapping).
+    assert reasons(crm) == {3: ("bad_date", "Début"), 4: ("bad_number", "Prix mensuel")}
+    # Prix mensuel and Statut are used by derive (amount, is_trial); Commentaire is dropped: none ignored.
+    assert report.ignored_columns == []
 
 
 def test_mapping_value_map_and_date_format(crm, write):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -29,6 +30,8 @@ class InputKind(str, Enum):
     xlsx = "xlsx"
     stripe = "stripe"
     chargebee = "chargebee"
+    stripe_invoice_lines = "stripe-invoice-lines"
+    chargebee_invoice_lines = "chargebee-invoice-lines"
 
 
 class ReportFormat(str, Enum):
@@ -84,7 +87,7 @@ def import_(
     if report.attributes:
         console.print("kept as account attributes: " + ", ".join(report.attributes), highlight=False)
     if report.ignored_columns:
-        console.print("ignored columns (not in the model): " + ", ".join(report.ignored_columns), highlight=False)
+        console.print("ignored columns (not used): " + ", ".join(report.ignored_columns), highlight=False)
     if report.rows_quarantined:
         console.print(
             f"[yellow]{report.rows_quarantined} row(s) quarantined[/] (the import itself succeeded): "
@@ -118,7 +121,8 @@ def quarantine(
     if format == OutputFormat.json:
         print_json(rows)
     elif format == OutputFormat.csv:
-        print_csv(rows, columns)
+        # The row as read travels as one JSON cell (its columns differ from file to file).
+        print_csv([{**r, "raw": json.dumps(r.get("raw"), ensure_ascii=False)} for r in rows], columns + ["raw"])
     else:
         # On screen: the file's name only and no entity column when one entity is asked for.
         shown = [{**r, "file": Path(r["file"]).name if r.get("file") else r.get("file")} for r in rows]

@@ -13,6 +13,7 @@ import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engagement._common import day_of, month_of, quantile_nearest_rank
+from retentio.usage_rollups import usage_daily, usage_daily_active
 from retentio.engine import Engine
 from retentio.errors import ConfigError
 from retentio.metrics.periods import Period, month_end, month_label
@@ -43,14 +44,12 @@ def usage_by_account_month(engine: Engine, last_day) -> dict[tuple[str, int], in
 
 
 def _usage_by_account_month(engine: Engine, last_day) -> dict[tuple[str, int], int]:
-    ud = (
-        engine.table("usage")
-        .select("account_id", "user_id", day_of("timestamp").alias("day"))
+    ud = (  # the per-account daily active users summed over the month's days
+        usage_daily_active(engine)
         .filter(nw.col("day") <= nw.lit(last_day))
-        .unique(["account_id", "user_id", "day"])
         .with_columns(month_of("day").alias("month"))
         .group_by("account_id", "month")
-        .agg(nw.len().cast(nw.Int64).alias("user_days"))
+        .agg(nw.col("users").sum().cast(nw.Int64).alias("user_days"))
     )
     return {(r["account_id"], int(r["month"])): int(r["user_days"]) for r in engine.collect(ud).to_dicts()}
 
@@ -137,8 +136,7 @@ def engagement_score(engine: Engine, settings: Settings, period: Period) -> dict
     first_day, last_day = period.first_day, period.last_day
     usage = usage_by_account_month(engine, last_day)
     ev = (
-        engine.table("usage")
-        .with_columns(day_of("timestamp").alias("day"))
+        usage_daily(engine)
         .filter((nw.col("day") >= nw.lit(first_day)) & (nw.col("day") <= nw.lit(last_day)))
         .with_columns(month_of("day").alias("month"))
     )
@@ -150,8 +148,7 @@ def engagement_score(engine: Engine, settings: Settings, period: Period) -> dict
     if keys:
         kev = kev.filter(nw.col("feature").is_in(keys))
     ktime = engine.collect(
-        kev.with_columns((nw.col("duration_seconds").fill_null(0.0) * 1000).floor().cast(nw.Int64).alias("ms"))
-        .group_by("account_id", "month").agg(nw.col("ms").sum().cast(nw.Int64).alias("ms"))
+        kev.group_by("account_id", "month").agg(nw.col("duration_ms").sum().cast(nw.Int64).alias("ms"))
     )
     tk = engine.collect(
         engine.table("tickets").with_columns(day_of("created_at").alias("day"))

@@ -17,6 +17,7 @@ from retentio.config import Settings
 from retentio.engagement._common import day_of, month_of
 from retentio.engagement.registry import share
 from retentio.figures import safe_div
+from retentio.usage_rollups import usage_daily
 from retentio.engine import Engine
 from retentio.metrics.periods import Period, month_end, month_label
 
@@ -52,8 +53,9 @@ def daily_points(first: date, last: date) -> list[date]:
 
 
 def user_days(engine: Engine, first: date | None = None, last: date | None = None) -> nw.LazyFrame:
-    """Distinct (account_id, user_id, day) with at least one event, optionally within [first, last]."""
-    lf = engine.table("usage").select("account_id", "user_id", day_of("timestamp").alias("day"))
+    """Distinct (account_id, user_id, day) with at least one event, optionally within [first, last]
+    (from the daily rollup: rows of a day range only)."""
+    lf = usage_daily(engine).select("account_id", "user_id", "day")
     if first is not None:
         lf = lf.filter(nw.col("day") >= nw.lit(first))
     if last is not None:
@@ -106,10 +108,14 @@ def active_users(
     )
     lo = min(r[2] for r in rows)
     hi = max(r[2] for r in rows)
-    ud = user_days(engine, lo, hi)
+    # The rollup's rows of the days in range (one per user, day and feature), each joined to the
+    # windows it falls in; distinct users per window and account (no separate distinct pass).
+    ud = usage_daily(engine).select("account_id", "user_id", "day").filter(
+        (nw.col("day") >= nw.lit(lo)) & (nw.col("day") <= nw.lit(hi))
+    )
     counts = engine.collect(
         ud.join(windows, on="day", how="inner")
-        .unique(["point", "window", "account_id", "user_id"])
+        .group_by("point", "window", "account_id", "user_id").agg(nw.len().alias("_n"))
         .group_by("point", "window", "account_id")
         .agg(nw.len().cast(nw.Int64).alias("users"))
     )
@@ -150,15 +156,12 @@ def active_users(
     return out
 
 
-def _events_in(engine: Engine, period: Period) -> nw.LazyFrame:
-    return engine.table("usage").with_columns(day_of("timestamp").alias("day")).filter(
+def _days_in(engine: Engine, period: Period) -> nw.LazyFrame:
+    """The daily rollup's rows of the period: (account, user, day, feature) -> events, duration_ms
+    (duration in whole milliseconds, floored per event: identical on every engine)."""
+    return usage_daily(engine).filter(
         (nw.col("day") >= nw.lit(period.first_day)) & (nw.col("day") <= nw.lit(period.last_day))
     )
-
-
-def _duration_ms() -> nw.Expr:
-    """Duration in whole milliseconds (floor, identical on every engine), 0 when not measured."""
-    return (nw.col("duration_seconds").fill_null(0.0) * 1000).floor().cast(nw.Int64)
 
 
 def feature_adoption(engine: Engine, settings: Settings, period: Period) -> dict[str, Any]:
@@ -167,7 +170,7 @@ def feature_adoption(engine: Engine, settings: Settings, period: Period) -> dict
     Denominators: accounts (users) with at least one usage event in the period.  A feature
     is "used" by an account when at least one of its events in the period names it.
     """
-    ev = engine.materialize(_events_in(engine, period).select("account_id", "user_id", "feature", "duration_seconds"))
+    ev = engine.materialize(_days_in(engine, period).select("account_id", "user_id", "feature", "events", "duration_ms"))
     users_active = int(engine.collect(ev.select("account_id", "user_id").unique().select(nw.len().cast(nw.Int64).alias("n")))["n"][0])
     accounts_active = int(engine.collect(ev.select("account_id").unique().select(nw.len().cast(nw.Int64).alias("n")))["n"][0])
     fev = ev.filter(~nw.col("feature").is_null())
@@ -178,8 +181,8 @@ def feature_adoption(engine: Engine, settings: Settings, period: Period) -> dict
         fev.select("feature", "account_id", "user_id").unique().group_by("feature").agg(nw.len().cast(nw.Int64).alias("users"))
     )
     evs = engine.collect(
-        fev.with_columns(_duration_ms().alias("ms")).group_by("feature").agg(
-            nw.len().cast(nw.Int64).alias("events"), nw.col("ms").sum().cast(nw.Int64).alias("ms")
+        fev.group_by("feature").agg(
+            nw.col("events").sum().cast(nw.Int64).alias("events"), nw.col("duration_ms").sum().cast(nw.Int64).alias("ms")
         )
     )
     a = {r["feature"]: r["accounts"] for r in acc.to_dicts()}
@@ -215,16 +218,16 @@ def key_feature_time(engine: Engine, settings: Settings, period: Period) -> dict
     """Time spent on key features (``engagement.key_features``; all features when the list
     is empty, said in the output) per account and month: hours, and hours per active user."""
     keys = list(settings.engagement.key_features)
-    ev = _events_in(engine, period).filter(~nw.col("feature").is_null())
+    ev = _days_in(engine, period).filter(~nw.col("feature").is_null())
     if keys:
         ev = ev.filter(nw.col("feature").is_in(keys))
-    ev = ev.with_columns(month_of("timestamp").alias("month"), _duration_ms().alias("ms"))
+    ev = ev.with_columns(month_of("day").alias("month"))
     t = engine.collect(
-        ev.group_by("account_id", "month").agg(nw.col("ms").sum().cast(nw.Int64).alias("ms"))
+        ev.group_by("account_id", "month").agg(nw.col("duration_ms").sum().cast(nw.Int64).alias("ms"))
     )
     active = engine.collect(
-        _events_in(engine, period)
-        .with_columns(month_of("timestamp").alias("month"))
+        _days_in(engine, period)
+        .with_columns(month_of("day").alias("month"))
         .select("account_id", "month", "user_id")
         .unique()
         .group_by("account_id", "month")

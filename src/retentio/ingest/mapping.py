@@ -17,6 +17,8 @@
     delimiter: ";"                          # , ; tab: overrides sniffing (CSV)
     encoding: latin-1                       # overrides detection (CSV)
     sheet: Abonnements                      # Excel sheet (default: the first)
+    coupons:                                # billing exports: terms of the coupons they name
+      SPRING20: {percent_off: 20, duration: repeating, duration_in_months: 3}
 
 Expressions are parsed with :mod:`ast` and only numbers, column names, ``+ - * /`` and
 parentheses are allowed: nothing in a mapping file can run code.  Columns are named in
@@ -32,7 +34,7 @@ from typing import Any, Literal
 
 import polars as pl
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from retentio.errors import DataError
 from retentio.ingest.parse import parse_float
@@ -68,6 +70,25 @@ class ValueMap(_Strict):
     default: Scalar | None = None  # None: a value not in the map is quarantined (unmapped_value)
 
 
+class Coupon(_Strict):
+    """A billing coupon's terms, for exports that name the coupon without its terms (Stripe's
+    subscriptions export gives only its id): ``percent_off`` or ``amount_off`` (per billing
+    period, in the line's currency), and how long it lasts."""
+
+    percent_off: float | None = Field(None, gt=0, le=100)
+    amount_off: float | None = Field(None, gt=0)
+    duration: Literal["forever", "once", "repeating"] = "forever"
+    duration_in_months: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> "Coupon":
+        if (self.percent_off is None) == (self.amount_off is None):
+            raise ValueError("a coupon has either percent_off or amount_off")
+        if self.duration == "repeating" and self.duration_in_months is None:
+            raise ValueError("a repeating coupon needs duration_in_months")
+        return self
+
+
 class Mapping(_Strict):
     rename: dict[str, str] = {}
     derive: dict[str, int | float | bool | str | Constant | Flag | ValueMap] = {}
@@ -78,6 +99,7 @@ class Mapping(_Strict):
     delimiter: str | None = None
     encoding: str | None = None
     sheet: str | None = None
+    coupons: dict[str, Coupon] = {}  # billing exports (--as stripe / chargebee): coupon id -> terms
 
     @field_validator("delimiter")
     @classmethod
@@ -172,7 +194,7 @@ def load_mapping(path: Path) -> Mapping:
         msg = first["msg"].removeprefix("Value error, ")
         raise DataError(
             f"{path}: {where}: {msg}",
-            hint="fix the mapping file; allowed keys: rename, derive, dates, drop, date_order, decimal, delimiter, encoding, sheet (see docs/import-guide.md)",
+            hint="fix the mapping file; allowed keys: rename, derive, dates, drop, date_order, decimal, delimiter, encoding, sheet, coupons (see docs/import-guide.md)",
             details={"errors": [{"where": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()]},
         ) from None
 

@@ -13,7 +13,8 @@ Plain UTF-8 CSV and Parquet files are read from disk batch by batch, so memory i
 by the batch size, not by the file; other files are read whole, then handed out in batches
 through the same code.
 
-``rows_read = rows_accepted + rows_quarantined`` always (the warehouse asserts it too).
+``rows_read = rows_accepted + rows_quarantined`` always (the warehouse asserts it too), but for the
+discount lines a billing export's coupons add: ``rows_read + lines_added = accepted + quarantined``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from retentio.warehouse import KEY_HASH, ROW_INDEX, ImportWriter, Warehouse
 
 __all__ = ["ImportReport", "import_file", "KINDS", "REASONS", "BATCH_ROWS"]
 
-KINDS = ("auto", "csv", "parquet", "xlsx", "stripe", "chargebee")
+KINDS = ("auto", "csv", "parquet", "xlsx", "stripe", "chargebee", "stripe-invoice-lines", "chargebee-invoice-lines")
+BILLING_KINDS = ("stripe", "chargebee", "stripe-invoice-lines", "chargebee-invoice-lines")
 EXTENSIONS = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv", ".tab": "csv",
     ".parquet": "parquet", ".pq": "parquet",
@@ -66,8 +68,10 @@ class ImportReport:
     import_id: str
     replaced: bool
     notes: list[str] = field(default_factory=list)  # how the file was read: encoding, delimiter, decimal ...
-    ignored_columns: list[str] = field(default_factory=list)  # columns not in the model (entities other than accounts)
+    ignored_columns: list[str] = field(default_factory=list)  # columns of the file not used (entities other than accounts)
     attributes: list[str] = field(default_factory=list)  # accounts: extra columns kept as attributes
+    lines_added: int = 0  # billing exports: discount lines made from coupons (accepted + quarantined = rows_read + lines_added)
+    attribute_problems: list[dict[str, Any]] = field(default_factory=list)  # accounts: date attributes that are not dates (not kept)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +94,10 @@ class _Input:
     total: int | None
     batches: Callable[[], Iterator[_Batch]]  # each call reads the file again
     rows: Callable[[np.ndarray], RawTable]  # the rows as read at these (sorted) indexes of the file
+    sources: dict[str, str] | None = None  # billing exports: canonical column -> the export's column
+    used: set[str] | None = None  # billing exports: the export's columns that were read
+    lines_added: int = 0  # billing exports: lines beyond one per export row
+    columns_read: list[str] | None = None  # billing exports: the export's frame columns, in header order
 
 
 @dataclass
@@ -99,6 +107,8 @@ class _Shaped:
     problems: list[Check]  # rows a derived column cannot be computed for
     attribute_names: list[str]
     ignored: list[str]  # other entities: columns that are not in the model
+    origin: dict[str, str] = field(default_factory=dict)  # canonical column -> the file's column it comes from
+    attribute_headers: list[str] = field(default_factory=list)  # accounts: the file's column of each attribute
 
 
 def resolve_kind(kind: str, path: Path) -> str:
@@ -114,7 +124,7 @@ def resolve_kind(kind: str, path: Path) -> str:
         raise UsageError(f"{path}: old .xls workbooks are not supported", hint="save it as .xlsx or export a CSV")
     raise UsageError(
         f"{path}: cannot tell the file's kind from its extension {ext or '(none)'}",
-        hint="say it with --as csv, --as parquet, --as xlsx, --as stripe or --as chargebee",
+        hint="say it with --as csv, --as parquet, --as xlsx, --as stripe, --as chargebee or --as stripe-invoice-lines",
     )
 
 
@@ -132,16 +142,16 @@ def import_file(
     ent = find_entity(entity)
     path = Path(path)
     kind = resolve_kind(kind, path)
-    if kind in ("stripe", "chargebee") and ent.name != "subscriptions":
+    if kind in BILLING_KINDS and ent.name != "subscriptions":
         raise UsageError(
-            f"kind {kind} reads a subscriptions export, not {ent.name}",
+            f"kind {kind} reads a subscriptions export (billing), not {ent.name}",
             hint=f"run: retentio import subscriptions {path} --as {kind}",
         )
     check_file(path)
     m = load_mapping(mapping) if mapping else Mapping()
     where = str(mapping) if mapping else "mapping"
 
-    inp = _open(kind, path, m, progress)
+    inp = _open(kind, path, m, progress, settings)
     decimal = m.decimal or inp.decimal
     notes = list(inp.notes)
     if m.decimal and not any(x.startswith("decimal") for x in notes):
@@ -165,18 +175,31 @@ def import_file(
     if progress:
         progress(0, inp.total)
     reasons: Counter[str] = Counter()
-    rows_read = 0
+    lines = 0
+    attribute_problems: list[dict[str, Any]] = []
     with warehouse.import_writer(ent, file=file_key, kind=kind, replace=replace) as writer:
         for batch in inp.batches():
-            quarantined = _stage(writer, ent, batch, shape(batch.frame), ctx, file_key)
+            shaped = shape(batch.frame)
+            if inp.sources is not None:
+                shaped.origin = dict(inp.sources)
+            quarantined = _stage(writer, ent, batch, shaped, ctx, file_key, attribute_problems)
             reasons.update(q["reason"] for q in quarantined)
-            rows_read += batch.raw.num_rows
+            lines += batch.raw.num_rows
             if progress:
-                progress(rows_read, inp.total)
-        reasons.update(q["reason"] for q in _reject_duplicates(writer, ent, inp, file_key))
-        import_id = writer.finish(rows_read)
+                progress(min(lines, inp.total) if inp.total is not None else lines, inp.total)
+        reasons.update(q["reason"] for q in _reject_duplicates(writer, ent, inp, file_key, plan.origin))
+        import_id = writer.finish(lines)
+    rows_read = lines - inp.lines_added
     if progress:
         progress(rows_read, rows_read)
+    if inp.used is not None:
+        ignored = [h for c, h in zip(inp.columns_read, inp.headers) if c not in inp.used]
+    else:
+        ignored = plan.ignored
+    if inp.lines_added:
+        notes.append(f"{inp.lines_added} discount line(s) made from coupons of limited duration")
+    if attribute_problems:
+        notes.append(f"{len(attribute_problems)} date attribute value(s) not kept (not valid dates): see attribute_problems")
     return ImportReport(
         entity=ent.name,
         file=str(path),
@@ -188,14 +211,16 @@ def import_file(
         import_id=import_id,
         replaced=replace,
         notes=notes,
-        ignored_columns=plan.ignored,
+        ignored_columns=ignored,
         attributes=plan.attribute_names,
+        lines_added=inp.lines_added,
+        attribute_problems=attribute_problems,
     )
 
 
-def _open(kind: str, path: Path, m: Mapping, progress: Progress | None) -> _Input:
-    if kind in ("stripe", "chargebee"):
-        return _translated(kind, path, m, progress)
+def _open(kind: str, path: Path, m: Mapping, progress: Progress | None, settings: Settings) -> _Input:
+    if kind in BILLING_KINDS:
+        return _translated(kind, path, m, progress, settings)
     if kind == "csv":
         source = open_csv(
             path, batch_rows=BATCH_ROWS, delimiter=m.delimiter, encoding=m.encoding, decimal=m.decimal, progress=progress
@@ -214,37 +239,58 @@ def _open(kind: str, path: Path, m: Mapping, progress: Progress | None) -> _Inpu
     return _Input(source.headers, source.columns, source.decimal, source.notes, source.total, batches, source.rows)
 
 
-def _translated(kind: str, path: Path, m: Mapping, progress: Progress | None) -> _Input:
-    """A billing-system export is read and translated whole, then handed out in batches."""
+def _translated(kind: str, path: Path, m: Mapping, progress: Progress | None, settings: Settings) -> _Input:
+    """A billing-system export is read and translated whole, then handed out in batches.
+
+    A translated line keeps the export row it comes from (a coupon of limited duration adds
+    a discount line to its row): the quarantine shows that row as read."""
     from retentio.ingest import providers
 
     raw = read_csv(path, delimiter=m.delimiter, encoding=m.encoding, decimal=m.decimal, progress=progress)
-    frame, problems = (providers.stripe if kind == "stripe" else providers.chargebee)(raw, str(path))
-    pre = _bad_rows(raw) + _problem_checks(problems, raw.num_rows)
+    opts = providers.Options(
+        unpaid=settings.workspace.unpaid_mrr,
+        coupons={k: v.model_dump() for k, v in m.coupons.items()},
+    )
+    tr = providers.TRANSLATORS[kind](raw, str(path), opts)
+    source = np.asarray(tr.source, dtype=np.int64)
+    lines = raw.take(source) if tr.lines_added else raw
+    n = len(source)
+    pre = _bad_rows(lines) + _problem_checks(tr.problems, n)
 
     def batches() -> Iterator[_Batch]:
-        for start in range(0, raw.num_rows, BATCH_ROWS):
-            stop = min(raw.num_rows, start + BATCH_ROWS)
-            yield _Batch(start, raw.slice(start, BATCH_ROWS), frame.slice(start, BATCH_ROWS), [_slice(c, start, stop) for c in pre])
+        for start in range(0, n, BATCH_ROWS):
+            stop = min(n, start + BATCH_ROWS)
+            yield _Batch(start, lines.slice(start, BATCH_ROWS), tr.frame.slice(start, BATCH_ROWS), [_slice(c, start, stop) for c in pre])
 
-    return _Input(raw.headers, frame.clear(), raw.decimal, raw.notes, raw.num_rows, batches, raw.take)
+    inp = _Input(raw.headers, tr.frame.clear(), raw.decimal, raw.notes + tr.notes, raw.num_rows, batches, lines.take,
+                 sources=tr.sources, used=tr.used, lines_added=tr.lines_added)
+    inp.columns_read = list(raw.frame.columns)
+    return inp
 
 
-def _stage(writer: ImportWriter, ent: Entity, batch: _Batch, shaped: _Shaped, ctx: Context, file_key: str) -> list[dict[str, Any]]:
+def _stage(writer: ImportWriter, ent: Entity, batch: _Batch, shaped: _Shaped, ctx: Context, file_key: str,
+           attribute_problems: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Validate one batch: stage its good rows (with their index in the file and key hash),
     quarantine the others; returns the quarantined rows."""
     typed, checks = validate(ent, shaped.body, batch.pre + shaped.problems, ctx)
-    quarantined, bad = _quarantine_rows(checks, batch.raw.num_rows, batch.raw, file_key)
+    quarantined, bad = _quarantine_rows(checks, batch.raw.num_rows, batch.raw, file_key, shaped.origin)
     keep = pl.Series(~bad)
     good = typed.filter(keep)
     index = pl.Series(ROW_INDEX, batch.start + np.flatnonzero(~bad), dtype=pl.Int64)
     rows = to_arrow(ent, good).append_column(ROW_INDEX, index.to_arrow()).append_column(KEY_HASH, key_hash(ent, good).to_arrow())
-    attributes = _attributes(good, shaped.attributes.filter(keep), index) if shaped.attributes is not None else None
+    attributes = None
+    if shaped.attributes is not None:
+        kept = shaped.attributes.filter(keep)
+        numbers = [n for n, b in zip(batch.raw.row_numbers, bad) if not b]
+        kept, problems = typed_attributes(kept, ctx, numbers, dict(zip(shaped.attribute_names, shaped.attribute_headers)))
+        if attribute_problems is not None:
+            attribute_problems.extend(problems)
+        attributes = _attributes(good, kept, index)
     writer.append(rows, quarantined, attributes)
     return quarantined
 
 
-def _reject_duplicates(writer: ImportWriter, ent: Entity, inp: _Input, file_key: str) -> list[dict[str, Any]]:
+def _reject_duplicates(writer: ImportWriter, ent: Entity, inp: _Input, file_key: str, origin: dict[str, str]) -> list[dict[str, Any]]:
     """The duplicate check over the whole file: the staged rows whose key hash repeats are
     compared on their values; duplicates are unstaged and quarantined (their rows as read
     are read again from the file: only the batches holding them)."""
@@ -260,7 +306,7 @@ def _reject_duplicates(writer: ImportWriter, ent: Entity, inp: _Input, file_key:
     if not checks:
         return []
     rows = index.to_numpy()
-    quarantined, bad = _quarantine_rows(checks, len(rows), inp.rows(rows), file_key)
+    quarantined, bad = _quarantine_rows(checks, len(rows), inp.rows(rows), file_key, inp.sources if inp.sources is not None else origin)
     writer.reject(rows[bad].tolist(), quarantined)
     return quarantined
 
@@ -270,8 +316,9 @@ def _reject_duplicates(writer: ImportWriter, ent: Entity, inp: _Input, file_key:
 
 def _shape(frame: pl.DataFrame, m: Mapping, ent: Entity, path: Path, where: str, decimal: str, headers: list[str]) -> _Shaped:
     """Apply the mapping file (rename, derive, drop) and split the entity's columns from the others."""
-    frame = _rename(frame, m, ent, path, where)
+    frame, origin = _rename(frame, m, ent, path, where)
     problems: list[Check] = []
+    derived_from: set[str] = set()  # the file's columns a derived column is computed from: used, not ignored
     for target, spec in m.derive.items():
         if target not in ent.column_names and not ent.keeps_extra_columns:
             raise DataError(
@@ -279,6 +326,10 @@ def _shape(frame: pl.DataFrame, m: Mapping, ent: Entity, path: Path, where: str,
                 hint=f"columns of {ent.name}: " + ", ".join(ent.column_names),
             )
         series, derived = derive_column(spec, frame, decimal, Path(where), target)
+        used = [column for _m, _r, column, _v, _d in derived if column in frame.columns]
+        derived_from.update(used)
+        if used:
+            origin[target] = origin.get(used[0], used[0])
         for mask, reason, column, values, detail in derived:
             if mask.any():
                 problems.append(Check(reason, column, mask.to_numpy().astype(bool), values, detail))
@@ -299,7 +350,8 @@ def _shape(frame: pl.DataFrame, m: Mapping, ent: Entity, path: Path, where: str,
     body = frame.select([c for c in frame.columns if c in ent.column_names])
     extras = [c for c in frame.columns if c not in ent.column_names]
     if not (ent.keeps_extra_columns and extras):
-        return _Shaped(body, None, problems, [], extras)
+        ignored = [origin.get(c, c) for c in extras if c not in derived_from]
+        return _Shaped(body, None, problems, [], ignored, origin)
     names = [snake(c) or c for c in extras]
     taken = [k for k, v in Counter(names + ent.column_names).items() if v > 1]
     if taken:
@@ -309,10 +361,11 @@ def _shape(frame: pl.DataFrame, m: Mapping, ent: Entity, path: Path, where: str,
             hint="rename one of them with a mapping file (rename:) or drop it (drop:)",
         )
     attributes = pl.DataFrame({a: frame[c].cast(pl.String).str.strip_chars().replace("", None) for a, c in zip(names, extras)})
-    return _Shaped(body, attributes, problems, names, [])
+    return _Shaped(body, attributes, problems, names, [], origin, [origin.get(c, c) for c in extras])
 
 
-def _rename(frame: pl.DataFrame, m: Mapping, ent, path: Path, where: str) -> pl.DataFrame:
+def _rename(frame: pl.DataFrame, m: Mapping, ent, path: Path, where: str) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The frame with canonical names, and where each renamed column comes from."""
     renames: dict[str, str] = {}
     for src, dst in m.rename.items():
         found = resolve_column(src, frame.columns)
@@ -335,7 +388,9 @@ def _rename(frame: pl.DataFrame, m: Mapping, ent, path: Path, where: str) -> pl.
     dup = [c for c, k in counts.items() if k > 1]
     if dup:
         raise DataError(f"{path}: two columns are both {dup[0]!r} after renaming", hint="rename or drop one of them in the mapping file")
-    return frame
+    origin = {dst: src for src, dst in renames.items()}
+    origin.update({dst: src for src, dst in auto.items()})
+    return frame, origin
 
 
 def _missing_hint(headers: list[str], ent: Entity, columns: list[str]) -> str:
@@ -402,7 +457,13 @@ def _slice(c: Check, start: int, stop: int) -> Check:
     return Check(c.reason, c.column, c.mask[start:stop], values, detail)  # type: ignore[arg-type]
 
 
-def _quarantine_rows(checks: list[Check], n: int, raw: RawTable, file_key: str) -> tuple[list[dict[str, Any]], np.ndarray]:
+def _quarantine_rows(checks: list[Check], n: int, raw: RawTable, file_key: str,
+                     origin: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The quarantine rows of the rows with a problem (under their first problem), and the
+    mask of those rows.  ``column`` and ``value`` are the user's: the file's header of the
+    column the problem is in and its cell as read (``-24000.00``, not ``-24000.0``), when
+    the column comes from one column of the file (``origin``: canonical -> file column)."""
+    origin = origin or {}
     if not checks or n == 0:
         return [], np.zeros(n, dtype=bool)
     masks = np.vstack([c.mask for c in checks])
@@ -423,6 +484,12 @@ def _quarantine_rows(checks: list[Check], n: int, raw: RawTable, file_key: str) 
             cache[ci] = c.values.to_list() if isinstance(c.values, pl.Series) else list(c.values or [None] * n)
         value = cache[ci][i]
         detail = c.detail if isinstance(c.detail, str) else c.detail[i]
+        column = c.column
+        src = origin.get(column, column) if column is not None else None
+        if src is not None and src in raws[k]:
+            column = headers.get(src, src)
+            if not isinstance(raws[k][src], (float, int)) or value is None:
+                value = raws[k][src] if raws[k][src] is not None else value
         extra = int(counts[k]) - 1
         if extra:
             others = [checks[j].reason for j in np.flatnonzero(masks[:, i]) if j != ci]
@@ -431,7 +498,7 @@ def _quarantine_rows(checks: list[Check], n: int, raw: RawTable, file_key: str) 
             {
                 "file": file_key,
                 "row_number": raw.row_numbers[i],
-                "column": c.column,
+                "column": column,
                 "value": None if value is None else str(value),
                 "reason": c.reason,
                 "detail": detail,
@@ -439,6 +506,45 @@ def _quarantine_rows(checks: list[Check], n: int, raw: RawTable, file_key: str) 
             }
         )
     return out, bad
+
+
+# A value shaped like a date: 2023-07-31, 2023/07/31, 31/07/2023, 31.07.2023 (a time may follow).
+_DATE_SHAPE = r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})([T ].*)?$"
+
+
+def typed_attributes(attributes: pl.DataFrame, ctx: Context, row_numbers: list[int],
+                     headers: dict[str, str]) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """Account attributes that hold dates are typed: an attribute column whose values are
+    mostly shaped like dates (at least 80 % of its non-empty values in the batch) is read as
+    dates with the workspace's ``date_order``: valid ones are stored as ISO ``YYYY-MM-DD``;
+    the others (``2023-31-07``, a day/month date under ``date_order = "iso"``, a word) are
+    not stored and are reported, with their row, column and value.  Other attributes are
+    text, kept as they are."""
+    from retentio.ingest.parse import parse_date
+
+    problems: list[dict[str, Any]] = []
+    out = []
+    for name in attributes.columns:
+        col = attributes[name]
+        values = col.drop_nulls()
+        if values.len() == 0 or values.str.contains(_DATE_SHAPE).mean() < 0.8:  # type: ignore[operator]
+            out.append(col)
+            continue
+        p = parse_date(col, ctx.date_order, ctx.date_formats.get(name))
+        amb = p.ambiguous if p.ambiguous is not None else pl.Series([False] * len(col))
+        wrong = (p.bad | amb).fill_null(False)
+        for i in np.flatnonzero(wrong.to_numpy()).tolist():
+            problems.append({
+                "row_number": row_numbers[i],
+                "column": headers.get(name, name),
+                "value": col[i],
+                "reason": "ambiguous_date" if amb[i] else "bad_date",
+                "detail": f"{headers.get(name, name)} holds dates and this value is not one"
+                + (" (a day/month date while date_order is iso)" if amb[i] else "")
+                + ": the attribute was not kept for this account; fix the value and import the file again",
+            })
+        out.append(p.values.dt.strftime("%Y-%m-%d").rename(name))
+    return (pl.DataFrame(out) if out else attributes), problems
 
 
 def _attributes(good: pl.DataFrame, attributes: pl.DataFrame, index: pl.Series) -> pa.Table:

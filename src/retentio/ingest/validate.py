@@ -53,7 +53,13 @@ REASONS: dict[str, str] = {
     "unsupported_interval": "weekly or daily billing has no whole number of months: convert it with a mapping file",
     "inactive_status": "an export line that is not a subscription (never paid): nothing to import",
     "unsupported_status": "a status the importer does not know: fix the value",
+    "unknown_coupon": "a billing line names a coupon whose terms are not known: describe it under coupons: in a mapping file",
+    "bad_kind": "kind must be recurring, usage, one_off or discount (empty = recurring)",
 }
+
+# Line kinds (metrics.md §2) and the spellings read as each.
+LINE_KINDS = {"recurring": "recurring", "usage": "usage", "one_off": "one_off", "one-off": "one_off", "oneoff": "one_off",
+              "one off": "one_off", "discount": "discount"}
 
 
 @dataclass
@@ -156,8 +162,20 @@ def _rules(entity: Entity, t: pl.DataFrame, ctx: Context) -> list[Check]:
     if name == "subscriptions":
         add("bad_billing_period", "billing_period_months", t["billing_period_months"] < 1,
             "billing_period_months must be a whole number >= 1 (1 = monthly, 12 = annual): fix the value")
-        add("negative_amount", "amount", t["amount"] < 0,
-            "a subscription amount cannot be negative: remove refunds and credits from the file, or fix the sign")
+        raw_kind = t["kind"]
+        kind = raw_kind.str.to_lowercase().replace_strict(LINE_KINDS, default=None, return_dtype=pl.String)
+        add("bad_kind", "kind", raw_kind.is_not_null() & kind.is_null(),
+            "kind must be recurring, usage, one_off or discount (empty = recurring): fix the value", raw_kind)
+        t.replace_column(t.get_column_index("kind"), kind)  # empty stays empty: recurring
+        # A discount line is a negative recurring amount (metrics.md §2): its amount is stored
+        # negative whatever the sign it was written with (-20 and 20 are both a 20 discount).
+        is_discount = (kind == "discount").fill_null(False)
+        t.replace_column(t.get_column_index("amount"), pl.select(
+            pl.when(pl.lit(is_discount)).then(-pl.lit(t["amount"]).abs()).otherwise(pl.lit(t["amount"]))
+        ).to_series().rename("amount"))
+        add("negative_amount", "amount", ~is_discount & (t["amount"] < 0),
+            "a subscription amount cannot be negative (but on a discount line, kind = discount): remove refunds "
+            "and credits from the file, or fix the sign")
         add("negative_value", "quantity", t["quantity"] < 0, "quantity cannot be negative: fix the value")
         add("end_before_start", "end_date", t["end_date"] <= t["start_date"],
             "end_date must be after start_date (end_date is the first day without service): fix one of them")
