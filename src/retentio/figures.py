@@ -218,6 +218,7 @@ DIMENSIONS = frozenset({
     "flagged", "value_before_paid", "horizon", "benchmark", "months", "verdict", "ci_method", "benchmarks",
     "key_features", "to_date", "in_progress", "as_of", "group", "overall", "groups", "rows", "accounts",
     "features", "summary", "per_milestone", "topics", "excluded", "left_out", "missing_components",
+    "model",  # the sentiment model that scored the texts (docs/sentiment.md)
 })
 
 

@@ -129,9 +129,9 @@ WIDTH = 80
 
 def fmt(key: str, v: Any, currency: str = "") -> str:
     """A value as a table shows it, by the unit of its figure (rates in %, money 2 decimals)."""
-    from retentio.figures import format_value
+    from retentio.figures import format_value, unit_of
 
-    unit = _unit(key)
+    unit = unit_of(key)
     if unit is not None and not isinstance(v, (str, list)):
         return format_value(v, unit, "" if unit == "money" else currency)
     if isinstance(v, list):
