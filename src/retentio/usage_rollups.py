@@ -31,13 +31,16 @@ DAILY_COLUMNS = (("account_id", "VARCHAR"), ("user_id", "VARCHAR"), ("day", "DAT
 DAILY_ACTIVE_COLUMNS = (("account_id", "VARCHAR"), ("day", "DATE"), ("users", "BIGINT"))
 
 
+def duration_ms() -> nw.Expr:
+    """An event's duration in whole milliseconds (floor, identical on every engine), 0 when
+    not measured."""
+    return (nw.col("duration_seconds").fill_null(0.0) * 1000).floor().cast(nw.Int64)
+
+
 def daily_rollup(events: nw.LazyFrame) -> nw.LazyFrame:
     """Raw usage events -> the ``usage_daily`` rollup."""
     return (
-        events.with_columns(
-            nw.col("timestamp").dt.date().alias("day"),
-            (nw.col("duration_seconds").fill_null(0.0) * 1000).floor().cast(nw.Int64).alias("_ms"),
-        )
+        events.with_columns(nw.col("timestamp").dt.date().alias("day"), duration_ms().alias("_ms"))
         .group_by("account_id", "user_id", "day", "feature", drop_null_keys=False)
         .agg(nw.len().cast(nw.Int64).alias("events"), nw.col("_ms").sum().cast(nw.Int64).alias("duration_ms"))
     )

@@ -175,7 +175,8 @@ def _window_frame(engine: Engine, days: list[date], length: int, slots: int = 1)
 
 def _usage_features(engine: Engine, settings: Settings, days: list[date], customers: pl.DataFrame) -> pl.DataFrame:
     from retentio.engagement._common import day_of
-    from retentio.engagement.usage import _duration_ms, active_users
+    from retentio.engagement.usage import active_users
+    from retentio.usage_rollups import duration_ms
 
     trailing = settings.model_copy(deep=True)
     trailing.engagement.active_window = "trailing"  # a calendar week can reach past the day
@@ -204,7 +205,7 @@ def _usage_features(engine: Engine, settings: Settings, days: list[date], custom
     kev = cur30.filter(~nw.col("feature").is_null())
     if keys:
         kev = kev.filter(nw.col("feature").is_in(keys))
-    kt = engine.collect(kev.with_columns(_duration_ms().alias("ms")).group_by("point", "account_id")
+    kt = engine.collect(kev.with_columns(duration_ms().alias("ms")).group_by("point", "account_id")
                         .agg(nw.col("ms").sum().cast(nw.Int64).alias("ms")))
     c = counts.rename({"point": "day"})
     e30 = c.filter(pl.col("slot") == 0).select("account_id", "day", pl.col("n").cast(pl.Float64).alias("events_30d"))
