@@ -281,7 +281,9 @@ def cohorts(request: Request, measure: Annotated[str, Query(pattern="^(mrr|logos
     width = max((len(r["values"]) for r in rows), default=0)
     z = [[(r["values"][k] * 100 if k < len(r["values"]) and r["values"][k] is not None else None) for k in range(width)] for r in rows]
     heat = {"data": [{"type": "heatmap", "z": z, "x": list(range(width)), "y": [f"{r['cohort']} ({r['size']})" for r in rows],
-                      "colorscale": [[0, "#c62828"], [0.45, "#ffcc80"], [0.625, "#f1f8e9"], [1, "#1b5e20"]],  # 100 % light, losses red, gains green "zmin": 50, "zmax": 130, "hoverongaps": False,
+                      # 100 % light, losses red, gains green
+                      "colorscale": [[0, "#c62828"], [0.45, "#ffcc80"], [0.625, "#f1f8e9"], [1, "#1b5e20"]],
+                      "zmin": 50, "zmax": 130, "hoverongaps": False,
                       "colorbar": {"title": {"text": "%"}}}],
             "layout": {"margin": {"t": 10, "r": 10, "b": 50, "l": 110}, "height": 640,
                        "xaxis": {"title": {"text": "age (months)" if grain == "month" else "age (quarters)"}},
@@ -297,10 +299,14 @@ def segments(request: Request, by: Annotated[str, Query(max_length=100)] = "indu
     ws = _ws(request)
     fig = _cached(request, "metrics_by", {"period": period, "by": by}, lambda: ws.metrics(period, by=by))
     attrs = sorted({a for a, _ in segment_options(request)} | {"touch", "plan", "cohort", "churn_reason"})
-    rows = [{"group": g, **{k: f.get(k) for k in ("mrr", "customers", "customer_churn_rate", "gross_mrr_churn_rate",
-                                                  "nrr", "grr", "arpa", "quick_ratio")},
-             "churned_mrr": (f.get("movements") or {}).get("churn")} for g, f in fig["groups"].items()]
-    return render(request, "segments.html", user=user, rows=rows, by=by, period=period, attrs=attrs, fig=fig,
+    keys = ("mrr", "customers", "customer_churn_rate", "gross_mrr_churn_rate", "nrr", "grr", "arpa", "quick_ratio")
+
+    def row(g, f):
+        return {"group": g, **{k: f.get(k) for k in keys}, "churned_mrr": (f.get("movements") or {}).get("churn")}
+
+    rows = [row(g, f) for g, f in fig["groups"].items()]
+    total = row("total", fig["overall"]) if fig.get("overall") else None
+    return render(request, "segments.html", user=user, rows=rows, total=total, by=by, period=period, attrs=attrs, fig=fig,
                   periods=period_options())
 
 
