@@ -228,9 +228,19 @@ def explain(request: Request, metric: str, period: Annotated[str, Query(max_leng
     e = _cached(request, "explain", {"metric": metric, "period": period, "filter": filters, "top": 20},
                 lambda: ws.explain(metric, period, filters=filters, top=20))
     kind = dict(KPIS).get(metric) or ("pct" if metric.endswith(("_rate", "_share")) or metric in ("crr", "gross_margin")
-                                      else "ratio")
+                                      else "money" if _is_money(metric) else "ratio")
     names = _names(ws, [r["account_id"] for r in e.get("accounts", []) if "account_id" in r])
-    return render(request, "explain.html", user=user, e=e, period=period, segment=segment or "", kind=kind, names=names)
+    # the account rows carry account_name (shown in the account link) and csm
+    cols = [c for c in (e.accounts[0] if e.accounts else {}) if not (c == "account_name" and "account_id" in e.accounts[0])]
+    return render(request, "explain.html", user=user, e=e, period=period, segment=segment or "", kind=kind, names=names,
+                  cols=cols, is_money=_is_money)
+
+
+def _is_money(key: str) -> bool:
+    """An input or column of an explanation that is an amount of money (shown with the currency)."""
+    from retentio.figures import unit_of
+
+    return unit_of(key) == "money" or "mrr" in key or key in ("change", "amount", "arpa", "revenue", "cost")
 
 
 @router.get("/movements")
