@@ -250,12 +250,15 @@ def movements_page(request: Request, period: Annotated[str, Query(max_length=40)
     user = web_user(request)
     ws = _ws(request)
     filters = _filter_arg(segment)
-    rows = _cached(request, "movements", {"period": period, "type": type, "filter": filters},
-                   lambda: ws.movements(period, type=type, filters=filters))
-    rows = sorted(rows, key=lambda r: -abs(r["amount"]))[:500]
+    from retentio.output import movements_result
+
+    # = GET /api/v1/movements?limit=500: the largest 500 (amounts are sizes), and how many in all
+    data = _cached(request, "movements", {"period": period, "type": type, "filter": filters, "limit": 500},
+                   lambda: movements_result(ws, period, type=type, filters=filters, limit=500))
+    rows = data["rows"]
     names = _names(ws, [r["account_id"] for r in rows])
     return render(request, "movements.html", user=user, rows=rows, names=names, period=period, type=type or "",
-                  segment=segment or "")
+                  segment=segment or "", count=data["count"], shown=data["shown"])
 
 
 def _bridge_range(fig: dict) -> list[float]:
