@@ -209,10 +209,13 @@ def overview(request: Request, period: Annotated[str, Query(max_length=40)] = "l
                   "y": [r["mrr"] for r in series], "line": {"color": "#1565c0"}}],
         "layout": {"margin": {"t": 10, "r": 10, "b": 40, "l": 70}, "height": 300, "showlegend": False},
     }
+    from retentio.output import rounded
+
+    shown = rounded(fig.to_dict())  # the values of metrics --format json (rates 4 significant digits)
     kpis = []
     for key, kind in KPIS:
         b = fig.get("benchmarks", {}).get(key)
-        kpis.append({"key": key, "kind": kind, "value": fig.get(key), "status": b["status"] if b else None,
+        kpis.append({"key": key, "kind": kind, "value": shown.get(key), "status": b["status"] if b else None,
                      "reference": b["reference"] if b else None})
     return render(request, "overview.html", user=user, fig=fig, kpis=kpis, period=period, segment=segment or "",
                   segments=segment_options(request), periods=period_options(), waterfall=waterfall, trend=trend,
