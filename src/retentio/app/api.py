@@ -188,6 +188,14 @@ def satisfaction(request: Request, user: User, metric: Literal["nps", "csat", "t
         as_of=as_of)[2])
 
 
+@router.get("/analyze/nps-vs-churn", tags=["figures"], summary="= retentio analyze nps-vs-churn --format json")
+def nps_vs_churn(request: Request, user: User, months: Annotated[int, Query(ge=1, le=60)] = 6,
+                 as_of: AsOfQ = None) -> Response:
+    """Do detractors churn more than promoters in the ``months`` after their answer?"""
+    return figure(request, "nps_vs_churn", {"months": months, "as_of": _day(as_of)},
+                  lambda: _ws(request).nps_vs_churn(months, as_of))
+
+
 # -- accounts ------------------------------------------------------------------------------------
 Band = Literal["red", "yellow", "green", "thriving"]
 Sort = Literal["name", "mrr", "health", "renewal", "last_activity", "nps", "csm"]
