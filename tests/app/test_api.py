@@ -123,6 +123,8 @@ def test_other_figures_equal_the_cli_json(client, tokens, app_workspace):
         _cli_json("satisfaction", "sentiment", "--period", "last-3", "--limit", "0", *w)
     assert client.get("/api/v1/satisfaction/csat?period=all&by=month", headers=h).json() == \
         _cli_json("satisfaction", "csat", "--period", "all", "--by", "month", *w)
+    assert client.get("/api/v1/engagement/onboarding?period=last-12&by=industry", headers=h).json() == \
+        _cli_json("engagement", "onboarding", "--period", "last-12", "--by", "industry", *w)
     assert client.get("/api/v1/analyze/nps-vs-churn?months=3", headers=h).json() == \
         _cli_json("analyze", "nps-vs-churn", "--months", "3", *w)
     assert client.get("/api/v1/metrics?period=2024-01&as_of=2024-03-15", headers=h).json() == \

@@ -159,7 +159,7 @@ EngagementMetric = Literal["usage", "adoption", "key-time", "lifecycle", "ces", 
 
 @router.get("/engagement/{metric}", tags=["figures"], summary="= retentio engagement METRIC --format json")
 def engagement(request: Request, user: User, metric: EngagementMetric, period: Period = "last",
-               by: Annotated[list[str] | None, Query(description="ttfv, onboarding, trials: account, month or an attribute")] = None,
+               by: Annotated[str | None, Query(max_length=100, description="ttfv, onboarding, trials: an account attribute")] = None,
                daily: bool = False, overall: bool = False, limit: Limit = 20, sort: SortQ = None,
                as_of: AsOfQ = None) -> Response:
     """usage, key-time and ces are lists of accounts: sorted by ``sort`` and cut to ``limit``."""

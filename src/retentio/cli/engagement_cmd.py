@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from retentio.cli.common import (AsOfOpt, EngineOpt, FormatOpt, LimitOpt, OutputFormat, SortOpt, WorkspaceOpt, console,
-                                 fmt, limited, open_workspace, print_csv, print_json, print_more, print_table)
+                                 fmt, open_workspace, print_csv, print_json, print_more, print_table)
 from retentio.cli.main import app
+from retentio.output import ENGAGEMENT_LISTS, ENGAGEMENT_ROWS
 from retentio.clock import PERIOD_HELP
 
 engagement_app = typer.Typer(help="Engagement and adoption: DAU/WAU/MAU, stickiness, adoption, lifecycle, CES, TTFV, onboarding, trials.",
@@ -24,10 +25,9 @@ PeriodOpt = Annotated[str, typer.Option("--period", "-p", help=f"Period: {PERIOD
 ByOpt = Annotated[str | None, typer.Option("--by", help="Account attribute to group by (ttfv, onboarding, trials).")]
 
 # Which list of a result is the table of --format table and csv; which are lists of accounts
-# (limited and sortable).
-from retentio.output import ENGAGEMENT_LISTS as ACCOUNT_LISTS  # noqa: E402
-from retentio.output import ENGAGEMENT_ROWS as MAIN_ROWS  # noqa: E402
-
+# (limited and sortable): retentio.output, shared with the REST API.
+ACCOUNT_LISTS = ENGAGEMENT_LISTS
+MAIN_ROWS = ENGAGEMENT_ROWS
 # Columns a table leaves out (in csv and json they are all there).
 TABLE_COLUMNS = {
     "usage": ["account_name", "date", "dau", "wau", "mau", "stickiness_wau_mau", "mau_per_seat", "csm"],
