@@ -18,7 +18,8 @@ from typing import Any
 
 from retentio.errors import UsageError
 
-__all__ = ["dumps", "metrics_result", "rounded"]
+__all__ = ["dumps", "engagement_result", "limited", "listing", "metrics_result", "movements_result", "rounded",
+           "satisfaction_result"]
 
 
 def rounded(data: Any, prefix: str = "") -> Any:
@@ -64,3 +65,79 @@ def metrics_result(ws, period: str, *, by: str | None = None, filters: dict[str,
                              details={"parameter": "by"})
         return ws.metrics_series(period, filters=filters, as_of=as_of)
     return ws.metrics(period, by=by, filters=filters, as_of=as_of)
+
+
+def limited(rows: list[dict[str, Any]], limit: int, sort: str | None) -> list[dict[str, Any]]:
+    """The rows sorted by ``sort`` (a column; -column: descending) and cut to ``limit`` (0: all)."""
+    if limit < 0:
+        raise UsageError(f"--limit {limit}: must be 0 (all) or more", hint="e.g. --limit 20",
+                         details={"parameter": "limit"})
+    if sort:
+        col = sort.lstrip("-")
+        if rows and col not in rows[0]:
+            raise UsageError(f"--sort {sort!r}: no such column", hint="sort by one of: " + ", ".join(rows[0]),
+                             details={"parameter": "sort"})
+        present = [r for r in rows if r.get(col) is not None]
+        absent = [r for r in rows if r.get(col) is None]
+        rows = sorted(present, key=lambda r: r[col], reverse=sort.startswith("-")) + absent
+    return rows if limit == 0 else rows[:limit]
+
+
+def listing(result: Any, rows_key: str, limit: int | None, sort: str | None) -> dict[str, Any]:
+    """A result whose list ``rows_key`` is sorted and cut to ``limit``, with ``shown`` (rows
+    kept) and ``count`` (rows in all); ``limit`` None: the result as it is."""
+    data = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    if limit is None:
+        return data
+    all_rows = [dict(r) for r in data.get(rows_key) or []]
+    rows = limited(all_rows, limit, sort)
+    return {**data, rows_key: rows, "shown": len(rows), "count": len(all_rows)}
+
+
+def movements_result(ws, period: str, *, type: str | None = None, filters: dict[str, str] | None = None,
+                     limit: int = 20, sort: str | None = None, as_of: date | str | None = None) -> dict[str, Any]:
+    """``retentio movements`` as data: the period's movements sorted (default: largest amount
+    first) and cut to ``limit`` (0: all); ``count`` is the number of movements in all."""
+    res = ws.movements(period, type=type, filters=filters, as_of=as_of)
+    return listing(res, "rows", limit, sort or "-amount")
+
+
+# Which list of an engagement result is its table, and which of them are lists of accounts
+# (sorted and cut to a limit).
+ENGAGEMENT_ROWS = {"usage": "rows", "adoption": "features", "key-time": "rows", "lifecycle": "summary", "ces": "rows",
+                   "ttfv": "groups", "onboarding": "groups", "trials": "groups"}
+ENGAGEMENT_LISTS = {"usage", "key-time", "ces"}
+
+
+def engagement_result(ws, metric: str, *, period: str = "last", by: list[str] | str | None = None,
+                      limit: int = 20, sort: str | None = None, as_of: date | str | None = None,
+                      **kw: Any) -> tuple[Any, dict[str, Any]]:
+    """``retentio engagement METRIC`` as data: (the service result, its JSON shape: account
+    lists sorted and cut to ``limit`` with ``shown`` and ``count``)."""
+    res = ws.engagement(metric, period=period, by=by, as_of=as_of, **kw)
+    return res, listing(res, ENGAGEMENT_ROWS[metric], limit if metric in ENGAGEMENT_LISTS else None, sort)
+
+
+def satisfaction_result(ws, metric: str, *, period: str | None = "last", by: list[str] | None = None,
+                        texts: bool = False, flagged: bool = False, limit: int = 20, sort: str | None = None,
+                        as_of: date | str | None = None) -> tuple[Any, str, dict[str, Any]]:
+    """``retentio satisfaction METRIC`` as data: (the service result, the key of its table,
+    its JSON shape).  nps and csat: one row per group then a total row (``by``), or the one
+    overall row; sentiment: its rows (``flagged``: only the drops) sorted and cut to ``limit``."""
+    if period == "all":
+        period = None
+    if metric in ("nps", "csat"):
+        res = ws.satisfaction(metric, period=period, by=by, as_of=as_of)
+        d = res.to_dict() if hasattr(res, "to_dict") else dict(res)
+        if by:
+            return res, "groups", {**d, "groups": [*d["groups"], {**{b: "total" for b in by}, **d["overall"]}]}
+        return res, "rows", {**d, "rows": [d["overall"]]}
+    if metric == "tickets":
+        res = ws.satisfaction("tickets", period=period, as_of=as_of)
+        return res, "topics", listing(res, "topics", None, None)
+    if metric == "sentiment":
+        res = ws.satisfaction("sentiment", period=period, texts=texts, as_of=as_of)
+        key = "flagged" if flagged else "rows"
+        return res, key, listing(res, key, limit, sort)
+    raise UsageError(f"satisfaction metric {metric!r} unknown", hint="one of: nps, csat, tickets, sentiment",
+                     details={"parameter": "metric"})

@@ -17,7 +17,7 @@ cli_main._load_commands()
 PROTECTED = [
     ("GET", "/api/v1/me"), ("GET", "/api/v1/metrics?period=last"), ("GET", "/api/v1/movements?period=last"),
     ("GET", "/api/v1/explain/nrr?period=last"), ("GET", "/api/v1/cohorts"), ("GET", "/api/v1/engagement/usage"),
-    ("GET", "/api/v1/satisfaction/nps"), ("GET", "/api/v1/accounts"), ("GET", "/api/v1/accounts/X"),
+    ("GET", "/api/v1/satisfaction/nps"), ("GET", "/api/v1/analyze/nps-vs-churn"), ("GET", "/api/v1/accounts"), ("GET", "/api/v1/accounts/X"),
     ("GET", "/api/v1/health-scores"), ("GET", "/api/v1/health-scores/history?account_id=X"), ("GET", "/api/v1/health-scores/backtest"),
     ("GET", "/api/v1/health-scores/X/explain"),
     ("GET", "/api/v1/tasks"), ("POST", "/api/v1/tasks"), ("PATCH", "/api/v1/tasks/1"), ("GET", "/api/v1/accounts/X/notes"),
@@ -114,6 +114,21 @@ def test_other_figures_equal_the_cli_json(client, tokens, app_workspace):
         _cli_json("satisfaction", "nps", "--period", "all", *w)
     assert client.get("/api/v1/engagement/lifecycle?period=last", headers=h).json() == \
         _cli_json("engagement", "lifecycle", "--period", "last", *w)
+    # the same limit, sort and as_of give the same lists (shown / count)
+    assert client.get("/api/v1/movements?period=last&limit=3&sort=account_name", headers=h).json() == \
+        _cli_json("movements", "--period", "last", "--limit", "3", "--sort", "account_name", *w)
+    assert client.get("/api/v1/engagement/ces?period=last&limit=5&sort=-ces", headers=h).json() == \
+        _cli_json("engagement", "ces", "--period", "last", "--limit", "5", "--sort=-ces", *w)
+    assert client.get("/api/v1/satisfaction/sentiment?period=last-3&limit=0", headers=h).json() == \
+        _cli_json("satisfaction", "sentiment", "--period", "last-3", "--limit", "0", *w)
+    assert client.get("/api/v1/satisfaction/csat?period=all&by=month", headers=h).json() == \
+        _cli_json("satisfaction", "csat", "--period", "all", "--by", "month", *w)
+    assert client.get("/api/v1/engagement/onboarding?period=last-12&by=industry", headers=h).json() == \
+        _cli_json("engagement", "onboarding", "--period", "last-12", "--by", "industry", *w)
+    assert client.get("/api/v1/analyze/nps-vs-churn?months=3", headers=h).json() == \
+        _cli_json("analyze", "nps-vs-churn", "--months", "3", *w)
+    assert client.get("/api/v1/metrics?period=2024-01&as_of=2024-03-15", headers=h).json() == \
+        _cli_json("metrics", "--period", "2024-01", "--as-of", "2024-03-15", *w)
 
 
 def test_figure_errors_in_the_error_shape(client, tokens):

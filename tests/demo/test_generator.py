@@ -59,6 +59,9 @@ def test_default_end_month_is_last_complete_month():
     # 15 Jan 2025 -> the last complete month is December 2024; 1 Mar 2025 -> February 2025.
     assert default_end_month(date(2025, 1, 15)) == "2024-12"
     assert default_end_month(date(2025, 3, 1)) == "2025-02"
+    # on a month's last day the clock counts that month complete (clock.last_complete_month)
+    assert default_end_month(date(2025, 1, 31)) == "2025-01"
+    assert default_end_month(date(2024, 2, 29)) == "2024-02"
 
 
 def test_bad_arguments_are_usage_errors():

@@ -102,42 +102,56 @@ def me(user: User) -> dict:
 
 
 # -- figures (same JSON as the CLI) ---------------------------------------------------------------
+AsOfQ = Annotated[date | None, Query(description="Day of the question (default today); the CLI's --as-of.")]
+Limit = Annotated[int, Query(ge=0, le=1_000_000, description="Rows to return (0: all); the CLI's --limit.")]
+SortQ = Annotated[str | None, Query(max_length=100, description="A column; -column: descending (the CLI's --sort).")]
+
+
+def _day(as_of: date | None) -> str | None:
+    return None if as_of is None else as_of.isoformat()
+
+
 @router.get("/metrics", tags=["figures"], summary="= retentio metrics --period P [--by A] [--filter ..] [--series] --format json")
 def metrics(request: Request, user: User, period: Period, by: Annotated[str | None, Query(max_length=100)] = None,
-            filter: Filter = None, series: bool = False) -> Response:
+            filter: Filter = None, series: bool = False, as_of: AsOfQ = None) -> Response:
     from retentio.output import metrics_result
 
     f = _filters(filter)
-    return figure(request, "metrics", {"period": period, "by": by, "filter": f, "series": series},
-                  lambda: metrics_result(_ws(request), period, by=by, filters=f, series=series))
+    return figure(request, "metrics", {"period": period, "by": by, "filter": f, "series": series, "as_of": _day(as_of)},
+                  lambda: metrics_result(_ws(request), period, by=by, filters=f, series=series, as_of=as_of))
 
 
 @router.get("/movements", tags=["figures"], summary="= retentio movements --format json")
 def movements(request: Request, user: User, period: Period,
               type: Annotated[Literal["new", "expansion", "contraction", "churn", "reactivation"] | None, Query()] = None,
-              filter: Filter = None) -> Response:
+              filter: Filter = None, limit: Limit = 20, sort: SortQ = None, as_of: AsOfQ = None) -> Response:
+    from retentio.output import movements_result
+
     f = _filters(filter)
-    return figure(request, "movements", {"period": period, "type": type, "filter": f},
-                  lambda: _ws(request).movements(period, type=type, filters=f))
+    args = {"period": period, "type": type, "filter": f, "limit": limit, "sort": sort, "as_of": _day(as_of)}
+    return figure(request, "movements", args, lambda: movements_result(
+        _ws(request), period, type=type, filters=f, limit=limit, sort=sort, as_of=as_of))
 
 
 @router.get("/explain/{metric}", tags=["figures"], summary="= retentio explain METRIC --format json")
 def explain(request: Request, user: User, metric: Annotated[str, PathParam(max_length=100)], period: Period,
-            filter: Filter = None, top: Annotated[int, Query(ge=1, le=1000)] = 10) -> Response:
+            filter: Filter = None, top: Annotated[int, Query(ge=0, le=1000)] = 10, as_of: AsOfQ = None) -> Response:
     f = _filters(filter)
-    return figure(request, "explain", {"metric": metric, "period": period, "filter": f, "top": top},
-                  lambda: _ws(request).explain(metric, period, filters=f, top=top))
+    return figure(request, "explain", {"metric": metric, "period": period, "filter": f, "top": top, "as_of": _day(as_of)},
+                  lambda: _ws(request).explain(metric, period, filters=f, top=top, as_of=as_of))
 
 
 @router.get("/cohorts", tags=["figures"], summary="= retentio cohorts --format json")
 def cohorts(request: Request, user: User, grain: Literal["month", "quarter"] = "month",
             measure: Literal["mrr", "logos", "arpa"] = "mrr", values: Literal["relative", "absolute"] = "relative",
             segment: Annotated[str | None, Query(max_length=100)] = None,
-            through: Annotated[str | None, Query(max_length=20)] = None, filter: Filter = None) -> Response:
+            through: Annotated[str | None, Query(max_length=20)] = None, filter: Filter = None,
+            as_of: AsOfQ = None) -> Response:
     f = _filters(filter)
-    args = {"grain": grain, "measure": measure, "values": values, "segment": segment, "through": through, "filter": f}
+    args = {"grain": grain, "measure": measure, "values": values, "segment": segment, "through": through, "filter": f,
+            "as_of": _day(as_of)}
     return figure(request, "cohorts", args, lambda: _ws(request).cohorts(
-        grain=grain, measure=measure, values=values, segment=segment, through=through, filters=f))
+        grain=grain, measure=measure, values=values, segment=segment, through=through, filters=f, as_of=as_of))
 
 
 EngagementMetric = Literal["usage", "adoption", "key-time", "lifecycle", "ces", "ttfv", "onboarding", "trials"]
@@ -145,20 +159,41 @@ EngagementMetric = Literal["usage", "adoption", "key-time", "lifecycle", "ces", 
 
 @router.get("/engagement/{metric}", tags=["figures"], summary="= retentio engagement METRIC --format json")
 def engagement(request: Request, user: User, metric: EngagementMetric, period: Period = "last",
-               by: Annotated[str | None, Query(max_length=100)] = None, daily: bool = False, overall: bool = False) -> Response:
+               by: Annotated[str | None, Query(max_length=100, description="ttfv, onboarding, trials: an account attribute")] = None,
+               daily: bool = False, overall: bool = False, limit: Limit = 20, sort: SortQ = None,
+               as_of: AsOfQ = None) -> Response:
+    """usage, key-time and ces are lists of accounts: sorted by ``sort`` and cut to ``limit``."""
+    from retentio.output import engagement_result
+
     kw: dict[str, Any] = {"daily": daily, "per_account": not overall} if metric == "usage" else {}
-    return figure(request, "engagement", {"metric": metric, "period": period, "by": by, **kw},
-                  lambda: _ws(request).engagement(metric, period=period, by=None if metric == "usage" else by, **kw))
+    grouped = by if metric in ("ttfv", "onboarding", "trials") else None
+    args = {"metric": metric, "period": period, "by": grouped, "limit": limit, "sort": sort, "as_of": _day(as_of), **kw}
+    return figure(request, "engagement", args, lambda: engagement_result(
+        _ws(request), metric, period=period, by=grouped, limit=limit, sort=sort, as_of=as_of, **kw)[1])
 
 
 @router.get("/satisfaction/{metric}", tags=["figures"], summary="= retentio satisfaction METRIC --format json")
 def satisfaction(request: Request, user: User, metric: Literal["nps", "csat", "tickets", "sentiment"],
                  period: Annotated[str, Query(max_length=40, description="as for metrics, or 'all' (nps, csat)")] = "last",
-                 by: Annotated[list[str] | None, Query()] = None, texts: bool = False) -> Response:
-    p = None if period == "all" else period
-    kw: dict[str, Any] = {"by": by} if metric in ("nps", "csat") else {"texts": texts} if metric == "sentiment" else {}
-    return figure(request, "satisfaction", {"metric": metric, "period": p, **kw},
-                  lambda: _ws(request).satisfaction(metric, period=p, **kw))
+                 by: Annotated[list[str] | None, Query()] = None, texts: bool = False, flagged: bool = False,
+                 limit: Limit = 20, sort: SortQ = None, as_of: AsOfQ = None) -> Response:
+    """sentiment is a list of account-months: sorted by ``sort`` and cut to ``limit``."""
+    from retentio.output import satisfaction_result
+
+    grouped = by if metric in ("nps", "csat") else None
+    args = {"metric": metric, "period": period, "by": grouped, "texts": texts, "flagged": flagged, "limit": limit,
+            "sort": sort, "as_of": _day(as_of)}
+    return figure(request, "satisfaction", args, lambda: satisfaction_result(
+        _ws(request), metric, period=period, by=grouped, texts=texts, flagged=flagged, limit=limit, sort=sort,
+        as_of=as_of)[2])
+
+
+@router.get("/analyze/nps-vs-churn", tags=["figures"], summary="= retentio analyze nps-vs-churn --format json")
+def nps_vs_churn(request: Request, user: User, months: Annotated[int, Query(ge=1, le=60)] = 6,
+                 as_of: AsOfQ = None) -> Response:
+    """Do detractors churn more than promoters in the ``months`` after their answer?"""
+    return figure(request, "nps_vs_churn", {"months": months, "as_of": _day(as_of)},
+                  lambda: _ws(request).nps_vs_churn(months, as_of))
 
 
 # -- accounts ------------------------------------------------------------------------------------

@@ -209,10 +209,13 @@ def overview(request: Request, period: Annotated[str, Query(max_length=40)] = "l
                   "y": [r["mrr"] for r in series], "line": {"color": "#1565c0"}}],
         "layout": {"margin": {"t": 10, "r": 10, "b": 40, "l": 70}, "height": 300, "showlegend": False},
     }
+    from retentio.output import rounded
+
+    shown = rounded(fig.to_dict())  # the values of metrics --format json (rates 4 significant digits)
     kpis = []
     for key, kind in KPIS:
         b = fig.get("benchmarks", {}).get(key)
-        kpis.append({"key": key, "kind": kind, "value": fig.get(key), "status": b["status"] if b else None,
+        kpis.append({"key": key, "kind": kind, "value": shown.get(key), "status": b["status"] if b else None,
                      "reference": b["reference"] if b else None})
     return render(request, "overview.html", user=user, fig=fig, kpis=kpis, period=period, segment=segment or "",
                   segments=segment_options(request), periods=period_options(), waterfall=waterfall, trend=trend,
@@ -228,9 +231,19 @@ def explain(request: Request, metric: str, period: Annotated[str, Query(max_leng
     e = _cached(request, "explain", {"metric": metric, "period": period, "filter": filters, "top": 20},
                 lambda: ws.explain(metric, period, filters=filters, top=20))
     kind = dict(KPIS).get(metric) or ("pct" if metric.endswith(("_rate", "_share")) or metric in ("crr", "gross_margin")
-                                      else "ratio")
+                                      else "money" if _is_money(metric) else "ratio")
     names = _names(ws, [r["account_id"] for r in e.get("accounts", []) if "account_id" in r])
-    return render(request, "explain.html", user=user, e=e, period=period, segment=segment or "", kind=kind, names=names)
+    # the account rows carry account_name (shown in the account link) and csm
+    cols = [c for c in (e.accounts[0] if e.accounts else {}) if not (c == "account_name" and "account_id" in e.accounts[0])]
+    return render(request, "explain.html", user=user, e=e, period=period, segment=segment or "", kind=kind, names=names,
+                  cols=cols, is_money=_is_money)
+
+
+def _is_money(key: str) -> bool:
+    """An input or column of an explanation that is an amount of money (shown with the currency)."""
+    from retentio.figures import unit_of
+
+    return unit_of(key) == "money" or "mrr" in key or key in ("change", "amount", "arpa", "revenue", "cost")
 
 
 @router.get("/movements")
@@ -240,12 +253,15 @@ def movements_page(request: Request, period: Annotated[str, Query(max_length=40)
     user = web_user(request)
     ws = _ws(request)
     filters = _filter_arg(segment)
-    rows = _cached(request, "movements", {"period": period, "type": type, "filter": filters},
-                   lambda: ws.movements(period, type=type, filters=filters))
-    rows = sorted(rows, key=lambda r: -abs(r["amount"]))[:500]
+    from retentio.output import movements_result
+
+    # = GET /api/v1/movements?limit=500: the largest 500 (amounts are sizes), and how many in all
+    data = _cached(request, "movements", {"period": period, "type": type, "filter": filters, "limit": 500},
+                   lambda: movements_result(ws, period, type=type, filters=filters, limit=500))
+    rows = data["rows"]
     names = _names(ws, [r["account_id"] for r in rows])
     return render(request, "movements.html", user=user, rows=rows, names=names, period=period, type=type or "",
-                  segment=segment or "")
+                  segment=segment or "", count=data["count"], shown=data["shown"])
 
 
 def _bridge_range(fig: dict) -> list[float]:
@@ -281,7 +297,9 @@ def cohorts(request: Request, measure: Annotated[str, Query(pattern="^(mrr|logos
     width = max((len(r["values"]) for r in rows), default=0)
     z = [[(r["values"][k] * 100 if k < len(r["values"]) and r["values"][k] is not None else None) for k in range(width)] for r in rows]
     heat = {"data": [{"type": "heatmap", "z": z, "x": list(range(width)), "y": [f"{r['cohort']} ({r['size']})" for r in rows],
-                      "colorscale": [[0, "#c62828"], [0.45, "#ffcc80"], [0.625, "#f1f8e9"], [1, "#1b5e20"]],  # 100 % light, losses red, gains green "zmin": 50, "zmax": 130, "hoverongaps": False,
+                      # 100 % light, losses red, gains green
+                      "colorscale": [[0, "#c62828"], [0.45, "#ffcc80"], [0.625, "#f1f8e9"], [1, "#1b5e20"]],
+                      "zmin": 50, "zmax": 130, "hoverongaps": False,
                       "colorbar": {"title": {"text": "%"}}}],
             "layout": {"margin": {"t": 10, "r": 10, "b": 50, "l": 110}, "height": 640,
                        "xaxis": {"title": {"text": "age (months)" if grain == "month" else "age (quarters)"}},
@@ -297,10 +315,14 @@ def segments(request: Request, by: Annotated[str, Query(max_length=100)] = "indu
     ws = _ws(request)
     fig = _cached(request, "metrics_by", {"period": period, "by": by}, lambda: ws.metrics(period, by=by))
     attrs = sorted({a for a, _ in segment_options(request)} | {"touch", "plan", "cohort", "churn_reason"})
-    rows = [{"group": g, **{k: f.get(k) for k in ("mrr", "customers", "customer_churn_rate", "gross_mrr_churn_rate",
-                                                  "nrr", "grr", "arpa", "quick_ratio")},
-             "churned_mrr": (f.get("movements") or {}).get("churn")} for g, f in fig["groups"].items()]
-    return render(request, "segments.html", user=user, rows=rows, by=by, period=period, attrs=attrs, fig=fig,
+    keys = ("mrr", "customers", "customer_churn_rate", "gross_mrr_churn_rate", "nrr", "grr", "arpa", "quick_ratio")
+
+    def row(g, f):
+        return {"group": g, **{k: f.get(k) for k in keys}, "churned_mrr": (f.get("movements") or {}).get("churn")}
+
+    rows = [row(g, f) for g, f in fig["groups"].items()]
+    total = row("total", fig["overall"]) if fig.get("overall") else None
+    return render(request, "segments.html", user=user, rows=rows, total=total, by=by, period=period, attrs=attrs, fig=fig,
                   periods=period_options())
 
 

@@ -82,6 +82,12 @@ def refuse(format: "OutputFormat", command: str, why: str) -> None:
 from retentio.output import _jsonable, dumps, rounded  # noqa: E402,F401
 
 
+def _unit(key: str) -> str | None:
+    from retentio.figures import unit_of
+
+    return unit_of(key)
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(dumps(data) + "\n")
 
@@ -185,18 +191,9 @@ def print_more(total: int, shown: int, what: str = "rows") -> None:
 
 def limited(rows: list[dict[str, Any]], limit: int, sort: str | None) -> list[dict[str, Any]]:
     """The rows sorted by ``sort`` (a column; -column: descending) and cut to ``limit`` (0: all)."""
-    from retentio.errors import UsageError
+    from retentio.output import limited as _limited
 
-    if limit < 0:
-        raise UsageError(f"--limit {limit}: must be 0 (all) or more", hint="e.g. --limit 20")
-    if sort:
-        col = sort.lstrip("-")
-        if rows and col not in rows[0]:
-            raise UsageError(f"--sort {sort!r}: no such column", hint="sort by one of: " + ", ".join(rows[0]))
-        present = [r for r in rows if r.get(col) is not None]
-        absent = [r for r in rows if r.get(col) is None]
-        rows = sorted(present, key=lambda r: r[col], reverse=sort.startswith("-")) + absent
-    return rows if limit == 0 else rows[:limit]
+    return _limited(rows, limit, sort)
 
 
 def fmt_value(v: Any) -> str:

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from retentio.cli.common import (AsOfOpt, EngineOpt, FormatOpt, LimitOpt, OutputFormat, SortOpt, WorkspaceOpt, console,
-                                 fmt, limited, open_workspace, print_csv, print_json, print_more, print_table)
+                                 fmt, open_workspace, print_csv, print_json, print_more, print_table)
 from retentio.cli.main import app
+from retentio.output import ENGAGEMENT_LISTS, ENGAGEMENT_ROWS
 from retentio.clock import PERIOD_HELP
 
 engagement_app = typer.Typer(help="Engagement and adoption: DAU/WAU/MAU, stickiness, adoption, lifecycle, CES, TTFV, onboarding, trials.",
@@ -23,11 +24,10 @@ app.add_typer(engagement_app, name="engagement")
 PeriodOpt = Annotated[str, typer.Option("--period", "-p", help=f"Period: {PERIOD_HELP}.")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="Account attribute to group by (ttfv, onboarding, trials).")]
 
-# Which list of a result is the table of --format table and csv.
-MAIN_ROWS = {"usage": "rows", "adoption": "features", "key-time": "rows", "lifecycle": "summary", "ces": "rows",
-             "ttfv": "groups", "onboarding": "groups", "trials": "groups"}
-# Lists of accounts: limited and sortable.
-ACCOUNT_LISTS = {"usage", "key-time", "ces"}
+# Which list of a result is the table of --format table and csv; which are lists of accounts
+# (limited and sortable): retentio.output, shared with the REST API.
+ACCOUNT_LISTS = ENGAGEMENT_LISTS
+MAIN_ROWS = ENGAGEMENT_ROWS
 # Columns a table leaves out (in csv and json they are all there).
 TABLE_COLUMNS = {
     "usage": ["account_name", "date", "dau", "wau", "mau", "stickiness_wau_mau", "mau_per_seat", "csm"],
@@ -37,12 +37,15 @@ TABLE_COLUMNS = {
 }
 
 
-def render(result: dict[str, Any], rows_key: str, format: OutputFormat, title: str, *, limit: int | None = None,
-           sort: str | None = None, columns: list[str] | None = None, notes: list[str] | None = None) -> None:
-    all_rows = result.get(rows_key) or []
-    rows = limited(list(all_rows), limit, sort) if limit is not None else list(all_rows)
+def render(data: dict[str, Any], rows_key: str, format: OutputFormat, title: str, *, listed: bool = False,
+           columns: list[str] | None = None, notes: list[str] | None = None) -> None:
+    """Print a result's JSON shape (``data``, from retentio.output) or its table ``rows_key``;
+    ``listed``: the rows were cut to a limit (``shown`` of ``count``)."""
+    result = data
+    rows = list(data.get(rows_key) or [])
+    limit = True if listed else None
     if format == OutputFormat.json:
-        print_json({**result, rows_key: rows, **({"shown": len(rows), "count": len(all_rows)} if limit is not None else {})})
+        print_json(data)
         return
     if format == OutputFormat.csv:
         print_csv(rows)
@@ -58,8 +61,8 @@ def render(result: dict[str, Any], rows_key: str, format: OutputFormat, title: s
         overall = None if overall == rows[0] else overall
     else:
         print_table(rows, cols, title=title, wrap=("account_name", "csm", "segment"))
-    if limit is not None:
-        print_more(len(all_rows), len(rows))
+    if listed:
+        print_more(data["count"], len(rows))
     if isinstance(overall, dict):
         console.print("overall: " + ", ".join(f"{k} {fmt(k, v)}" for k, v in overall.items()), highlight=False)
     for n in notes or []:
@@ -67,16 +70,19 @@ def render(result: dict[str, Any], rows_key: str, format: OutputFormat, title: s
 
 
 def _run(metric: str, workspace, engine, period, by, format, as_of, limit=None, sort=None, **kw) -> None:
+    from retentio.output import engagement_result
+
     ws = open_workspace(workspace, engine)
-    res = ws.engagement(metric, period=period, by=by, as_of=as_of, **kw)
+    res, data = engagement_result(ws, metric, period=period, by=by, as_of=as_of, limit=20 if limit is None else limit,
+                                  sort=sort, **kw)
     notes = []
     if res.get("to_date"):
         notes.append(f"{res['period']} is not complete at {res['as_of']}: figures to date")
     left = (res.get("overall") or {}).get("left_out") if isinstance(res.get("overall"), dict) else None
     if left:
         notes.append(f"{left} account(s) left out: their window has not ended at {res['as_of']} (in progress)")
-    render(res, MAIN_ROWS[metric], format, f"{metric} — {res.get('period', period)}",
-           limit=limit if metric in ACCOUNT_LISTS else None, sort=sort, columns=TABLE_COLUMNS.get(metric), notes=notes)
+    render(data, MAIN_ROWS[metric], format, f"{metric} — {res.get('period', period)}",
+           listed=metric in ACCOUNT_LISTS, columns=TABLE_COLUMNS.get(metric), notes=notes)
 
 
 @engagement_app.command("usage")

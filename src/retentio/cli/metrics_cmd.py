@@ -23,7 +23,6 @@ from retentio.cli.common import (
     WorkspaceOpt,
     console,
     fmt,
-    limited,
     open_workspace,
     print_csv,
     print_json,
@@ -184,11 +183,13 @@ def movements_cmd(
       retentio movements --period last-quarter --type contraction --sort=-amount --limit 5
       retentio movements --period 2024-Q1 --limit 0 --format csv > movements.csv
     """
+    from retentio.output import movements_result
+
     ws = open_workspace(workspace, engine, spark_master)
-    res = ws.movements(period, type=type, filters=parse_filters(filter), as_of=as_of)
-    rows = limited(list(res.rows), limit, sort or "-amount")
+    data = movements_result(ws, period, type=type, filters=parse_filters(filter), limit=limit, sort=sort, as_of=as_of)
+    rows = data["rows"]
     if format == OutputFormat.json:
-        print_json({**res.to_dict(), "shown": len(rows), "rows": rows})
+        print_json(data)
         return
     cols = ["month", "account_id", "account_name", "csm", "type", "mrr_start", "mrr_end", "amount"]
     flat = [
@@ -201,8 +202,9 @@ def movements_cmd(
         print_csv(flat, [*cols, "lines"])
         return
     print_table(flat, ["account_name", "month", "type", "mrr_start", "mrr_end", "amount", "csm", "account_id"],
-                title=f"MRR movements {res.period} ({len(res)}; money in {res.currency})", wrap=("account_name", "csm"))
-    print_more(len(res), len(rows), "movements")
+                title=f"MRR movements {data['period']} ({data['count']}; money in {data['currency']})",
+                wrap=("account_name", "csm"))
+    print_more(data["count"], len(rows), "movements")
 
 
 @app.command("explain")

@@ -25,14 +25,10 @@ def _p(period: str) -> str | None:
 
 
 def _survey(metric: str, workspace, engine, period, by, as_of, format) -> None:
-    res = open_workspace(workspace, engine).satisfaction(metric, period=_p(period), by=by, as_of=as_of)
-    title = f"{metric.upper()} — {res['period'] or 'all time'}"
-    if by:
-        # one row per group, then the total
-        res = {**res, "groups": [*res["groups"], {**{b: "total" for b in by}, **res["overall"]}]}
-        render(res, "groups", format, title)
-    else:
-        render({**res, "rows": [res["overall"]]}, "rows", format, title)
+    from retentio.output import satisfaction_result
+
+    res, key, data = satisfaction_result(open_workspace(workspace, engine), metric, period=period, by=by, as_of=as_of)
+    render(data, key, format, f"{metric.upper()} — {res['period'] or 'all time'}")
 
 
 @satisfaction_app.command("nps")
@@ -62,8 +58,10 @@ def tickets(workspace: WorkspaceOpt = None, engine: EngineOpt = None, period: Pe
 
     Example: retentio satisfaction tickets -w acme -p last-3
     """
-    res = open_workspace(workspace, engine).satisfaction("tickets", period=period, as_of=as_of)
-    render(res, "topics", format, f"Tickets by topic — {res['period']} (backlog at {res['backlog_date']})")
+    from retentio.output import satisfaction_result
+
+    res, key, data = satisfaction_result(open_workspace(workspace, engine), "tickets", period=period, as_of=as_of)
+    render(data, key, format, f"Tickets by topic — {res['period']} (backlog at {res['backlog_date']})")
 
 
 @satisfaction_app.command("sentiment")
@@ -76,8 +74,11 @@ def sentiment(workspace: WorkspaceOpt = None, engine: EngineOpt = None, period: 
 
     Example: retentio satisfaction sentiment -w acme -p last-6 --flagged
     """
-    res = open_workspace(workspace, engine).satisfaction("sentiment", period=period, texts=texts, as_of=as_of)
-    render(res, "flagged" if flagged else "rows", format, f"Sentiment — {res['period']} — {res['model']}", limit=limit, sort=sort,
+    from retentio.output import satisfaction_result
+
+    res, key, data = satisfaction_result(open_workspace(workspace, engine), "sentiment", period=period, texts=texts,
+                                         flagged=flagged, limit=limit, sort=sort, as_of=as_of)
+    render(data, key, format, f"Sentiment — {res['period']} — {res['model']}", listed=True,
            columns=["account_name", "month", "texts", "mean_score", "previous_mean_score", "drop", "flagged", "csm"])
 
 

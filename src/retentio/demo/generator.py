@@ -142,12 +142,13 @@ def _month_index(ym: str) -> int:
 
 
 def default_end_month(today: date | None = None) -> str:
-    """The last complete calendar month before ``today``."""
+    """The last complete calendar month on ``today``, as the clock counts it (a month is
+    complete on its last day), so that "last" figures and the demo data end together."""
+    from retentio.clock import last_complete_month
     from retentio.clock import today as real_today
 
-    today = today or real_today()
-    idx = today.year * 12 + today.month - 1 - 1
-    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
+    y, m = last_complete_month(today or real_today())
+    return f"{y:04d}-{m:02d}"
 
 
 def check_arguments(*, accounts: int, months: int, end_month: str | None, events_per_user_month: float = 8.0) -> None:

@@ -37,12 +37,16 @@ def nps_vs_churn(engine: Engine, settings: Settings, months: int = 6, as_of: dat
 
     y, mo = last_complete_month(as_of or today())
     horizon = y * 12 + mo - 1
-    cust = engine.collect(account_month_mrr(engine, settings, last=horizon).select("account_id", "month"))
-    customer = {(r["account_id"], int(r["month"])) for r in cust.to_dicts()}
     answers = engine.collect(
         engine.table("surveys").filter(nw.col("kind") == "nps")
         .select("response_id", "account_id", month_of("answered_at").alias("month"), "score")
     )
+    # No answer's window reaches past the last answer's month + N: the customer months after it
+    # are never looked at (this keeps a far as_of, e.g. 9999-10-01, from expanding every month).
+    last_answer = max((int(m) for m in answers["month"].to_list() if m is not None), default=None)
+    last = horizon if last_answer is None else min(horizon, last_answer + months)
+    cust = engine.collect(account_month_mrr(engine, settings, last=last).select("account_id", "month"))
+    customer = {(r["account_id"], int(r["month"])) for r in cust.to_dicts()}
     groups = {g: {"answers": 0, "churned": 0} for g in ("detractor", "passive", "promoter")}
     skipped = {"not_customer_at_answer": 0, "too_recent": 0}
     for r in answers.to_dicts():
