@@ -4,8 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_DIR ?= demo-workspace
-# The demo book ends with the last complete month: its last day is the demo's "today".
-DEMO_AS_OF := $(shell date -d "$$(date +%Y-%m-01) -1 day" +%F)
+# The demo book ends with the last complete month (retentio.clock: a month is complete on its
+# last day): that month's last day is the demo's "today".
+DEMO_AS_OF := $(shell if [ "$$(date -d tomorrow +%d)" = 01 ]; then date +%F; else date -d "$$(date +%Y-%m-01) -1 day" +%F; fi)
 
 DEMO_ADMIN ?= admin@demo.example
 DEMO_PASSWORD ?= retentio-demo

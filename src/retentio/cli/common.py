@@ -82,12 +82,6 @@ def refuse(format: "OutputFormat", command: str, why: str) -> None:
 from retentio.output import _jsonable, dumps, rounded  # noqa: E402,F401
 
 
-def _unit(key: str) -> str | None:
-    from retentio.figures import unit_of
-
-    return unit_of(key)
-
-
 def print_json(data: Any) -> None:
     sys.stdout.write(dumps(data) + "\n")
 
