@@ -23,6 +23,9 @@ def page(app):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(base_url=base, locale="en-GB", viewport={"width": 1400, "height": 1000})
         pg = context.new_page()
+        # The server computes a page's figures on first request, on the same two cores as the
+        # rest of the suite (make test runs two workers): wait for it rather than flake.
+        pg.set_default_timeout(120_000)
         errors: list[str] = []
         pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         pg.on("pageerror", lambda e: errors.append(str(e)))
