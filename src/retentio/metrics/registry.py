@@ -111,3 +111,25 @@ for _k in ("new", "expansion", "contraction", "churn", "reactivation"):
     _add(MetricDef(f"{_k}_mrr", f"{_k.capitalize()} MRR", f"sum of the {_k} movements of the period's months",
                    ((_k, _m(_k)),), lambda i, _k=_k: i[_k], "money", f"movements:{_k}",
                    module="src/retentio/metrics/movements.py"))
+
+# -- currency effect and line kinds (metrics.md §2-§3, issue 11) ---------------------------
+_add(MetricDef("fx_mrr", "Currency effect (fx)",
+               "sum over accounts customers at both snapshots of end MRR - end MRR at the start snapshot's rates "
+               "(signed; start + new + reactivation + expansion - contraction - churn + fx = end)",
+               (("fx", _m("fx")),), lambda i: i["fx"], "money", "movements:fx",
+               ("fx_rule",), "src/retentio/metrics/changes.py"))
+_add(MetricDef("nrr_constant_currency", "Net revenue retention at constant currency",
+               "end MRR of the start customers, their lines active at both snapshots at the start snapshot's rates "
+               "/ their start MRR",
+               (("mrr_start", "mrr_start"), ("end_mrr_of_start_customers_constant_currency", "_nrr_cc_numerator")),
+               lambda i: _d(i["end_mrr_of_start_customers_constant_currency"], i["mrr_start"]), "ratio", "endpoint",
+               ("fx_rule",), "src/retentio/metrics/changes.py"))
+_add(MetricDef("grr_constant_currency", "Gross revenue retention at constant currency",
+               "sum over start customers of min(end MRR at constant currency, start MRR) / their start MRR",
+               (("mrr_start", "mrr_start"), ("kept_mrr_of_start_customers_constant_currency", "_grr_cc_numerator")),
+               lambda i: _d(i["kept_mrr_of_start_customers_constant_currency"], i["mrr_start"]), "ratio", "endpoint",
+               ("fx_rule",), "src/retentio/metrics/changes.py"))
+_add(MetricDef("one_off_revenue", "One-off revenue (not MRR)",
+               "sum of the one-off lines dated in the period, at the rate in force on their date",
+               (("one_off_revenue", "one_off_revenue"),), lambda i: i["one_off_revenue"], "money", "snapshot",
+               module="src/retentio/metrics/kpis.py"))
