@@ -96,7 +96,8 @@ def line_events(engine: Engine, settings: Settings, last: int, lines: nw.LazyFra
     base = settings.workspace.base_currency
     lines = paid_lines(engine) if lines is None else lines
     lines = lines.filter(nw.col("from_month") <= last).select(
-        "subscription_id", "account_id", "currency", "amount", "billing_period_months", "sign", "from_month", "to_month"
+        "subscription_id", "account_id", "currency", "amount", "billing_period_months", "sign", "from_month", "to_month",
+        "start_date",
     )
     cols = ["account_id", "month", "d", "f", "a"]
     zero = _i64(0)
@@ -172,9 +173,12 @@ def change_rows(per: nw.LazyFrame, settings: Settings) -> nw.LazyFrame:
     s, e = nw.col("s"), nw.col("e")
     c = c.with_columns(
         first_month=nw.when(e > 0).then(nw.col("month")).otherwise(nw.lit(None, nw.Int64)).min().over("account_id"),
-        churn_m=nw.when((s > 0) & (e == 0)).then(nw.col("month")).otherwise(nw.lit(None, nw.Int64)),
+        churn_m=nw.when((s > 0) & (e == 0)).then(nw.col("month")).otherwise(_i64(-1)),
     )
-    c = c.with_columns(last_churn=nw.col("churn_m").cum_max().over("account_id", **by))
+    # (-1 rather than null: a cumulative max over nulls gives null on some engines)
+    c = c.with_columns(last_churn=nw.col("churn_m").cum_max().over("account_id", **by).cast(nw.Int64))
+    c = c.with_columns(last_churn=nw.when(nw.col("last_churn") >= 0).then(nw.col("last_churn"))
+                       .otherwise(nw.lit(None, nw.Int64)))
     starting = (s == 0) & (e > 0)
     window = settings.metrics.reactivation_window_months
     if window > 0:
