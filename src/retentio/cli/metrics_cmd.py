@@ -32,9 +32,9 @@ FilterOpt = Annotated[
 RATES = {
     "customer_churn_rate", "gross_mrr_churn_rate", "net_mrr_churn_rate", "nrr", "grr", "crr", "arpa_change",
     "cs_headwind", "cs_tailwind", "cs_roi", "renewal_rate", "trial_conversion_rate", "expansion_share",
-    "nrr_trailing_12m", "grr_trailing_12m", "gross_margin",
+    "nrr_trailing_12m", "grr_trailing_12m", "gross_margin", "nrr_constant_currency", "grr_constant_currency",
 }
-MONEY = {"mrr", "arr", "arpa", "mrr_start", "ltv", "cac", "crc"}
+MONEY = {"mrr", "arr", "arpa", "mrr_start", "ltv", "cac", "crc", "one_off_revenue"}
 STATUS_STYLE = {"good": "green", "watch": "yellow", "alarm": "bold red"}
 
 
@@ -139,7 +139,7 @@ def metrics_cmd(
 def movements_cmd(
     period: PeriodOpt,
     workspace: WorkspaceOpt = None,
-    type: Annotated[str | None, typer.Option("--type", help="new | expansion | contraction | churn | reactivation")] = None,
+    type: Annotated[str | None, typer.Option("--type", help="new | expansion | contraction | churn | reactivation | fx")] = None,
     filter: FilterOpt = None,
     engine: EngineOpt = None,
     spark_master: SparkMasterOpt = None,
