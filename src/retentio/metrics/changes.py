@@ -17,7 +17,7 @@ on: the **change table** C, one row per account and change month:
   account_id, month, s (MRR at the end of month-1), e (MRR at the end of month),
   ecc (e at constant currency: the lines active at both snapshots at month-1's rates),
   raw (the unclipped sum: discounts can take it below 0), arr, arr_prev,
-  first_month (first month with MRR > 0), last_churn (last month before this one where
+  last_churn (last month before this one where
   the account stopped being a customer), next_month (the next change month, or OPEN_END),
   kind (new | reactivation | expansion | contraction | churn | flat), fx (e - ecc when the
   account is a customer at both snapshots, else 0).
@@ -95,7 +95,8 @@ def line_events(engine: Engine, settings: Settings, last: int, lines: nw.LazyFra
     the events of every paid line up to month ``last``."""
     base = settings.workspace.base_currency
     lines = paid_lines(engine) if lines is None else lines
-    lines = lines.filter(nw.col("from_month") <= last).select(
+    # a line never active at a snapshot (start and end in the same month) has no event
+    lines = lines.filter((nw.col("from_month") <= last) & (nw.col("from_month") < nw.col("to_month"))).select(
         "subscription_id", "account_id", "currency", "amount", "billing_period_months", "sign", "from_month", "to_month",
         "start_date",
     )
@@ -153,41 +154,41 @@ def change_table(engine: Engine, settings: Settings, last: int, lines: nw.LazyFr
 
 
 def change_rows(per: nw.LazyFrame, settings: Settings) -> nw.LazyFrame:
-    """C from the per account-month event sums (account_id, month, d, f, a)."""
+    """C from the per account-month event sums (account_id, month, d, f, a).
+
+    Two window passes, each one sort of the account's months: the running sums (and the next
+    change month), then the last churn month.  The value before a row is its running sum
+    minus its own change, so no lag is needed."""
     by = {"order_by": "month"}
     c = per.with_columns(
         raw=nw.col("d").cum_sum().over("account_id", **by).cast(nw.Int64),
         raw_arr=nw.col("a").cum_sum().over("account_id", **by).cast(nw.Int64),
-    )
-    pos = nw.max_horizontal(nw.col("raw"), _i64(0))
-    c = c.with_columns(
-        e=pos,
-        ecc=nw.max_horizontal(nw.col("raw") - nw.col("f"), _i64(0)),
-        arr=nw.when(nw.col("raw_arr") > 0).then(nw.col("raw_arr")).otherwise(_i64(0)),
-    )
-    c = c.with_columns(
-        s=nw.col("e").shift(1).over("account_id", **by).fill_null(0).cast(nw.Int64),
-        arr_prev=nw.col("arr").shift(1).over("account_id", **by).fill_null(0).cast(nw.Int64),
         next_month=nw.col("month").shift(-1).over("account_id", **by).fill_null(OPEN_END).cast(nw.Int64),
     )
-    s, e = nw.col("s"), nw.col("e")
+    zero = _i64(0)
     c = c.with_columns(
-        first_month=nw.when(e > 0).then(nw.col("month")).otherwise(nw.lit(None, nw.Int64)).min().over("account_id"),
-        churn_m=nw.when((s > 0) & (e == 0)).then(nw.col("month")).otherwise(_i64(-1)),
+        e=nw.max_horizontal(nw.col("raw"), zero),
+        s=nw.max_horizontal(nw.col("raw") - nw.col("d"), zero),
+        ecc=nw.max_horizontal(nw.col("raw") - nw.col("f"), zero),
+        arr=nw.max_horizontal(nw.col("raw_arr"), zero),
+        arr_prev=nw.max_horizontal(nw.col("raw_arr") - nw.col("a"), zero),
     )
-    # (-1 rather than null: a cumulative max over nulls gives null on some engines)
-    c = c.with_columns(last_churn=nw.col("churn_m").cum_max().over("account_id", **by).cast(nw.Int64))
+    s, e = nw.col("s"), nw.col("e")
+    # the last month (strictly before a start) where the account stopped being a customer;
+    # -1 rather than null: a cumulative max over nulls gives null on some engines
+    churn_m = nw.when((s > 0) & (e == 0)).then(nw.col("month")).otherwise(_i64(-1))
+    c = c.with_columns(last_churn=churn_m.cum_max().over("account_id", **by).cast(nw.Int64))
     c = c.with_columns(last_churn=nw.when(nw.col("last_churn") >= 0).then(nw.col("last_churn"))
                        .otherwise(nw.lit(None, nw.Int64)))
     starting = (s == 0) & (e > 0)
     window = settings.metrics.reactivation_window_months
+    # Before a start (s = 0), an account that had been a customer has a churn row: it was a
+    # customer before iff it has a last churn month.  With a window, a return counts as a
+    # reactivation only if it had MRR within the last `window` months before its gap ended:
+    # its last churn month c (MRR > 0 at c - 1) satisfies c - 1 >= m - 1 - window.
+    was_customer = ~nw.col("last_churn").is_null()
     if window > 0:
-        # A return counts as a reactivation only if the account had MRR within the last
-        # `window` months before its gap ended: its last churn month c (MRR > 0 at c - 1)
-        # satisfies c - 1 >= m - 1 - window.
-        was_customer = ~nw.col("last_churn").is_null() & (nw.col("last_churn") >= nw.col("month") - window)
-    else:
-        was_customer = nw.col("first_month") < nw.col("month")
+        was_customer = was_customer & (nw.col("last_churn") >= nw.col("month") - window)
     both = (s > 0) & (e > 0)
     kind = (
         nw.when(starting & was_customer).then(nw.lit("reactivation"))
@@ -200,7 +201,7 @@ def change_rows(per: nw.LazyFrame, settings: Settings) -> nw.LazyFrame:
     return c.filter((s > 0) | (e > 0) | (nw.col("arr") != 0) | (nw.col("arr_prev") != 0)).select(
         "account_id", "month", "s", "e",
         nw.when(both).then(nw.col("ecc")).otherwise(e).alias("ecc"),
-        "raw", "arr", "arr_prev", "first_month", "last_churn", "next_month",
+        "raw", "arr", "arr_prev", "last_churn", "next_month",
         kind.alias("kind"),
         nw.when(both).then(e - nw.col("ecc")).otherwise(_i64(0)).alias("fx"),
     )
@@ -220,39 +221,41 @@ def values_at(C: nw.LazyFrame, months: nw.LazyFrame) -> nw.LazyFrame:
 
 
 def lagged_pairs(C: nw.LazyFrame, lag: int) -> nw.LazyFrame:
-    """account_id, month, s, e with s = MRR at month - lag and e = MRR at month, at every
-    month where either changes (the change months of C and those + lag); valid until the
-    account's next such row.  C and C shifted by ``lag`` are stacked and each value carried
-    forward over the account's months."""
-    E = C.select("account_id", "month", nw.col("e").alias("ev"), nw.lit(None, nw.Int64).alias("sv"))
-    S = C.select("account_id", (nw.col("month") + lag).alias("month"), nw.lit(None, nw.Int64).alias("ev"),
-                 nw.col("e").alias("sv"))
+    """account_id, month, s, e, s_prev, e_prev with s = MRR at month - lag and e = MRR at
+    month, at every month where either changes (the change months of C and those + lag),
+    valid until the account's next such row; s_prev, e_prev are the values just before.
+    C and C shifted by ``lag`` are stacked and each value carried forward over the account's
+    months (one window pass)."""
+    null = nw.lit(None, nw.Int64)
+    E = C.select("account_id", "month", nw.col("e").alias("ev"), nw.col("s").alias("ev0"), null.alias("sv"),
+                 null.alias("sv0"))
+    S = C.select("account_id", (nw.col("month") + lag).alias("month"), null.alias("ev"), null.alias("ev0"),
+                 nw.col("e").alias("sv"), nw.col("s").alias("sv0"))
     u = nw.concat([E, S], how="vertical").group_by("account_id", "month").agg(
-        nw.col("ev").max().alias("ev"), nw.col("sv").max().alias("sv")
+        nw.col("ev").max().alias("ev"), nw.col("ev0").max().alias("ev0"),
+        nw.col("sv").max().alias("sv"), nw.col("sv0").max().alias("sv0"),
     )
     by = {"order_by": "month"}
-    # forward fill: the value of the latest row at or before this month that has one
     u = u.with_columns(
-        ne=nw.when(nw.col("ev").is_null()).then(_i64(0)).otherwise(_i64(1)).cum_sum().over("account_id", **by).cast(nw.Int64),
-        ns=nw.when(nw.col("sv").is_null()).then(_i64(0)).otherwise(_i64(1)).cum_sum().over("account_id", **by).cast(nw.Int64),
+        e=nw.col("ev").fill_null(strategy="forward").over("account_id", **by),
+        s=nw.col("sv").fill_null(strategy="forward").over("account_id", **by),
     )
-    u = u.with_columns(
-        e=nw.col("ev").max().over("account_id", "ne").fill_null(0).cast(nw.Int64),
-        s=nw.col("sv").max().over("account_id", "ns").fill_null(0).cast(nw.Int64),
+    e = nw.col("e").fill_null(0).cast(nw.Int64)
+    s = nw.col("s").fill_null(0).cast(nw.Int64)
+    return u.select(
+        "account_id", "month", s.alias("s"), e.alias("e"),
+        nw.when(nw.col("sv").is_null()).then(s).otherwise(nw.col("sv0")).cast(nw.Int64).alias("s_prev"),
+        nw.when(nw.col("ev").is_null()).then(e).otherwise(nw.col("ev0")).cast(nw.Int64).alias("e_prev"),
     )
-    return u.select("account_id", "month", "s", "e")
 
 
 ENDPOINT_PARTS = ("s_customers", "s_mrr", "s_end_mrr", "s_kept_mrr", "s_retained", "end_customers", "end_not_in_s")
 
 
-def endpoint_deltas(pairs: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
-    """Per month (and keys): the change of each endpoint sum (metrics.md §4 over S = the
-    customers at month - lag) at that month; running sums over months give the sums."""
-    s, e = nw.col("s"), nw.col("e")
+def _endpoint_parts(s: nw.Expr, e: nw.Expr) -> dict[str, nw.Expr]:
     in_s = s > 0
     one, zero = _i64(1), _i64(0)
-    parts = {
+    return {
         "s_customers": nw.when(in_s).then(one).otherwise(zero),
         "s_mrr": s,
         "s_end_mrr": nw.when(in_s).then(e).otherwise(zero),
@@ -261,11 +264,16 @@ def endpoint_deltas(pairs: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
         "end_customers": nw.when(e > 0).then(one).otherwise(zero),
         "end_not_in_s": nw.when((e > 0) & ~in_s).then(one).otherwise(zero),
     }
-    by = {"order_by": "month"}
-    v = pairs.with_columns(**{k: x.cast(nw.Int64) for k, x in parts.items()})
-    v = v.with_columns(**{f"d_{k}": (nw.col(k) - nw.col(k).shift(1).over("account_id", **by).fill_null(0)).cast(nw.Int64)
-                          for k in parts})
-    return v.group_by("month", *keys).agg(*[nw.col(f"d_{k}").sum().cast(nw.Int64).alias(k) for k in parts])
+
+
+def endpoint_deltas(pairs: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """Per month (and keys): the change of each endpoint sum (metrics.md §4 over S = the
+    customers at month - lag) at that month; running sums over months give the sums."""
+    now = _endpoint_parts(nw.col("s"), nw.col("e"))
+    before = _endpoint_parts(nw.col("s_prev"), nw.col("e_prev"))
+    return pairs.group_by("month", *keys).agg(
+        *[(now[k] - before[k]).sum().cast(nw.Int64).alias(k) for k in ENDPOINT_PARTS]
+    )
 
 
 def monthly_deltas(C: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:

@@ -79,9 +79,9 @@ GROUP BY account_id
 """
 LINE_COLUMNS = ("subscription_id", "account_id", "plan", "start_date", "end_date", "amount",
                 "billing_period_months", "currency", "is_trial", "kind")
-C_COLUMNS = ("account_id", "month", "s", "e", "ecc", "raw", "arr", "arr_prev", "first_month", "last_churn",
+C_COLUMNS = ("account_id", "month", "s", "e", "ecc", "raw", "arr", "arr_prev", "last_churn",
              "next_month", "kind", "fx")
-C_TYPES = ("VARCHAR", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT",
+C_TYPES = ("VARCHAR", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT",
            "BIGINT", "VARCHAR", "BIGINT")
 FX_COLUMNS = ("date", "currency", "rate")
 
@@ -140,7 +140,7 @@ def _meta(ws) -> dict[str, str]:
 
 def _settings_key(settings: Settings) -> str:
     # "changes-1": the stored table is the change table (older workspaces stored A: rebuilt)
-    return (f"changes-1|{settings.workspace.base_currency}|{settings.metrics.fx_rule}"
+    return (f"changes-2|{settings.workspace.base_currency}|{settings.metrics.fx_rule}"
             f"|{settings.metrics.reactivation_window_months}")
 
 
