@@ -19,6 +19,7 @@ from retentio.metrics.costs import cost_cents
 from retentio.errors import DataError
 from retentio.metrics.changes import (
     ENDPOINT_PARTS,
+    _endpoint_parts,
     change_table,
     endpoint_deltas,
     fx_between,
@@ -26,7 +27,7 @@ from retentio.metrics.changes import (
     monthly_deltas,
     values_at,
 )
-from retentio.metrics.movements import MOVEMENT_TYPES
+from retentio.metrics.movements import MOVEMENT_TYPES, lag_endpoints
 from retentio.metrics.mrr import (
     _fx_at_line_start,
     check_fx_lines,
@@ -254,18 +255,36 @@ def finish_month_row(row: dict) -> None:
     row["accounts"] = row["customers_start"] + row["n_new"] + row["n_reactivation"]
 
 
+# Up to this many end months, lag endpoints are read by as-of lookups at the end months and
+# the months `lag` before (rows of C x months asked: cheaper for a few months); beyond, by
+# running sums over C and C shifted by the lag (rows of C, whatever the number of months).
+ASOF_MAX_ENDS = 48
+
+
 def _lag_endpoints_from_changes(book: Book, wg: _Grouper, lag: int, ends: list[int], cc: bool) -> dict[tuple, dict]:
     """{(g, end month): endpoint sums} comparing each end month with the month ``lag`` before."""
     engine = book.engine
-    rows = engine.collect(endpoint_deltas(wg(lagged_pairs(book.C, lag)), wg.keys))
-    run = _running(rows, wg.keys, ENDPOINT_PARTS)
     out: dict = {}
-    for g in run:
-        for m in ends:
-            row = dict(_at(run, g, m, ENDPOINT_PARTS))
+    if len(ends) <= ASOF_MAX_ENDS:
+        at = book.at(list(ends) + [m - lag for m in ends])
+        pe = lag_endpoints(at, list(ends), lag)
+        parts = _endpoint_parts(nw.col("s"), nw.col("e"))
+        rows = engine.collect(wg(pe).group_by("month", *wg.keys).agg(
+            *[parts[k].sum().cast(nw.Int64).alias(k) for k in ENDPOINT_PARTS]))
+        for r in rows.iter_rows(named=True):
+            row = {k: int(r[k]) for k in ENDPOINT_PARTS}
             if row["s_customers"] or row["end_customers"]:
                 row["s_end_mrr_cc"], row["s_kept_mrr_cc"] = row["s_end_mrr"], row["s_kept_mrr"]
-                out[(g, m)] = row
+                out[(r.get("grp") if wg.keys else None, int(r["month"]))] = row
+    else:
+        rows = engine.collect(endpoint_deltas(wg(lagged_pairs(book.C, lag)), wg.keys))
+        run = _running(rows, wg.keys, ENDPOINT_PARTS)
+        for g in run:
+            for m in ends:
+                row = dict(_at(run, g, m, ENDPOINT_PARTS))
+                if row["s_customers"] or row["end_customers"]:
+                    row["s_end_mrr_cc"], row["s_kept_mrr_cc"] = row["s_end_mrr"], row["s_kept_mrr"]
+                    out[(g, m)] = row
     if cc:
         adj = engine.collect(_cc_adjustments(book, wg, lag, ends))
         for r in adj.iter_rows(named=True):
