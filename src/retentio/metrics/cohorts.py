@@ -14,7 +14,7 @@ from retentio.errors import UsageError
 from retentio.metrics.kpis import Book
 from retentio.metrics.mrr import month_of, paid_lines
 from retentio.metrics.periods import month_index, month_label, parse_period
-from retentio.metrics.segments import NONE_GROUP, group_frame
+from retentio.metrics.segments import NONE_GROUP
 
 
 def _latest_change_month(engine: Engine) -> int | None:

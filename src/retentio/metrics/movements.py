@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import narwhals as nw
 
-from retentio.config import Settings
-from retentio.engine import Engine
 
 MOVEMENT_TYPES = ("new", "expansion", "contraction", "churn", "reactivation", "fx")
 
