@@ -457,7 +457,8 @@ def one_off_cents(engine: Engine, settings: Settings, subs: nw.LazyFrame, wg: _G
         wg(j).group_by("month", *wg.keys).agg(
             (nw.when(nw.col("amount") < 0).then(nw.lit(-1, nw.Int64)).otherwise(nw.lit(1, nw.Int64))
              * to_cents(nw.col("amount").abs() * nw.col("rate"))).sum().cast(nw.Int64).alias("cents"),
-            nw.col("rate").is_null().sum().alias("missing"),
+            nw.when(nw.col("rate").is_null()).then(nw.lit(1, nw.Int64)).otherwise(nw.lit(0, nw.Int64)).sum()
+            .cast(nw.Int64).alias("missing"),
             nw.col("currency").max().alias("currency"),
         )
     )
