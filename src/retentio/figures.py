@@ -217,7 +217,7 @@ DIMENSIONS = frozenset({
     "missing", "first_paid", "first_value", "trial_start", "trial_end", "paid_start", "previous_month",
     "flagged", "value_before_paid", "horizon", "benchmark", "months", "verdict", "ci_method", "benchmarks",
     "key_features", "to_date", "in_progress", "as_of", "group", "overall", "groups", "rows", "accounts",
-    "features", "summary", "per_milestone", "topics", "excluded", "left_out", "missing_components",
+    "features", "summary", "per_milestone", "topics", "excluded", "left_out", "missing_components", "model",
 })
 
 
