@@ -263,6 +263,8 @@ def strip_results(size_result: dict) -> dict:
         if "waterfall" in res:
             last = sorted(res["waterfall"])[-1]
             keep["waterfall_last_month"] = {last: res["waterfall"][last]}
+            if "fx" in res:  # Retentio's signed currency effect (metrics.md §3), outside the waterfall
+                keep["fx_last_month"] = {last: res["fx"].get(last, 0)}
         if keep:
             r["summary"] = keep
         runs[k] = r
@@ -370,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = spec_for(n, months, usage=not args.no_usage)
         log(f"== {n:,} accounts, {months} months ({spec.period})" + (f", the last {args.ask} asked" if args.ask else ""))
         res = run_size(spec, engines, names, args.timeout, data, log, ask=args.ask)
-        key = str(n) if months == 36 and not args.ask and not args.no_usage else f"{n}-h{months}-ask{args.ask or months}"
+        key = str(n) if not args.ask and not args.no_usage else f"{n}-h{months}-ask{args.ask or months}"
         results["sizes"][key] = strip_results(res)
         results["written_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
         out.write_text(json.dumps(results, indent=1, default=str))
