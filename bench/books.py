@@ -47,8 +47,11 @@ class BookSpec:
         return f"{self.first_month}..{self.end}"
 
 
-def spec_for(accounts: int, months: int = 36) -> BookSpec:
+def spec_for(accounts: int, months: int = 36, usage: bool = True) -> BookSpec:
+    """The book of a size; ``usage=False``: no usage events (the long-history revenue books)."""
     epum = 2.0 if accounts <= 100_000 else 2.0 * 100_000 / accounts
+    if not usage:
+        epum = 0.0
     return BookSpec(accounts=accounts, months=months, events_per_user_month=round(epum, 4))
 
 

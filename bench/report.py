@@ -10,12 +10,23 @@ ORDER = ("floor", "floor-waterfall", "retentio[duckdb]", "retentio[polars]", "re
          "engagement[duckdb]", "engagement[polars]", "incremental", "import[csv]", "import[parquet]")
 
 
+def size_key(s: str) -> tuple:
+    """Results are keyed by accounts ("100000") or accounts, history and months asked
+    ("100000-h60-ask12", the long-history books)."""
+    return (int(s.split("-")[0]), s)
+
+
+def size_label(s: str) -> str:
+    n, *rest = s.split("-")
+    return f"{int(n):,} accounts" + (" (" + ", ".join(rest) + ")" if rest else "")
+
+
 def render(results: dict) -> str:
     m = results["machine"]
     out = [f"Machine: {m.get('nproc')} CPUs ({m.get('cpu')}), {m.get('mem_gb')} GB RAM, Python {m.get('python')}; "
            + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()) + ".", ""]
-    sizes = sorted(results["sizes"], key=int)
-    out.append("| workload | " + " | ".join(f"{int(s):,} accounts: wall s / peak MB" for s in sizes) + " |")
+    sizes = sorted(results["sizes"], key=size_key)
+    out.append("| workload | " + " | ".join(f"{size_label(s)}: wall s / peak MB" for s in sizes) + " |")
     out.append("|---|" + "---|" * len(sizes))
     keys = [k for k in ORDER if any(k in results["sizes"][s]["runs"] for s in sizes)]
     for k in keys:
@@ -34,12 +45,12 @@ def render(results: dict) -> str:
         out.append(f"| {k} | " + " | ".join(cells) + " |")
     out.append("")
     names = sorted({k for s in sizes for k in results["sizes"][s]["ratios"]})
-    out.append("| ratio | " + " | ".join(f"{int(s):,}" for s in sizes) + " |")
+    out.append("| ratio | " + " | ".join(f"{size_label(s)}" for s in sizes) + " |")
     out.append("|---|" + "---|" * len(sizes))
     for n in names:
         out.append(f"| {n} | " + " | ".join(str(results["sizes"][s]["ratios"].get(n)) for s in sizes) + " |")
     out.append("")
-    out.append("| figures equal to retentio[duckdb] | " + " | ".join(f"{int(s):,}" for s in sizes) + " |")
+    out.append("| figures equal to retentio[duckdb] | " + " | ".join(f"{size_label(s)}" for s in sizes) + " |")
     out.append("|---|" + "---|" * len(sizes))
     checked = sorted({k for s in sizes for k, v in results["sizes"][s]["checks"].items() if isinstance(v, dict)})
     for k in checked:
@@ -56,7 +67,7 @@ def render(results: dict) -> str:
             if r and r.get("ok"):
                 for ent, e in r["summary"]["entities"].items():
                     rss = e.get("peak_rss_mb")
-                    imp.append(f"| {int(s):,} | {fmt} | {ent} | {e['rows']:,} | {e['seconds']:.2f} | {e['rows_per_s']:,.0f} | "
+                    imp.append(f"| {size_label(s)} | {fmt} | {ent} | {e['rows']:,} | {e['seconds']:.2f} | {e['rows_per_s']:,.0f} | "
                                + ("-" if rss is None else f"{rss:,.0f}") + " |")
     if imp:
         out += ["| accounts | format | entity | rows | seconds (whole CLI process) | rows/s | peak MB |",
@@ -65,7 +76,7 @@ def render(results: dict) -> str:
         r = results["sizes"][s]["runs"].get("incremental")
         if r and r.get("ok"):
             i = r["summary"]["incremental"]
-            out.append(f"- {int(s):,} accounts: initial snapshot build {i['initial_build_s']:.2f} s; one more day "
+            out.append(f"- {size_label(s)}: initial snapshot build {i['initial_build_s']:.2f} s; one more day "
                        f"({i['lines_changed']} subscription rows, {i['events_imported']:,} usage events) imported in "
                        f"{i['import_day_s']:.2f} s; **refresh {i['refresh_s']:.2f} s** ({i['mode']}, from {i['from_month']}, "
                        f"{i['accounts_recomputed']} accounts recomputed, {i['months_refreshed']} month(s) of figures; parts "

@@ -30,6 +30,17 @@ QUICK_MONTHS = 12
 SPARK_MAX_ACCOUNTS = 1_000_000
 
 
+def size_key(s: str) -> tuple:
+    """Results are keyed by accounts ("100000") or accounts, history and months asked
+    ("100000-h60-ask12", the long-history books)."""
+    return (int(s.split("-")[0]), s)
+
+
+def size_label(s: str) -> str:
+    n, *rest = s.split("-")
+    return f"{int(n):,} accounts" + (" (" + ", ".join(rest) + ")" if rest else "")
+
+
 def machine() -> dict:
     info: dict = {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
     try:
@@ -118,7 +129,19 @@ def cross_checks(runs: dict) -> dict:
             end = {m: row[6] for m, row in ref["waterfall"].items()}
             diffs = _cmp_waterfall(end, res["mrr"])
         elif "waterfall" in res:
-            diffs = _cmp_waterfall(ref["waterfall"], res["waterfall"])
+            ref_wf = ref["waterfall"]
+            if "fx" in ref and "fx" not in res:
+                # Retentio separates the currency effect (metrics.md §3): expansion and
+                # contraction at constant currency plus a signed fx movement.  The other
+                # implementations count rate moves as expansion / contraction, so they are
+                # compared on start, new, reactivation, churn, end and on the net
+                # expansion - contraction (+ fx for Retentio).
+                def net(wf, fxm):
+                    return {m: row[:3] + [row[3] - row[4] + fxm.get(m, 0)] + row[5:] for m, row in wf.items()}
+                ref_wf, res_wf = net(ref_wf, ref["fx"]), net(res["waterfall"], {})
+            else:
+                res_wf = res["waterfall"]
+            diffs = _cmp_waterfall(ref_wf, res_wf)
             for month, k in res.get("kpis", {}).items():
                 for key, v in k.items():
                     if ref["kpis"].get(month, {}).get(key) != v:
@@ -163,9 +186,16 @@ def prepare_book(spec: BookSpec, out: Path, exports: bool) -> tuple[Path, dict]:
     return Path(rec["workspace"]), rec
 
 
-def run_size(spec: BookSpec, engines: list[str], names: list[str], timeout: float, out: Path, log) -> dict:
+def run_size(spec: BookSpec, engines: list[str], names: list[str], timeout: float, out: Path, log,
+             ask: int | None = None) -> dict:
     ws, record = prepare_book(spec, out, exports="import" in names)
-    params = {"workspace": str(ws), "period": spec.period, "base": "EUR"}
+    period = spec.period
+    if ask is not None and ask < spec.months:
+        a, b = spec.period.split("..")
+        y, m = map(int, b.split("-"))
+        k = y * 12 + m - 1 - (ask - 1)
+        period = f"{k // 12:04d}-{k % 12 + 1:02d}..{b}"
+    params = {"workspace": str(ws), "period": period, "base": "EUR"}
     work = out / "runs" / spec.name
     runs: dict = {}
 
@@ -233,6 +263,8 @@ def strip_results(size_result: dict) -> dict:
         if "waterfall" in res:
             last = sorted(res["waterfall"])[-1]
             keep["waterfall_last_month"] = {last: res["waterfall"][last]}
+            if "fx" in res:  # Retentio's signed currency effect (metrics.md §3), outside the waterfall
+                keep["fx_last_month"] = {last: res["fx"].get(last, 0)}
         if keep:
             r["summary"] = keep
         runs[k] = r
@@ -244,7 +276,7 @@ def write_svg(results: dict, path: Path) -> None:
     """A grouped bar chart of wall times per size (log scale), written by hand (no plotting dependency)."""
     import math
 
-    sizes = sorted(results["sizes"], key=int)
+    sizes = sorted(results["sizes"], key=size_key)
     keys = ["floor", "floor-waterfall", "retentio[duckdb]", "retentio[polars]", "retentio[spark]", "pandas", "saas-metrics"]
     colors = ["#888888", "#bbbbbb", "#1f77b4", "#17becf", "#ff7f0e", "#d62728", "#9467bd"]
     vals = {s: [results["sizes"][s]["runs"].get(k, {}) for k in keys] for s in sizes}
@@ -275,7 +307,7 @@ def write_svg(results: dict, path: Path) -> None:
             yy = y(r["wall_s"])
             parts.append(f'<rect x="{x0 + j * bw:.1f}" y="{yy:.1f}" width="{bw * 0.9:.1f}" height="{top + ph - yy:.1f}" '
                          f'fill="{colors[j]}"><title>{keys[j]}: {r["wall_s"]} s</title></rect>')
-        parts.append(f'<text x="{x0 + gw / 2 - bw / 2:.1f}" y="{top + ph + 16}" text-anchor="middle">{int(s):,} accounts</text>')
+        parts.append(f'<text x="{x0 + gw / 2 - bw / 2:.1f}" y="{top + ph + 16}" text-anchor="middle">{size_label(s)}</text>')
     for j, k in enumerate(keys):
         xx = left + j * 115
         parts.append(f'<rect x="{xx}" y="{H - 30}" width="10" height="10" fill="{colors[j]}"/>'
@@ -286,12 +318,12 @@ def write_svg(results: dict, path: Path) -> None:
 
 def print_table(results: dict, log) -> None:
     log("\nsize       workload                       wall s    peak MB")
-    for s in sorted(results["sizes"], key=int):
+    for s in sorted(results["sizes"], key=size_key):
         for k, r in results["sizes"][s]["runs"].items():
             if r.get("skipped"):
-                log(f"{int(s):>9,}  {k:<28} {'skipped':>9}")
+                log(f"{size_label(s):>20}  {k:<28} {'skipped':>9}")
             else:
-                log(f"{int(s):>9,}  {k:<28} {r['wall_s']:>9.2f} {r['peak_rss_mb']:>9.0f}" + ("" if r["ok"] else "  FAILED"))
+                log(f"{size_label(s):>20}  {k:<28} {r['wall_s']:>9.2f} {r['peak_rss_mb']:>9.0f}" + ("" if r["ok"] else "  FAILED"))
         log("           " + ", ".join(f"{k} = {v}" for k, v in results["sizes"][s]["ratios"].items()))
 
 
@@ -306,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="results.json path (default bench/results.json; --quick: bench/out/quick/)")
     ap.add_argument("--data", default=str(OUT), help="where books are cached (default bench/out)")
     ap.add_argument("--fresh", action="store_true", help="do not merge with an existing results.json")
+    ap.add_argument("--ask", type=int, default=None,
+                    help="months asked (the last N of the book's history; default: all) - the long-history books")
+    ap.add_argument("--no-usage", action="store_true", help="books without usage events (revenue workloads only)")
     args = ap.parse_args(argv)
 
     months = args.months or (QUICK_MONTHS if args.quick else 36)
@@ -334,10 +369,11 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
     for n in sizes:
-        spec = spec_for(n, months)
-        log(f"== {n:,} accounts, {months} months ({spec.period})")
-        res = run_size(spec, engines, names, args.timeout, data, log)
-        results["sizes"][str(n)] = strip_results(res)
+        spec = spec_for(n, months, usage=not args.no_usage)
+        log(f"== {n:,} accounts, {months} months ({spec.period})" + (f", the last {args.ask} asked" if args.ask else ""))
+        res = run_size(spec, engines, names, args.timeout, data, log, ask=args.ask)
+        key = str(n) if not args.ask and not args.no_usage else f"{n}-h{months}-ask{args.ask or months}"
+        results["sizes"][key] = strip_results(res)
         results["written_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
         out.write_text(json.dumps(results, indent=1, default=str))
     write_svg(results, out.with_name("results.svg"))

@@ -94,17 +94,18 @@ def retentio_kpis(p: dict) -> dict:
     t2 = time.perf_counter()
     coh = ws.cohorts(engine=eng, through=p["period"].split("..")[1])
     t3 = time.perf_counter()
-    waterfall, kpis = {}, {}
+    waterfall, kpis, fx = {}, {}, {}
     for r in series:
         mv = r["movements"]
         waterfall[r["period"]] = [cents(r["mrr_start"])] + [cents(mv[k]) for k in WATERFALL_KEYS[1:6]] + [cents(r["mrr"])]
+        fx[r["period"]] = cents(mv.get("fx", 0))
         kpis[r["period"]] = {
             "customers": r["customers"], "customers_start": r["customers_start"], "customers_new": r["customers_new"],
             "customers_churned": r["customers_churned"], "customers_reactivated": r["customers_reactivated"],
             "nrr": r["nrr"], "grr": r["grr"], "customer_churn_rate": r["customer_churn_rate"],
         }
     out = {
-        "waterfall": waterfall, "kpis": kpis, "cohort_rows": len(coh["rows"]),
+        "waterfall": waterfall, "fx": fx, "kpis": kpis, "cohort_rows": len(coh["rows"]),
         "cohort_sizes": {row["cohort"]: row["size"] for row in coh["rows"]},
         "timings": {"startup": t1 - t0, "series": t2 - t1, "cohorts": t3 - t2},
     }

@@ -36,7 +36,9 @@ def test_quick_bench_produces_results_and_equal_figures(tmp_path):
         assert checks[key]["equal"], (key, checks[key]["differences"])
     # The bridge is not trivially empty: the tiny book has customers and movements.
     start, new, react, exp, contr, churn, end = next(iter(runs["retentio[duckdb]"]["summary"]["waterfall_last_month"].values()))
-    assert end > 0 and start + new + react + exp - contr - churn == end
+    # metrics.md §3 (amended): the bridge includes Retentio's signed currency effect fx
+    fx = next(iter(runs["retentio[duckdb]"]["summary"]["fx_last_month"].values()))
+    assert end > 0 and start + new + react + exp - contr - churn + fx == end
     inc = runs["incremental"]["summary"]["incremental"]
     assert inc["mode"] == "incremental" and inc["equal_to_full_recompute"]
     assert set(size["ratios"]) >= {"retentio/floor", "retentio/floor-waterfall", "pandas/retentio", "saas-metrics/retentio"}

@@ -30,7 +30,8 @@ def test_metrics_json_has_every_documented_key(demo_workspace):
         "renewal_rate trial_conversion_rate expansion_share benchmarks"
     ).split()
     assert not [k for k in keys if k not in data]
-    assert set(data["movements"]) == {"new", "expansion", "contraction", "churn", "reactivation"}
+    # metrics.md §3 (amended): the bridge has a signed currency-effect movement, fx
+    assert set(data["movements"]) == {"new", "expansion", "contraction", "churn", "reactivation", "fx"}
     assert data["period"] == "2024-06" and data["currency"] == "EUR"
     # ARR is annualised per line before cent rounding: 12 x MRR up to half a cent per line
     assert data["arr"] == pytest.approx(12 * data["mrr"], abs=0.06 * data["customers"] * 3)

@@ -141,8 +141,9 @@ def test_one_changed_line_recomputes_one_account_from_its_start_month(ws, tmp_pa
     assert [f["period"] for f in rep["figures"]] == [f"2025-{m:02d}" for m in range(2, 13)]
     assert all(f["mrr"] == 250.0 for f in rep["figures"])
     assert rep["figures"][0]["movements"]["new"] == 250.0
-    # x's 11 months (2025-02..2025-12) were rewritten, y's were not
-    assert rep["rows_written"] == 11
+    # the stored table is the change table (issue 12): x's change rows were rewritten, y's
+    # were not.  x has one change row, 2025-02 (its line starts: s = 0, e = 150.00)
+    assert rep["rows_written"] == 1
 
     # x cancels: end date 2025-10-05 (only the end date changes).  x's line is active on
     # 2025-09-30 but not on 2025-10-31, so figures change from 2025-10 only: MRR 100 (y),
@@ -154,5 +155,6 @@ def test_one_changed_line_recomputes_one_account_from_its_start_month(ws, tmp_pa
     assert [f["period"] for f in rep["figures"]] == ["2025-10", "2025-11", "2025-12"]
     assert rep["figures"][0]["movements"]["churn"] == 150.0
     assert [f["mrr"] for f in rep["figures"]] == [100.0, 100.0, 100.0]
-    assert rep["rows_written"] == 0
+    # x's change rows rewritten: 2025-02 (0 -> 150) and 2025-10 (150 -> 0, its line ends)
+    assert rep["rows_written"] == 2
     _check_equal_to_full(ws, rep)

@@ -58,8 +58,10 @@ def test_movements_public_example(make_engine):
 
 def test_movements_sum_to_the_bridge_own_book(make_engine):
     """Q1 2024 of the own book: Jan echo; Feb acme, charlie, foxtrot, golf; Mar bravo, delta,
-    foxtrot, golf, juliet = 10 events summing to new 359.33, expansion 259, contraction 100,
-    churn 350, reactivation 180 (the quarter's bridge)."""
+    foxtrot, golf, juliet = 10 events summing to new 359.33, expansion 200, contraction 100,
+    churn 350, reactivation 180, fx 59 (the quarter's bridge).  Currency effect (metrics.md §3):
+    foxtrot's Feb and Mar moves and golf's Mar move are rate moves on unchanged USD lines, so
+    they are fx entries (20, 30, 9: 59) instead of expansion (the 259 before = 200 + 59)."""
     eng = make_engine(own_book())
     s = Settings()
     mv = movements(eng, s, "2024-Q1")
@@ -70,11 +72,12 @@ def test_movements_sum_to_the_bridge_own_book(make_engine):
     sums = defaultdict(float)
     for m in mv:
         sums[m["type"]] += m["amount"]
-    assert dict(sums) == {"new": eur(359.33), "expansion": eur(259), "contraction": eur(100), "churn": eur(350),
-                          "reactivation": eur(180)}
+    assert dict(sums) == {"new": eur(359.33), "expansion": eur(200), "contraction": eur(100), "churn": eur(350),
+                          "reactivation": eur(180), "fx": eur(59)}
     fox = [m for m in mv if m["account_id"] == "foxtrot"]
-    # 1000 USD at 0.90 / 0.92 / 0.95: FX-only expansion, one USD line
+    # 1000 USD at 0.90 / 0.92 / 0.95: FX-only moves, one USD line: fx 20 then 30
     assert [(m["mrr_start"], m["mrr_end"]) for m in fox] == [(eur(900), eur(920)), (eur(920), eur(950))]
+    assert [(m["type"], m["amount"]) for m in fox] == [("fx", eur(20)), ("fx", eur(30))]
     assert fox[0]["lines"][0]["currency"] == "USD"
     juliet = next(m for m in mv if m["account_id"] == "juliet")
     assert lines_of(juliet) == {"juliet-1": (eur(0), eur(50)), "juliet-2": (eur(0), eur(33.33))}

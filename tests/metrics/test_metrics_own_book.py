@@ -57,12 +57,21 @@ from metrics_books import approx, eur, own_book
 from retentio.config import Settings
 from retentio.metrics import metrics
 
-BRIDGE_KEYS = ("new", "expansion", "contraction", "churn", "reactivation")
+BRIDGE_KEYS = ("new", "expansion", "contraction", "churn", "reactivation", "fx")
+
+# Currency effect (metrics.md §3, amended; issue 11): foxtrot's and golf's USD lines do not
+# change, only the USD rate does (0.90 -> 0.92 -> 0.95), so their moves are no longer
+# expansion but the signed fx movement:
+#   Feb fx = foxtrot 1000 x (0.92 - 0.90) = 20           (expansion 220 -> 200, acme only)
+#   Mar fx = foxtrot 1000 x (0.95 - 0.92) = 30 + golf 300 x (0.95 - 0.92) = 9 -> 39
+#                                                         (expansion 39 -> 0)
+#   Q1  fx = 20 + 39 = 59                                 (expansion 259 -> 200)
+# The bridge is start + new + reactivation + expansion - contraction - churn + fx = end.
 
 
-def mv(new=0, expansion=0, contraction=0, churn=0, reactivation=0):
+def mv(new=0, expansion=0, contraction=0, churn=0, reactivation=0, fx=0):
     return {"new": eur(new), "expansion": eur(expansion), "contraction": eur(contraction), "churn": eur(churn),
-            "reactivation": eur(reactivation)}
+            "reactivation": eur(reactivation), "fx": eur(fx)}
 
 
 def test_own_book_months(make_engine):
@@ -92,28 +101,32 @@ def test_own_book_months(make_engine):
 
     feb = metrics(eng, s, "2024-02")
     assert (feb["mrr_start"], feb["mrr"], feb["customers_start"], feb["customers"]) == (eur(2230), eur(2476), 7, 7)
-    assert feb["movements"] == mv(new=276, expansion=220, churn=250)
+    assert feb["movements"] == mv(new=276, expansion=200, churn=250, fx=20)
     assert (feb["customers_new"], feb["customers_reactivated"], feb["customers_churned"]) == (1, 0, 1)
     assert feb["customer_churn_rate"] == approx(1 / 7)
     assert feb["gross_mrr_churn_rate"] == approx(250 / 2230)
-    assert feb["net_mrr_churn_rate"] == approx(30 / 2230)
+    assert feb["net_mrr_churn_rate"] == approx(50 / 2230)  # (250 - 200) / 2230
     assert feb["nrr"] == approx(2200 / 2230)
     assert feb["grr"] == approx(1980 / 2230)
     assert feb["crr"] == approx(6 / 7)
-    assert feb["quick_ratio"] == approx(496 / 250)
-    assert feb["expansion_share"] == approx(220 / 496)
+    assert feb["quick_ratio"] == approx(476 / 250)  # (276 + 200) / 250
+    assert feb["expansion_share"] == approx(200 / 476)
     assert feb["ltv"] == approx(14856)
     assert feb["ltv_variants"]["current_month"] == approx(2476)
     assert feb["cac"] == eur(920)  # 1000 USD x 0.92
     assert feb["ltv_cac"] == approx(14856 / 920)
     assert feb["renewal_rate"] == approx(0.5)
     assert feb["trial_conversion_rate"] == approx(1.0)
-    assert feb["cs_magic_number"] == approx(520 / 1500)
+    assert feb["cs_magic_number"] == approx(500 / 1500)  # (renewed acme 300 + expansion 200) / 1500
     assert feb["cs_headwind"] == approx(250 / 2230)
-    assert feb["cs_tailwind"] == approx(220 / 2230)
+    assert feb["cs_tailwind"] == approx(200 / 2230)
+    # NRR at constant currency: S's end at Jan's rates = 2200 - foxtrot's fx 20 = 2180;
+    # GRR: foxtrot min(900, 900) is unchanged -> 1980
+    assert feb["nrr_constant_currency"] == approx(2180 / 2230)
+    assert feb["grr_constant_currency"] == approx(1980 / 2230)
     # annualised one-month rates: compound 1 - (1 - r)^12
     assert feb["annualised"]["gross_mrr_churn_rate"] == approx(1 - (1 - 250 / 2230) ** 12)
-    assert feb["annualised"]["net_mrr_churn_rate"] == approx(1 - (1 - 30 / 2230) ** 12)
+    assert feb["annualised"]["net_mrr_churn_rate"] == approx(1 - (1 - 50 / 2230) ** 12)
 
     mar = metrics(eng, s, "2024-03")
     assert (mar["mrr_start"], mar["mrr"], mar["customers_start"], mar["customers"]) == (eur(2476), eur(2398.33), 7, 7)
@@ -122,17 +135,21 @@ def test_own_book_months(make_engine):
     # + juliet 50 x 12 + 100 x 12 / 3 = 1 000  ->  28 780 (12 x 2 398.33 = 28 779.96 would carry
     # juliet's quarterly line rounded to 33.33)
     assert mar["arr"] == eur(28780)
-    assert mar["movements"] == mv(new=83.33, expansion=39, contraction=100, churn=100)
+    assert mar["movements"] == mv(new=83.33, contraction=100, churn=100, fx=39)
     assert (mar["customers_new"], mar["customers_reactivated"], mar["customers_churned"]) == (1, 0, 1)
     assert mar["customer_churn_rate"] == approx(1 / 7)
     assert mar["gross_mrr_churn_rate"] == approx(200 / 2476)
-    assert mar["net_mrr_churn_rate"] == approx(161 / 2476)
+    assert mar["net_mrr_churn_rate"] == approx(200 / 2476)  # (100 + 100 - 0 - 0)
     assert mar["nrr"] == approx(2315 / 2476)
     assert mar["grr"] == approx(2276 / 2476)
+    # constant currency: foxtrot 1000 x 0.92 = 920 and golf 300 x 0.92 = 276 at Feb's rates:
+    # 2315 - 39 = 2276 ; GRR 300 + 400 + 0 + 180 + 920 + 276 + 200 = 2276
+    assert mar["nrr_constant_currency"] == approx(2276 / 2476)
+    assert mar["grr_constant_currency"] == approx(2276 / 2476)
     assert mar["nrr_trailing_12m"] == approx(0.75)
     assert mar["grr_trailing_12m"] == approx(0.75)
     assert mar["crr"] == approx(6 / 7)
-    assert mar["quick_ratio"] == approx(122.33 / 200)
+    assert mar["quick_ratio"] == approx(83.33 / 200)
     assert mar["ltv"] == approx(7194.99)
     assert mar["ltv_variants"]["current_month"] == approx(2398.33)
     assert mar["ltv_variants"]["gross_margin"] == approx(7194.99 * (1 - 239.83 / 2398.33))
@@ -140,8 +157,8 @@ def test_own_book_months(make_engine):
     assert mar["ltv_cac"] == approx(7194.99 / 1200)
     assert mar["crc"] == eur(187.5)
     assert mar["ltv_crc"] == approx(7194.99 / 3937.5)
-    assert mar["cs_magic_number"] == approx(439 / 1500)
-    assert mar["cs_roi"] == approx(1.315)
+    assert mar["cs_magic_number"] == approx(400 / 1500)  # renewed bravo 400 + expansion 0
+    assert mar["cs_roi"] == approx(1.276)  # (2276 + 0 - 1000) / 1000
     assert mar["renewal_rate"] == approx(0.5)
     assert mar["trial_conversion_rate"] == approx(0.0)
     # benchmarks: LTV:CAC 6.0 >= 5 -> watch ; LTV:CRC 1.83 <= 2 -> alarm ; magic 0.29 < 1 -> alarm
@@ -156,29 +173,34 @@ def test_own_book_quarter(make_engine):
     q = metrics(eng, s, "2024-Q1")
     assert q["period"] == "2024-Q1"
     assert (q["mrr_start"], q["mrr"], q["customers_start"], q["customers"]) == (eur(2050), eur(2398.33), 6, 7)
-    assert q["movements"] == mv(new=359.33, expansion=259, contraction=100, churn=350, reactivation=180)
+    assert q["movements"] == mv(new=359.33, expansion=200, contraction=100, churn=350, reactivation=180, fx=59)
     m = q["movements"]
-    assert q["mrr_start"] + m["new"] + m["reactivation"] + m["expansion"] - m["contraction"] - m["churn"] == eur(q["mrr"])
+    assert q["mrr_start"] + m["new"] + m["reactivation"] + m["expansion"] - m["contraction"] - m["churn"] + m["fx"] \
+        == eur(q["mrr"])
     assert (q["customers_new"], q["customers_churned"], q["customers_reactivated"]) == (2, 2, 1)
     assert q["customer_churn_rate"] == approx(1 / 3)
     assert q["gross_mrr_churn_rate"] == approx(450 / 2050)
-    assert q["net_mrr_churn_rate"] == approx(11 / 2050)  # (350 + 100 - 259 - 180)
+    assert q["net_mrr_churn_rate"] == approx(70 / 2050)  # (350 + 100 - 200 - 180)
     assert q["nrr"] == approx(1850 / 2050)
     assert q["grr"] == approx(1600 / 2050)
+    # constant currency over the quarter (endpoints Dec and Mar): foxtrot at Dec's 0.90 = 900:
+    # NRR (300 + 400 + 0 + 0 + 900 + 200) / 2050 = 1800/2050; GRR 100 + 400 + 900 + 200 = 1600
+    assert q["nrr_constant_currency"] == approx(1800 / 2050)
+    assert q["grr_constant_currency"] == approx(1600 / 2050)
     assert q["crr"] == approx(4 / 6)
-    assert q["quick_ratio"] == approx(798.33 / 450)
-    assert q["expansion_share"] == approx(259 / 798.33)
+    assert q["quick_ratio"] == approx(739.33 / 450)  # 359.33 + 200 + 180
+    assert q["expansion_share"] == approx(200 / 739.33)
     assert q["arpa"] == eur(2398.33 / 7)
     assert q["arpa_change"] == approx((2398.33 / 7) / (2050 / 6) - 1)
     assert q["cs_headwind"] == approx(450 / 2050)
-    assert q["cs_tailwind"] == approx(259 / 2050)
+    assert q["cs_tailwind"] == approx(200 / 2050)
     # annualised over n = 3: 1 - (1 - r_month)^12 = 1 - (1 - r)^4
     a = q["annualised"]
     assert a["customer_churn_rate"] == approx(65 / 81)  # 1 - (2/3)^4
     assert a["gross_mrr_churn_rate"] == approx(1 - (1600 / 2050) ** 4)
-    assert a["net_mrr_churn_rate"] == approx(1 - (2039 / 2050) ** 4)
+    assert a["net_mrr_churn_rate"] == approx(1 - (1980 / 2050) ** 4)  # 1 - 70/2050 = 1980/2050
     assert a["cs_headwind"] == approx(1 - (1600 / 2050) ** 4)
-    assert a["cs_tailwind"] == approx(1 - (1791 / 2050) ** 4)
+    assert a["cs_tailwind"] == approx(1 - (1850 / 2050) ** 4)  # 1 - 200/2050
     # value and costs
     assert q["ltv"] == approx(7194.99)
     assert q["ltv_variants"]["gross_margin"] == approx(7194.99 * (1 - 710.43 / 7104.33))
@@ -186,12 +208,12 @@ def test_own_book_quarter(make_engine):
     assert q["ltv_cac"] == approx(7194.99 / 1360)
     assert q["crc"] == eur(500)
     assert q["ltv_crc"] == approx(7194.99 / 3500)
-    assert q["cs_magic_number"] == approx(1159 / 4500)
-    assert q["cs_roi"] == approx(3565 / 3000)
+    assert q["cs_magic_number"] == approx(1100 / 4500)  # (900 + 200) / 4500
+    assert q["cs_roi"] == approx(3506 / 3000)  # (6306 + 200 - 3000) / 3000
     assert q["renewal_rate"] == approx(3 / 5)
     assert q["trial_conversion_rate"] == approx(1 / 2)
     # benchmarks: annual churn 0.80 > 20 % alarm; NRR 0.90 < 1 alarm; LTV:CAC 5.29 >= 5 watch;
-    # LTV:CRC 2.06 > 2 good; magic 0.26 < 1 alarm; headwind 0.63 > 0.30 alarm; tailwind 0.42 > 0.10 good
+    # LTV:CRC 2.06 > 2 good; magic 0.24 < 1 alarm; headwind 0.63 > 0.30 alarm; tailwind 0.34 > 0.10 good
     b = q["benchmarks"]
     assert {k: b[k]["status"] for k in ("customer_churn_rate", "nrr", "ltv_cac", "ltv_crc", "cs_magic_number",
                                         "cs_headwind", "cs_tailwind")} == {
@@ -207,9 +229,10 @@ def test_own_book_by_region_and_filters(make_engine):
           contraction 100 (bravo), churn 250 + 100 = 350: 1150 + 180 + 200 - 100 - 350 = 1080;
           churn 2/5; NRR (300+400+0+0+200)/1150 = 900/1150; GRR (100+400+0+0+200)/1150 = 700/1150
     us  = foxtrot golf: Dec 900 (1); Mar 950 + 285 = 1235 (2); new 276 (golf),
-          expansion 20 + 30 (foxtrot) + 9 (golf) = 59: 900 + 276 + 59 = 1235; churn 0/1; NRR 950/900; GRR 1
+          fx 20 + 30 (foxtrot) + 9 (golf) = 59 (was expansion before the currency effect):
+          900 + 276 + 59 = 1235; churn 0/1; NRR 950/900; GRR 1
     (none) = juliet: start 0 (rates undefined), end 83.33, new 83.33
-    filters region=us, March: start 920 + 276 = 1196, end 1235, expansion 39, NRR 1235/1196
+    filters region=us, March: start 920 + 276 = 1196, end 1235, fx 39 (expansion 0), NRR 1235/1196
     """
     eng = make_engine(own_book())
     s = Settings()
@@ -224,7 +247,7 @@ def test_own_book_by_region_and_filters(make_engine):
     assert eu["nrr"] == approx(900 / 1150)
     assert eu["grr"] == approx(700 / 1150)
     assert (us["mrr_start"], us["mrr"], us["customers_start"], us["customers"]) == (eur(900), eur(1235), 1, 2)
-    assert us["movements"] == mv(new=276, expansion=59)
+    assert us["movements"] == mv(new=276, fx=59)
     assert us["customer_churn_rate"] == approx(0.0)
     assert us["nrr"] == approx(950 / 900)
     assert us["grr"] == approx(1.0)
@@ -236,7 +259,7 @@ def test_own_book_by_region_and_filters(make_engine):
 
     f = metrics(eng, s, "2024-03", filters={"region": "us"})
     assert (f["mrr_start"], f["mrr"], f["customers"]) == (eur(1196), eur(1235), 2)
-    assert f["movements"] == mv(expansion=39)
+    assert f["movements"] == mv(fx=39)
     assert f["nrr"] == approx(1235 / 1196)
 
 

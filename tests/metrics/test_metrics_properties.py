@@ -79,7 +79,9 @@ def check_bridge(series):
     prev_end = None
     for x in series:
         m = x["movements"]
-        assert round(x["mrr_start"] + m["new"] + m["reactivation"] + m["expansion"] - m["contraction"] - m["churn"], 2) \
+        # metrics.md §3 (amended): the bridge includes the signed currency effect fx
+        assert round(x["mrr_start"] + m["new"] + m["reactivation"] + m["expansion"] - m["contraction"] - m["churn"]
+                     + m["fx"], 2) \
             == round(x["mrr"], 2), x["period"]
         assert x["customers_start"] + x["customers_new"] + x["customers_reactivated"] - x["customers_churned"] \
             == x["customers"], x["period"]

@@ -139,7 +139,8 @@ def test_public_example_longer_periods(make_engine):
     assert y["mrr"] == eur(400) and y["customers"] == 2
     # new 500 (M1), expansion 80 (M9), churn 100 (M6) + 80 (M10) = 180: 0 + 500 + 80 - 180 = 400
     assert y["movements"] == {"new": eur(500), "expansion": eur(80), "contraction": eur(0),
-                              "churn": eur(180), "reactivation": eur(0)}
+                              "churn": eur(180), "reactivation": eur(0),
+                              "fx": eur(0)}  # EUR only: no currency effect
     assert (y["customers_new"], y["customers_churned"], y["customers_reactivated"]) == (4, 2, 0)
     for k in ("customer_churn_rate", "gross_mrr_churn_rate", "net_mrr_churn_rate", "nrr", "grr", "crr",
               "arpa_change", "cs_headwind", "cs_tailwind"):
@@ -152,7 +153,8 @@ def test_public_example_longer_periods(make_engine):
     # new 500 + 50 (E) = 550; reactivation 80 (D) + 50 (C) = 130; expansion 80 + 50 = 130;
     # contraction 80 + 50 = 130; churn 180: 0 + 550 + 130 + 130 - 130 - 180 = 500
     assert r["movements"] == {"new": eur(550), "expansion": eur(130), "contraction": eur(130),
-                              "churn": eur(180), "reactivation": eur(130)}
+                              "churn": eur(180), "reactivation": eur(130),
+                              "fx": eur(0)}  # EUR only: no currency effect
     assert (r["customers_new"], r["customers_reactivated"], r["customers_churned"]) == (5, 2, 2)
     assert r["mrr"] == eur(500)
 

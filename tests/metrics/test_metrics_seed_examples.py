@@ -145,7 +145,8 @@ def test_every_worked_example_of_the_seeds(make_engine):
     ch = g["churn20"]
     assert ch["mrr_start"] == eur(100) and ch["mrr"] == eur(90)
     assert ch["movements"] == {"new": eur(0), "expansion": eur(10), "contraction": eur(10), "churn": eur(10),
-                               "reactivation": eur(0)}
+                               "reactivation": eur(0),
+                               "fx": eur(0)}  # EUR only: no currency effect
     assert ch["gross_mrr_churn_rate"] == approx(0.20)
     assert ch["net_mrr_churn_rate"] == approx(0.10)
 

@@ -54,13 +54,14 @@ def test_renewal_window_days(make_engine):
     """bravo's annual line ends 2024-03-01 and its renewal starts 2024-03-10 (9 days later).
     With a 5-day window bravo is not renewed: March 0/2 (bravo, delta), Q1 2/5 (acme, india
     renewed the same day).  CS magic number Q1: renewed MRR acme 300 + india 200 = 500,
-    (500 + 259) / 4500."""
+    (500 + 200) / 4500 (expansion at constant currency: 200, acme; foxtrot's and golf's 59 of
+    rate moves are the fx movement, metrics.md §3)."""
     eng = make_engine(own_book())
     s = Settings()
     s.metrics.renewal_window_days = 5
     q = metrics(eng, s, "2024-Q1")
     assert q["renewal_rate"] == approx(2 / 5)
-    assert q["cs_magic_number"] == approx(759 / 4500)
+    assert q["cs_magic_number"] == approx(700 / 4500)
 
 
 def test_touch_tiers(make_engine):
@@ -127,11 +128,12 @@ def test_gross_margin_setting(make_engine):
 
 def test_cs_attribution(make_engine):
     """CS ROI Q1 with half the retained + expansion MRR credited to CS:
-    (0.5 x (6306 + 259) - 3000) / 3000 = 282.5/3000 (default 1.0: 3565/3000)."""
+    (0.5 x (6306 + 200) - 3000) / 3000 = 253/3000 (default 1.0: 3506/3000; expansion at
+    constant currency is acme's 200, the 59 of rate moves are fx, metrics.md §3)."""
     eng = make_engine(own_book())
     s = Settings()
     s.metrics.cs_attribution = 0.5
-    assert metrics(eng, s, "2024-Q1")["cs_roi"] == approx(282.5 / 3000)
+    assert metrics(eng, s, "2024-Q1")["cs_roi"] == approx(253 / 3000)
 
 
 def test_missing_fx_rate_is_a_data_error(make_engine):

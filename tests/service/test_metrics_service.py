@@ -19,7 +19,9 @@ def test_bridge_balances_every_month_of_the_demo_book(demo_workspace):
     previous_end = None
     for r in series:
         mv = r["movements"]
-        bridge = r["mrr_start"] + mv["new"] + mv["reactivation"] + mv["expansion"] - mv["contraction"] - mv["churn"]
+        # metrics.md §3 (amended): the bridge includes the signed currency effect fx
+        bridge = (r["mrr_start"] + mv["new"] + mv["reactivation"] + mv["expansion"] - mv["contraction"] - mv["churn"]
+                  + mv["fx"])
         assert bridge == pytest.approx(r["mrr"], abs=0.005), r["period"]
         assert r["customers_start"] + r["customers_new"] + r["customers_reactivated"] - r["customers_churned"] == r["customers"]
         if previous_end is not None:

@@ -168,7 +168,7 @@ def metrics_cmd(
 def movements_cmd(
     period: PeriodOpt = "last",
     workspace: WorkspaceOpt = None,
-    type: Annotated[str | None, typer.Option("--type", help="new | expansion | contraction | churn | reactivation")] = None,
+    type: Annotated[str | None, typer.Option("--type", help="new | expansion | contraction | churn | reactivation | fx")] = None,
     filter: FilterOpt = None,
     limit: LimitOpt = 20,
     sort: SortOpt = None,

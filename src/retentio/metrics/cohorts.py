@@ -16,7 +16,6 @@ from retentio.metrics.kpis import Book
 from retentio.metrics.mrr import month_of, paid_lines
 from retentio.metrics.periods import month_label, parse_period
 from retentio.figures import NONE_GROUP
-from retentio.metrics.segments import group_frame
 
 
 def _latest_change_month(engine: Engine) -> int | None:
@@ -61,42 +60,64 @@ def cohorts(
     book = Book.load(engine, settings, last, filters)
     if book.first is None:
         return result
-    A = book.A.join(book.A.group_by("account_id").agg(nw.col("month").min().alias("first_month")), on="account_id")
-    if grain == "quarter":
-        # Age k of a quarterly cohort is the snapshot at the end of its k-th quarter.
-        # Integer arithmetic only: a float division cast to int rounds on DuckDB and
-        # truncates elsewhere.  cohort = first month of its quarter; age in whole quarters.
-        cohort_q = nw.col("first_month") - nw.col("first_month") % 3
-        A = A.filter(nw.col("month") % 3 == 2).with_columns(
-            cohort=cohort_q, age=(nw.col("month") - cohort_q - 2) // 3
-        )
-        sizes_lf = book.A.group_by("account_id").agg(nw.col("month").min().alias("m")).with_columns(cohort=nw.col("m") - nw.col("m") % 3)
-    else:
-        A = A.with_columns(cohort=nw.col("first_month"), age=nw.col("month") - nw.col("first_month"))
-        # Every account of a monthly cohort is a customer at age 0 (its first paid month):
-        # the sizes are the logos of age 0, read from the cells below.
-        sizes_lf = None
+    # Running sums per cohort over the change table: each change row moves its cohort's MRR
+    # by e - s and its logos by [e > 0] - [s > 0] from its month on (issue 12).
+    C = book.C.join(book.firsts().select("account_id", nw.col("m").alias("cohort")), on="account_id", how="inner")
     keys = ["cohort"]
     if segment:
-        g = engine.materialize(group_frame(engine, settings, segment, book.A, book.lines, last - 1, last))
-
-        def seg(lf):
-            return lf.join(g, on="account_id", how="left").with_columns(
-                grp=nw.when(nw.col("grp").is_null()).then(nw.lit(NONE_GROUP)).otherwise(nw.col("grp"))
-            )
-
-        A = seg(A)
-        sizes_lf = None if sizes_lf is None else seg(sizes_lf)
+        g = engine.materialize(book.groups(segment, last - 1, last))
+        C = C.join(g, on="account_id", how="left").with_columns(
+            grp=nw.when(nw.col("grp").is_null()).then(nw.lit(NONE_GROUP)).otherwise(nw.col("grp"))
+        )
         keys.append("grp")
-    cells = engine.collect(
-        A.group_by(*keys, "age").agg(
-            nw.col("mrr_cents").sum().cast(nw.Int64).alias("mrr"), nw.len().cast(nw.Int64).alias("logos")
+    one, zero = nw.lit(1, nw.Int64), nw.lit(0, nw.Int64)
+    deltas = engine.collect(
+        C.filter(nw.col("month") <= last).group_by(*keys, "month").agg(
+            (nw.col("e") - nw.col("s")).sum().cast(nw.Int64).alias("d_mrr"),
+            (nw.when(nw.col("e") > 0).then(one).otherwise(zero) - nw.when(nw.col("s") > 0).then(one).otherwise(zero))
+            .sum().cast(nw.Int64).alias("d_logos"),
         )
     )
-    if sizes_lf is None:
-        sizes = cells.filter(pl.col("age") == 0).select(*keys, pl.col("logos").alias("size"))
+    per: dict[tuple, dict[int, tuple[int, int]]] = {}
+    for r in deltas.iter_rows(named=True):
+        per.setdefault((int(r["cohort"]), r.get("grp")), {})[int(r["month"])] = (int(r["d_mrr"]), int(r["d_logos"]))
+    # cells: (cohort key, grp, age) -> (mrr, logos); monthly: age = month - cohort; quarterly:
+    # the cohort is its first month's quarter and age k is the snapshot at the end of its k-th quarter
+    cell_rows: list[tuple] = []
+    sizes_acc: dict[tuple, int] = {}
+    for (c, grp), months in per.items():
+        mrr = logos = 0
+        for m in range(c, last + 1):
+            d = months.get(m)
+            if d is not None:
+                mrr += d[0]
+                logos += d[1]
+            if grain == "quarter":
+                cq = c - c % 3
+                if m % 3 == 2 and (mrr or logos):
+                    cell_rows.append((cq, grp, (m - cq - 2) // 3, mrr, logos))
+            elif mrr or logos:
+                cell_rows.append((c, grp, m - c, mrr, logos))
+        if grain == "quarter":
+            k = (c - c % 3, grp)
+            sizes_acc[k] = sizes_acc.get(k, 0) + (months.get(c, (0, 0))[1])
+    agg: dict[tuple, list[int]] = {}
+    for cq, grp, age, mrr, logos in cell_rows:
+        v = agg.setdefault((cq, grp, age), [0, 0])
+        v[0] += mrr
+        v[1] += logos
+    cells = pl.DataFrame(
+        {"cohort": [k[0] for k in agg], "grp": [k[1] for k in agg], "age": [k[2] for k in agg],
+         "mrr": [v[0] for v in agg.values()], "logos": [v[1] for v in agg.values()]},
+        schema={"cohort": pl.Int64, "grp": pl.String, "age": pl.Int64, "mrr": pl.Int64, "logos": pl.Int64},
+    )
+    if grain == "quarter":
+        sizes = pl.DataFrame({"cohort": [k[0] for k in sizes_acc], "grp": [k[1] for k in sizes_acc],
+                              "size": list(sizes_acc.values())},
+                             schema={"cohort": pl.Int64, "grp": pl.String, "size": pl.Int64})
     else:
-        sizes = engine.collect(sizes_lf.group_by(*keys).agg(nw.len().cast(nw.Int64).alias("size")))
+        # every account of a monthly cohort is a customer at age 0: the sizes are those logos
+        sizes = cells.filter(pl.col("age") == 0).select("cohort", "grp", pl.col("logos").alias("size"))
     table: dict[tuple, dict[int, tuple[int, int]]] = {}
     for r in cells.iter_rows(named=True):
         table.setdefault((int(r["cohort"]), r.get("grp")), {})[int(r["age"])] = (int(r["mrr"]), int(r["logos"]))

@@ -10,7 +10,7 @@ from retentio.engine import Engine
 from retentio.errors import UsageError
 from retentio.figures import evaluate
 from retentio.metrics.kpis import Book, compute_aggregates
-from retentio.metrics.movements import MOVEMENT_TYPES, account_movements, lag_endpoints, movement_amount
+from retentio.metrics.movements import MOVEMENT_TYPES, lag_endpoints, movement_amount
 from retentio.metrics.periods import Period, as_period, month_label
 from retentio.metrics.registry import METRICS
 
@@ -23,7 +23,11 @@ def movements(
     type: str | None = None,
     filters: dict[str, str] | None = None,
 ) -> list[dict]:
-    """Every account movement of the period's months, with its subscription lines."""
+    """Every account movement of the period's months, with its subscription lines.
+
+    An account-month gives one entry per movement: its new, reactivation, expansion,
+    contraction or churn (expansion and contraction at constant currency) and, when its
+    lines' currencies moved, an ``fx`` entry whose amount is signed (metrics.md §3)."""
     p = as_period(period)
     kinds = MOVEMENT_TYPES
     if type is not None:
@@ -31,15 +35,27 @@ def movements(
             raise UsageError(f"unknown movement type {type!r}", hint="choose one of: " + ", ".join(MOVEMENT_TYPES))
         kinds = (type,)
     book = Book.load(engine, settings, p.last, filters)
-    mv = engine.materialize(
-        account_movements(engine, settings, book.A, p.first, p.last).filter(nw.col("kind").is_in(list(kinds)))
-    )
+    rows = book.C.filter((nw.col("month") >= p.first) & (nw.col("month") <= p.last)).select(
+        "account_id", "month", "s", "e", "ecc", "fx", "kind")
+    return movement_entries(book, p, rows, kinds)
+
+
+def movement_entries(book: Book, p: Period, rows_lf: nw.LazyFrame, kinds) -> list[dict]:
+    """The entries of ``movements`` from account-month rows (account_id, month, s, e, ecc,
+    fx, kind); shared with the expansion oracle."""
+    engine = book.engine
+    want_fx = "fx" in kinds
+    cond = nw.col("kind").is_in([k for k in kinds if k != "fx"] or ["-"])
+    if want_fx:
+        cond = cond | (nw.col("fx") != 0)
+    mv = engine.materialize(rows_lf.filter(cond))
     rows = engine.collect(mv.sort("month", "account_id")).to_dicts()
     if not rows:
         return []
     keys = mv.select("account_id", "month")
-    at_end = book.lines.join(keys, on=["account_id", "month"], how="inner").with_columns(side=nw.lit("end"))
-    at_start = book.lines.join(
+    lines_lf = book.lines_at(p.first - 1, p.last)
+    at_end = lines_lf.join(keys, on=["account_id", "month"], how="inner").with_columns(side=nw.lit("end"))
+    at_start = lines_lf.join(
         keys.with_columns(month=nw.col("month") - 1), on=["account_id", "month"], how="inner"
     ).with_columns(month=nw.col("month") + 1, side=nw.lit("start"))
     cols = ["account_id", "month", "subscription_id", "plan", "currency", "mrr_cents", "side"]
@@ -55,23 +71,28 @@ def movements(
         entry["mrr_" + ln["side"]] = int(ln["mrr_cents"]) / 100
     out = []
     for r in rows:
-        s, e = int(r["s"]), int(r["e"])
-        amount = movement_amount(r["kind"], s, e)
-        out.append(
-            {
-                "account_id": r["account_id"],
-                "month": month_label(int(r["month"])),
-                "type": r["kind"],
-                "mrr_start": s / 100,
-                "mrr_end": e / 100,
-                "amount": amount / 100,
-                "lines": sorted(by_key.get((r["account_id"], int(r["month"])), {}).values(),
-                                key=lambda x: x["subscription_id"]),
-            }
-        )
+        s, e, ecc, fx = int(r["s"]), int(r["e"]), int(r["ecc"]), int(r["fx"])
+        lines_of = sorted(by_key.get((r["account_id"], int(r["month"])), {}).values(),
+                          key=lambda x: x["subscription_id"])
+        types = []
+        if r["kind"] in kinds and r["kind"] != "flat":
+            types.append((r["kind"], movement_amount(r["kind"], s, ecc)))
+        if want_fx and fx != 0:
+            types.append(("fx", fx))
+        for t, amount in types:
+            out.append(
+                {
+                    "account_id": r["account_id"],
+                    "month": month_label(int(r["month"])),
+                    "type": t,
+                    "mrr_start": s / 100,
+                    "mrr_end": e / 100,
+                    "mrr_end_constant_currency": ecc / 100,
+                    "amount": amount / 100,
+                    "lines": lines_of,
+                }
+            )
     return out
-
-
 
 
 def explain(
@@ -105,11 +126,11 @@ def explain(
     if d.contributors.startswith("movements:"):
         kinds = d.contributors.split(":", 1)[1].split(",")
         mv = [m for m in movements(engine, settings, p, filters=filters) if m["type"] in kinds]
-        mv.sort(key=lambda m: (-m["amount"], m["account_id"], m["month"]))
+        mv.sort(key=lambda m: (-abs(m["amount"]), m["account_id"], m["month"]))
         accounts = [{k: m[k] for k in ("account_id", "month", "type", "mrr_start", "mrr_end", "amount")} for m in mv[:top]]
     elif d.contributors in ("endpoint", "snapshot"):
         book = Book.load(engine, settings, p.last, filters)
-        per_acc = lag_endpoints(book.A, [p.last], p.n_months)
+        per_acc = lag_endpoints(book.at([p.last - p.n_months, p.last]), [p.last], p.n_months)
     if d.contributors == "endpoint":
         rows = engine.collect(per_acc.filter(nw.col("s") > 0)).to_dicts()
         rows.sort(key=lambda r: (-abs(int(r["e"]) - int(r["s"])), r["account_id"]))

@@ -1,11 +1,13 @@
 """Incremental refresh of the revenue figures after an import (issue 6).
 
-Every revenue and retention figure of metrics.md §1-§6 is computed from the account-month
-MRR snapshots A (account_id, month, mrr_cents > 0).  A is persisted in the workspace's
-DuckDB file, with the inputs it was computed from, so that after an import only what
-changed is recomputed:
+Every revenue and retention figure of metrics.md §1-§6 is computed from the change table C
+(``changes.py``: one row per account and month where its MRR changes).  C is persisted in the
+workspace's DuckDB file, with the inputs it was computed from, so that after an import only
+what changed is recomputed:
 
-- ``derived_mrr_snapshot``  (account_id, month, mrr_cents): A for months [first, through];
+- ``derived_mrr_changes``   C through the ``through`` month;
+- ``derived_mrr_snapshot``  a view (account_id, month, mrr_cents): the account-month
+                            snapshots for months [first, through], as-of lookups in C;
 - ``derived_mrr_lines``     the subscription rows (all columns that MRR depends on) A was
                             computed from;
 - ``derived_fx_rates``      the FX rates A was computed from;
@@ -16,12 +18,15 @@ changed is recomputed:
 ``refresh`` compares the current subscriptions and FX rates with the stored copies (two
 set differences, a scan of the subscription table).  A changed line (added, removed or
 modified) touches only its account and only the months from the earliest start month of
-its old and new versions on (from the earlier end month when only the end date changed); a changed FX rate touches every account from the month of
-the rate's date on.  Those (account, month) rows are recomputed with the same narwhals code
-as a full computation (``mrr.account_months``, on the subscriptions of the touched
-accounts only), replaced in one transaction, and the figures of the affected months are
-computed from the stored snapshot (``kpis._compute`` on the persisted A).  A change of the
-settings A depends on (base currency, FX rule) or a missing snapshot triggers a full build.
+its old and new versions on (from the earlier end month when only the end date changed); a
+changed FX rate touches every account from the month of the rate's date on.  The change rows
+of the touched accounts are recomputed with the same narwhals code as a full computation
+(``changes.change_table`` on the subscriptions of those accounts only: work proportional to
+their lines), replaced in one transaction, and the figures of the affected months are
+computed from the stored change table (``kpis._compute`` on the persisted C).  A changed FX
+rate or a later ``through`` rebuilds C (proportional to lines and rate changes, not to
+accounts x months).  A change of the settings C depends on (base currency, FX rule) or a
+missing table triggers a full build.
 
 The snapshot is a cache: deleting the ``derived_*`` tables is always safe.
 """
@@ -40,7 +45,8 @@ from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.metrics.periods import Period, month_index, month_label
 
-SNAPSHOT = "derived_mrr_snapshot"
+SNAPSHOT = "derived_mrr_snapshot"  # a view over CHANGES
+CHANGES = "derived_mrr_changes"
 LINES = "derived_mrr_lines"
 FX = "derived_fx_rates"
 META = "derived_meta"
@@ -62,7 +68,7 @@ WITH cur AS (SELECT {cols} FROM ws.main.subscriptions),
                          AND n.account_id = o.account_id AND n.plan IS NOT DISTINCT FROM o.plan
                          AND n.start_date = o.start_date AND n.amount = o.amount
                          AND n.billing_period_months = o.billing_period_months AND n.currency = o.currency
-                         AND n.is_trial = o.is_trial
+                         AND n.is_trial = o.is_trial AND n.kind IS NOT DISTINCT FROM o.kind
                     THEN least(coalesce(n.end_date, DATE '9999-12-01'), coalesce(o.end_date, DATE '9999-12-01'))
                     ELSE least(coalesce(n.start_date, o.start_date), coalesce(o.start_date, n.start_date)) END AS d
         FROM n FULL OUTER JOIN o ON n.subscription_id = o.subscription_id)
@@ -72,7 +78,11 @@ FROM (SELECT na AS account_id, d FROM pairs WHERE na IS NOT NULL
 GROUP BY account_id
 """
 LINE_COLUMNS = ("subscription_id", "account_id", "plan", "start_date", "end_date", "amount",
-                "billing_period_months", "currency", "is_trial")
+                "billing_period_months", "currency", "is_trial", "kind")
+C_COLUMNS = ("account_id", "month", "s", "e", "ecc", "raw", "arr", "arr_prev", "last_churn",
+             "next_month", "kind", "fx")
+C_TYPES = ("VARCHAR", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT",
+           "BIGINT", "VARCHAR", "BIGINT")
 FX_COLUMNS = ("date", "currency", "rate")
 
 
@@ -129,15 +139,17 @@ def _meta(ws) -> dict[str, str]:
 
 
 def _settings_key(settings: Settings) -> str:
-    return f"{settings.workspace.base_currency}|{settings.metrics.fx_rule}"
+    # "changes-1": the stored table is the change table (older workspaces stored A: rebuilt)
+    return (f"changes-2|{settings.workspace.base_currency}|{settings.metrics.fx_rule}"
+            f"|{settings.metrics.reactivation_window_months}")
 
 
-def _compute_rows(engine: Engine, settings: Settings, first: int, last: int, accounts: pa.Table | None) -> pa.Table:
-    """A (account_id, month, mrr_cents) for months [first, last], all accounts or only ``accounts``."""
-    from retentio.metrics.mrr import account_months
+def _compute_rows(engine: Engine, settings: Settings, last: int, accounts: pa.Table | None) -> pa.Table:
+    """C through month ``last``, of all accounts or only ``accounts``."""
+    from retentio.metrics.changes import change_table
 
     eng: Engine = engine if accounts is None else _Scoped(engine, engine.from_arrow(accounts))
-    lf = account_months(eng, settings, first, last).select("account_id", "month", "mrr_cents")
+    lf = change_table(eng, settings, last).select(*C_COLUMNS)
     return engine.collect(lf).to_arrow()
 
 
@@ -174,10 +186,10 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
     affected: pa.Table | None = None
     from_m: int | None = None
     candidates: list[int] = []
-    parts: list[tuple[pa.Table, int, int, pa.Table | None]] = []  # (rows, from, to, accounts or None = all)
+    parts: list[tuple[pa.Table, pa.Table | None]] = []  # (C rows, their accounts or None = all)
     if rebuild:
         from_m = first
-        parts.append((_compute_rows(engine, settings, first, last, None), first, last, None))
+        parts.append((_compute_rows(engine, settings, last, None), None))
         mode = "full"
     else:
         t = time.perf_counter()
@@ -197,19 +209,21 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         seconds["diff"] = time.perf_counter() - t
         t = time.perf_counter()
         candidates = [int(m) for m in changed.column("m").to_pylist()]
+        grows = stored_through is not None and last > stored_through
         if fx_changed is not None:
-            fx_m = max(int(fx_changed), first)
-            parts.append((_compute_rows(engine, settings, fx_m, last, None), fx_m, last, None))
-            candidates.append(fx_m)
+            candidates.append(max(int(fx_changed), first))
+        if grows:
+            candidates.append(stored_through + 1)
+        if fx_changed is not None or grows:
+            # rate changes touch every foreign line, a later month every account: rebuild C
+            # (proportional to lines and rate changes)
+            parts.append((_compute_rows(engine, settings, last, None), None))
+        elif changed.num_rows:
+            affected = changed.select(["account_id"])
+            parts.append((_compute_rows(engine, settings, last, affected), affected))
         if changed.num_rows:
             affected = changed.select(["account_id"])
-            acc_from = max(min(int(m) for m in changed.column("m").to_pylist()), first)
-            parts.append((_compute_rows(engine, settings, acc_from, last, affected), acc_from, last, affected))
-        if stored_through is not None and last > stored_through:
-            # The snapshot grows by whole months: every account's new months.
-            parts.append((_compute_rows(engine, settings, stored_through + 1, last, None), stored_through + 1, last, None))
-            candidates.append(stored_through + 1)
-        if costs_changed is not None:  # costs change figures (CAC, CRC ...) but not the snapshot
+        if costs_changed is not None:  # costs change figures (CAC, CRC ...) but not C
             y, mo = str(costs_changed)[:7].split("-")
             candidates.append(int(y) * 12 + int(mo) - 1)
         from_m = max(min(candidates), first) if candidates else None
@@ -222,22 +236,31 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
     with ws.warehouse.connect() as w:
         w.execute("BEGIN TRANSACTION")
         try:
-            w.execute(f'CREATE TABLE IF NOT EXISTS "{SNAPSHOT}" (account_id VARCHAR, month BIGINT, mrr_cents BIGINT)')
-            w.execute(f'CREATE TABLE IF NOT EXISTS "{META}" (key VARCHAR PRIMARY KEY, value VARCHAR)')
+            cols_sql = ", ".join(f'"{c}" {t}' for c, t in zip(C_COLUMNS, C_TYPES))
             if rebuild:
-                w.execute(f'DELETE FROM "{SNAPSHOT}"')
-            for rows, lo, hi, accounts in parts:
+                w.execute(f'DROP VIEW IF EXISTS "{SNAPSHOT}"')
+                w.execute(f'DROP TABLE IF EXISTS "{SNAPSHOT}"')
+                w.execute(f'DROP TABLE IF EXISTS "{CHANGES}"')
+            w.execute(f'CREATE TABLE IF NOT EXISTS "{CHANGES}" ({cols_sql})')
+            w.execute(f'CREATE TABLE IF NOT EXISTS "{META}" (key VARCHAR PRIMARY KEY, value VARCHAR)')
+            names = ", ".join(f'"{c}"' for c in C_COLUMNS)
+            for rows, accounts in parts:
                 w.register("_rows", rows)
                 if accounts is None:
-                    w.execute(f'DELETE FROM "{SNAPSHOT}" WHERE month BETWEEN ? AND ?', [lo, hi])
+                    w.execute(f'DELETE FROM "{CHANGES}"')
                 else:
                     w.register("_acc", accounts)
-                    w.execute(f'DELETE FROM "{SNAPSHOT}" WHERE month BETWEEN ? AND ? '
-                              "AND account_id IN (SELECT account_id FROM _acc)", [lo, hi])
+                    w.execute(f'DELETE FROM "{CHANGES}" WHERE account_id IN (SELECT account_id FROM _acc)')
                     w.unregister("_acc")
-                w.execute(f'INSERT INTO "{SNAPSHOT}" SELECT account_id, month, mrr_cents FROM _rows')
+                w.execute(f'INSERT INTO "{CHANGES}" SELECT {names} FROM _rows')
                 w.unregister("_rows")
                 rows_written += rows.num_rows
+            # the account-month snapshots of [first, through], as a view (as-of lookups in C)
+            w.execute(f'''CREATE OR REPLACE VIEW "{SNAPSHOT}" AS
+                SELECT c.account_id, t.month, c.e AS mrr_cents
+                FROM "{CHANGES}" c JOIN (SELECT range AS month FROM range({int(first)}, {int(last) + 1})) t
+                  ON c.month <= t.month AND t.month < c.next_month
+                WHERE c.e > 0''')
             if candidates or rebuild:
                 w.execute(f'CREATE OR REPLACE TABLE "{LINES}" AS SELECT {subs_cols} FROM subscriptions')
                 w.execute(f'CREATE OR REPLACE TABLE "{FX}" AS SELECT {fx_cols} FROM fx_rates')
@@ -270,7 +293,7 @@ def _last_of(text: str) -> int:
 
 
 def snapshot_series(ws, period: str) -> list[dict[str, Any]]:
-    """The monthly figures of ``period`` computed from the stored snapshot (no line expansion)."""
+    """The monthly figures of ``period`` computed from the stored change table."""
     from retentio.metrics.kpis import Book, _compute
     from retentio.metrics.periods import parse_period
 
@@ -284,12 +307,7 @@ def snapshot_series(ws, period: str) -> list[dict[str, Any]]:
     book = Book(engine, ws.settings, p.last)
     book.first = int(meta["first"])
     book.subs = engine.table("subscriptions")
-    book.A = engine.table(SNAPSHOT).filter(nw.col("month") <= p.last)
-    # Line-level figures (ARR from the lines' own billing) need the lines of the reported
-    # months only, not of the whole history.
-    from retentio.metrics.mrr import line_months
-
-    book.lines = line_months(engine, ws.settings, p.first, p.last)
+    book.C = engine.table(CHANGES).filter(nw.col("month") <= p.last)
     return _compute(book, [Period.month(m) for m in p.months], by=None)
 
 

@@ -16,14 +16,27 @@ from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.figures import NONE_GROUP, assemble, assess, evaluate, safe_div
 from retentio.metrics.costs import cost_cents
-from retentio.metrics.movements import (
-    MOVEMENT_TYPES,
-    account_movements,
-    endpoint_totals,
-    lag_endpoints,
-    monthly_totals,
+from retentio.errors import DataError
+from retentio.metrics.changes import (
+    ENDPOINT_PARTS,
+    _endpoint_parts,
+    change_table,
+    endpoint_deltas,
+    fx_between,
+    lagged_pairs,
+    monthly_deltas,
+    values_at,
 )
-from retentio.metrics.mrr import history_first_month, line_months
+from retentio.metrics.movements import MOVEMENT_TYPES, lag_endpoints
+from retentio.metrics.mrr import (
+    _fx_at_line_start,
+    check_fx_lines,
+    history_first_month,
+    line_months,
+    month_frame,
+    one_off_lines,
+    to_cents,
+)
 from retentio.metrics.periods import Period, month_label
 from retentio.metrics.renewals import bucket_frame, renewal_lines, trial_accounts
 from retentio.metrics.registry import METRICS, RevenueAggregates
@@ -31,22 +44,24 @@ from retentio.metrics.segments import cohort_label_to_key, group_frame
 
 MONTHLY_FIELDS = (
     "mrr_start", "mrr_end", "customers_start", "customers_end", "new", "reactivation", "expansion",
-    "contraction", "churn", "n_new", "n_reactivation", "n_expansion", "n_contraction", "n_churn",
+    "contraction", "churn", "fx", "n_new", "n_reactivation", "n_expansion", "n_contraction", "n_churn",
 )
 ENDPOINT_FIELDS = ("s_customers", "s_mrr", "s_end_mrr", "s_kept_mrr", "s_retained", "end_customers", "end_not_in_s")
 
 
 @dataclass
 class Book:
-    """The account-month snapshots of a workspace up to a month, computed once and reused."""
+    """The change table C of a workspace up to a month (see ``changes.py``), computed once
+    and reused.  ``A`` (account-month snapshots) and ``lines`` (line-months) are kept for
+    callers that want them; they expand accounts x months and are computed only when read."""
 
     engine: Engine
     settings: Settings
     last: int
     first: int | None = None
-    A: nw.LazyFrame | None = None
-    lines: nw.LazyFrame | None = None
+    C: nw.LazyFrame | None = None
     subs: nw.LazyFrame | None = None
+    keep: nw.LazyFrame | None = None  # account_id of the accounts kept by filters
     filtered: bool = False  # restricted by filters: costs are then not attributed
     tables: list = field(default_factory=list)  # materialised intermediates it holds
 
@@ -71,20 +86,43 @@ class Book:
         book.subs = engine.table("subscriptions")
         lo = book.first if book.first is not None else last
         lo = min(lo, last)
-        # Line-months stay lazy (they are wide and large: lines x months); only the narrow
-        # account-month snapshot is stored, and the FX check runs on the lines alone.
-        book.lines = line_months(engine, settings, lo, last)
-        from retentio.metrics.mrr import check_fx_lines
-
         check_fx_lines(engine, settings, lo, last)
-        book.A = engine.materialize(
-            book.lines.group_by("account_id", "month")
-            .agg(nw.col("mrr_cents").sum().cast(nw.Int64).alias("mrr_cents"))
-            .filter(nw.col("mrr_cents") > 0)
-        )
+        book.C = engine.materialize(change_table(engine, settings, last))
         if filters:
             book._apply_filters(filters)
         return book
+
+    # -- views of the book -----------------------------------------------------------------
+    def at(self, months: list[int]) -> nw.LazyFrame:
+        """account_id, month, mrr_cents (> 0) at each of ``months`` (as-of lookups in C)."""
+        ms = sorted(set(months))
+        return values_at(self.C, self.engine.from_columns({"month": ms}, {"month": "int"})).select(
+            "account_id", "month", "mrr_cents")
+
+    def firsts(self) -> nw.LazyFrame:
+        """account_id, m: each account's first paid month."""
+        return self.C.filter(nw.col("e") > 0).group_by("account_id").agg(nw.col("month").min().alias("m"))
+
+    def lines_at(self, first: int, last: int) -> nw.LazyFrame:
+        """Line-months of the months [first, last] only (the expansion of the asked months)."""
+        lm = line_months(self.engine, self.settings, first, last)
+        return lm if self.keep is None else lm.join(self.keep, on="account_id", how="semi")
+
+    @property
+    def A(self) -> nw.LazyFrame:
+        lo = self.first if self.first is not None else self.last
+        return values_at(self.C, month_frame(self.engine, min(lo, self.last), self.last)).select(
+            "account_id", "month", "mrr_cents")
+
+    @property
+    def lines(self) -> nw.LazyFrame:
+        lo = self.first if self.first is not None else self.last
+        return self.lines_at(min(lo, self.last), self.last)
+
+    def groups(self, attribute: str, start_m: int, end_m: int) -> nw.LazyFrame:
+        """account_id, grp of ``attribute`` judged between the snapshots start_m and end_m."""
+        return group_frame(self.engine, self.settings, attribute, self.at([start_m, end_m]),
+                           self.lines_at(start_m, end_m), start_m, end_m, firsts=self.firsts())
 
     def _apply_filters(self, filters: dict[str, str]) -> None:
         # Filters on derived attributes (touch, plan) are judged at the book's last month.
@@ -92,14 +130,14 @@ class Book:
         for attr, value in filters.items():
             if attr.strip().lower() == "cohort":
                 value = cohort_label_to_key(value)
-            g = group_frame(self.engine, self.settings, attr, self.A, self.lines, self.last - 1, self.last)
+            g = self.groups(attr, self.last - 1, self.last)
             ids = g.filter(nw.col("grp") == str(value)).select("account_id")
             keep = ids if keep is None else keep.join(ids, on="account_id", how="semi")
         assert keep is not None
         keep = self.engine.materialize(keep)
-        self.A = self.engine.materialize(self.A.join(keep, on="account_id", how="semi"))
-        self.lines = self.lines.join(keep, on="account_id", how="semi")
+        self.C = self.engine.materialize(self.C.join(keep, on="account_id", how="semi"))
         self.subs = self.subs.join(keep, on="account_id", how="semi")
+        self.keep = keep
         self.filtered = True
 
 
@@ -130,44 +168,226 @@ def compute_aggregates(
     return _compute(book, [period], by=None, raw=True)[0]
 
 
+def _check_by(buckets: list[Period], by: str | None) -> None:
+    if by and len(buckets) != 1:
+        from retentio.errors import UsageError
+
+        raise UsageError("by works on one period, not on a time series", hint="drop by, or give one period",
+                         details={"parameter": "by"})
+
+
+class _Grouper:
+    def __init__(self, group_lf: nw.LazyFrame | None):
+        self.group_lf = group_lf
+        self.keys = [] if group_lf is None else ["grp"]
+
+    def __call__(self, lf: nw.LazyFrame) -> nw.LazyFrame:
+        if self.group_lf is None:
+            return lf
+        return lf.join(self.group_lf, on="account_id", how="left").with_columns(
+            grp=nw.when(nw.col("grp").is_null()).then(nw.lit(NONE_GROUP)).otherwise(nw.col("grp"))
+        )
+
+
+def _running(rows, keys: list[str], fields: tuple[str, ...]) -> dict[tuple, dict[int, dict]]:
+    """{(g, month): row} -> per group, the running sums of ``fields`` at every month from the
+    group's first month to its last (months without a row carry the previous sums)."""
+    per: dict = {}
+    for r in rows.iter_rows(named=True):
+        per.setdefault(r.get("grp") if keys else None, {})[int(r["month"])] = r
+    out: dict = {}
+    for g, months in per.items():
+        acc = {f: 0 for f in fields}
+        series = {}
+        for m in range(min(months), max(months) + 1):
+            r = months.get(m)
+            if r is not None:
+                for f in fields:
+                    acc[f] += int(r[f])
+            series[m] = dict(acc)
+        out[g] = series
+    return out
+
+
+def _at(series: dict, g, m: int, fields) -> dict:
+    s = series.get(g)
+    if not s or m < min(s):
+        return {f: 0 for f in fields}
+    return s[min(m, max(s))]
+
+
+def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tuple, dict]:
+    """{(g, month): monthly row} for months [lo, hi]: running sums of the change table's
+    per-month deltas (MRR, customers, ARR) and the month's own movements."""
+    engine = book.engine
+    rows = engine.collect(monthly_deltas(wg(book.C), wg.keys))
+    run = _running(rows, wg.keys, ("d_mrr", "d_customers", "d_arr"))
+    own: dict = {}
+    for r in rows.iter_rows(named=True):
+        own[(r.get("grp") if wg.keys else None, int(r["month"]))] = r
+    by_month: dict[tuple, dict] = {}
+    for g in run:
+        for m in range(lo, hi + 1):
+            end = _at(run, g, m, ("d_mrr", "d_customers", "d_arr"))
+            start = _at(run, g, m - 1, ("d_mrr", "d_customers", "d_arr"))
+            r = own.get((g, m)) or {}
+            row = {f: int(r.get(f) or 0) for f in DELTA_FIELDS}
+            row.update(
+                mrr_start=start["d_mrr"], mrr_end=end["d_mrr"], customers_start=start["d_customers"],
+                customers_end=end["d_customers"], arr_end=end["d_arr"],
+            )
+            if row["customers_start"] or row["customers_end"]:
+                finish_month_row(row)
+                by_month[(g, m)] = row
+    return by_month
+
+
+DELTA_FIELDS = ("new", "reactivation", "expansion", "contraction", "churn", "fx", "n_new", "n_reactivation",
+                "n_expansion", "n_contraction", "n_churn", "n_fx", "x_end", "x_kept", "x_end_cc", "x_kept_cc")
+
+
+def finish_month_row(row: dict) -> None:
+    """The month's endpoint comparison (S = customers at its start) from its start and its
+    changes: accounts that did not change keep e = s."""
+    ms = row["mrr_start"]
+    row["s_end_mrr"] = ms + row["x_end"]
+    row["s_kept_mrr"] = ms + row["x_kept"]
+    row["s_end_mrr_cc"] = ms + row["x_end_cc"]
+    row["s_kept_mrr_cc"] = ms + row["x_kept_cc"]
+    row["s_retained"] = row["customers_start"] - row["n_churn"]
+    row["end_not_in_s"] = row["n_new"] + row["n_reactivation"]
+    row["accounts"] = row["customers_start"] + row["n_new"] + row["n_reactivation"]
+
+
+# Up to this many end months, lag endpoints are read by as-of lookups at the end months and
+# the months `lag` before (rows of C x months asked: cheaper for a few months); beyond, by
+# running sums over C and C shifted by the lag (rows of C, whatever the number of months).
+ASOF_MAX_ENDS = 48
+
+
+def _lag_endpoints_from_changes(book: Book, wg: _Grouper, lag: int, ends: list[int], cc: bool) -> dict[tuple, dict]:
+    """{(g, end month): endpoint sums} comparing each end month with the month ``lag`` before."""
+    engine = book.engine
+    out: dict = {}
+    if len(ends) <= ASOF_MAX_ENDS:
+        at = book.at(list(ends) + [m - lag for m in ends])
+        pe = lag_endpoints(at, list(ends), lag)
+        parts = _endpoint_parts(nw.col("s"), nw.col("e"))
+        rows = engine.collect(wg(pe).group_by("month", *wg.keys).agg(
+            *[parts[k].sum().cast(nw.Int64).alias(k) for k in ENDPOINT_PARTS]))
+        for r in rows.iter_rows(named=True):
+            row = {k: int(r[k]) for k in ENDPOINT_PARTS}
+            if row["s_customers"] or row["end_customers"]:
+                row["s_end_mrr_cc"], row["s_kept_mrr_cc"] = row["s_end_mrr"], row["s_kept_mrr"]
+                out[(r.get("grp") if wg.keys else None, int(r["month"]))] = row
+    else:
+        rows = engine.collect(endpoint_deltas(wg(lagged_pairs(book.C, lag)), wg.keys))
+        run = _running(rows, wg.keys, ENDPOINT_PARTS)
+        for g in run:
+            for m in ends:
+                row = dict(_at(run, g, m, ENDPOINT_PARTS))
+                if row["s_customers"] or row["end_customers"]:
+                    row["s_end_mrr_cc"], row["s_kept_mrr_cc"] = row["s_end_mrr"], row["s_kept_mrr"]
+                    out[(g, m)] = row
+    if cc:
+        adj = engine.collect(_cc_adjustments(book, wg, lag, ends))
+        for r in adj.iter_rows(named=True):
+            row = out.get((r.get("grp") if wg.keys else None, int(r["month"])))
+            if row is not None:
+                row["s_end_mrr_cc"] += int(r["d_end"])
+                row["s_kept_mrr_cc"] += int(r["d_kept"])
+    return out
+
+
+def _cc_adjustments(book: Book, wg: _Grouper, lag: int, ends: list[int]) -> nw.LazyFrame:
+    """Per end month: the change of the endpoint sums when the end MRR of the accounts
+    customers at both snapshots is taken at constant currency (their lines active at both
+    snapshots at the start snapshot's rates)."""
+    engine = book.engine
+    fxl = fx_between(engine, book.settings, ends, lag).filter(nw.col("fxl") != 0)
+    fxl = engine.materialize(fxl if book.keep is None else fxl.join(book.keep, on="account_id", how="semi"))
+    Cx = book.C.join(fxl.select("account_id").unique(), on="account_id", how="semi")
+    e_at = values_at(Cx, engine.from_columns({"month": ends}, {"month": "int"})).select(
+        "account_id", "month", nw.col("mrr_cents").alias("e"), "raw")
+    s_at = values_at(Cx, engine.from_columns({"month": [m - lag for m in ends]}, {"month": "int"})).select(
+        "account_id", (nw.col("month") + lag).alias("month"), nw.col("mrr_cents").alias("s"))
+    j = fxl.join(e_at, on=["account_id", "month"], how="inner").join(s_at, on=["account_id", "month"], how="inner")
+    j = j.with_columns(ecc=nw.max_horizontal(nw.col("raw") - nw.col("fxl"), nw.lit(0, nw.Int64)))
+    return wg(j).group_by("month", *wg.keys).agg(
+        (nw.col("ecc") - nw.col("e")).sum().cast(nw.Int64).alias("d_end"),
+        (nw.min_horizontal("s", "ecc") - nw.min_horizontal("s", "e")).sum().cast(nw.Int64).alias("d_kept"),
+    )
+
+
+def _served_from_changes(book: Book, wg: _Grouper, b: Period) -> nw.LazyFrame:
+    """Accounts that are customers at some snapshot of [b.first - 1, b.last]."""
+    return wg(
+        book.C.filter((nw.col("e") > 0) & (nw.col("month") <= b.last) & (nw.col("next_month") > b.first - 1))
+        .select("account_id").unique()
+    )
+
+
 def _compute(book: Book, buckets: list[Period], *, by: str | None, raw: bool = False) -> list:
+    _check_by(buckets, by)
+    return finish(book, buckets, by, change_point_aggregates, raw=raw)
+
+
+def change_point_aggregates(book: Book, buckets: list[Period], wg: _Grouper, lo: int, hi: int):
+    """by_month, endpoints, served, renewed_mrr_at (per bucket end, per account) from the
+    change table."""
+    by_month = _monthly_from_changes(book, wg, lo, hi)
+    endpoints: dict[tuple, dict] = {}
+    lags: dict[int, list[Period]] = {}
+    for b in buckets:
+        if b.n_months > 1:
+            lags.setdefault(b.n_months, []).append(b)
+    for lag, bs in lags.items():
+        got = _lag_endpoints_from_changes(book, wg, lag, sorted({b.last for b in bs}), cc=True)
+        for b in bs:
+            for (g, m), row in got.items():
+                if m == b.last:
+                    endpoints[(g, b.label)] = row
+    t12 = _lag_endpoints_from_changes(book, wg, 12, sorted({b.last for b in buckets}), cc=False)
+    for b in buckets:
+        for (g, m), row in t12.items():
+            if m == b.last:
+                endpoints[(g, "T12:" + b.label)] = row
+    served_map: dict[tuple, int] = {}
+    for b in buckets:
+        if b.n_months > 1:
+            uniq = _served_from_changes(book, wg, b)
+            count = nw.len().cast(nw.Int64).alias("served")
+            served = book.engine.collect(uniq.group_by(*wg.keys).agg(count) if wg.keys else uniq.select(count))
+            for r in served.iter_rows(named=True):
+                served_map[(r.get("grp"), b.label)] = int(r["served"])
+
+    def end_values(accounts: nw.LazyFrame, months: list[int]) -> nw.LazyFrame:
+        Cx = book.C.join(accounts, on="account_id", how="semi")
+        return values_at(Cx, book.engine.from_columns({"month": sorted(set(months))}, {"month": "int"})).select(
+            "account_id", "month", "mrr_cents")
+
+    return by_month, endpoints, served_map, end_values
+
+
+def finish(book: Book, buckets: list[Period], by: str | None, parts, *, raw: bool = False) -> list:
+    """The figures of each bucket (with ``raw``: its :class:`RevenueAggregates`) from the
+    engine's sums (``parts`` computes the change-table ones; the test oracle passes the
+    expansion ones)."""
     engine, settings = book.engine, book.settings
     window = settings.metrics.ltv_churn_window_months
     lo = min(min(b.first for b in buckets), min(b.last for b in buckets) - window + 1)
     hi = max(b.last for b in buckets)
 
     group_lf = None
-    keys: list[str] = []
     if by:
-        if len(buckets) != 1:
-            from retentio.errors import UsageError
-
-            raise UsageError("by works on one period, not on a time series", hint="drop by, or give one period",
-                             details={"parameter": "by"})
         b = buckets[0]
-        group_lf = engine.materialize(
-            group_frame(engine, settings, by, book.A, book.lines, b.start_snapshot, b.last)
-        )
-        keys = ["grp"]
+        group_lf = engine.materialize(book.groups(by, b.start_snapshot, b.last))
+    wg = _Grouper(group_lf)
+    keys = wg.keys
 
-    def with_group(lf: nw.LazyFrame) -> nw.LazyFrame:
-        if group_lf is None:
-            return lf
-        return lf.join(group_lf, on="account_id", how="left").with_columns(
-            grp=nw.when(nw.col("grp").is_null()).then(nw.lit(NONE_GROUP)).otherwise(nw.col("grp"))
-        )
-
-    # 1. monthly movements and totals; for one-month buckets they also hold the endpoint
-    #    comparison (S = customers at the start of the month) and the customers served.
-    mv = account_movements(engine, settings, book.A, lo, hi)
-    monthly = engine.collect(monthly_totals(with_group(mv), keys))
-    by_month: dict[tuple, dict] = {}
-    for row in monthly.iter_rows(named=True):
-        by_month[(row.get("grp"), int(row["month"]))] = row
-
-    # 2. endpoints of longer buckets, and the trailing twelve months ending with each bucket:
-    #    one pass per lag comparing each end month with the month `lag` before it.
-    endpoints: dict[tuple, dict] = {}
+    # 1-2. monthly movements and totals (for one-month buckets they also hold the endpoint
+    #      comparison), endpoints of longer buckets and of the trailing twelve months
+    by_month, endpoints, served_map, end_values = parts(book, buckets, wg, lo, hi)
     for b in buckets:
         if b.n_months == 1:
             for (g, m), row in by_month.items():
@@ -176,26 +396,16 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None, raw: bool = F
                         "s_customers": row["customers_start"], "s_mrr": row["mrr_start"], "s_end_mrr": row["s_end_mrr"],
                         "s_kept_mrr": row["s_kept_mrr"], "s_retained": row["s_retained"],
                         "end_customers": row["customers_end"], "end_not_in_s": row["end_not_in_s"],
+                        "s_end_mrr_cc": row["s_end_mrr_cc"], "s_kept_mrr_cc": row["s_kept_mrr_cc"],
                     }
-    lags: dict[int, list[Period]] = {}
-    for b in buckets:
-        if b.n_months > 1:
-            lags.setdefault(b.n_months, []).append(b)
-    for lag, bs in lags.items():
-        rows = engine.collect(endpoint_totals(with_group(lag_endpoints(book.A, [b.last for b in bs], lag)), keys))
-        label = {b.last: b.label for b in bs}
-        for row in rows.iter_rows(named=True):
-            endpoints[(row.get("grp"), label[int(row["month"])])] = row
-    t12 = engine.collect(endpoint_totals(with_group(lag_endpoints(book.A, [b.last for b in buckets], 12)), keys))
+                    served_map[(g, b.label)] = int(row["accounts"])
     label_of_end = {b.last: b.label for b in buckets}
-    for row in t12.iter_rows(named=True):
-        endpoints[(row.get("grp"), "T12:" + label_of_end[int(row["month"])])] = row
 
-    # 3. renewals, trials, distinct customers served, per bucket
+    # 3. renewals, trials, per bucket
     bf = bucket_frame(engine, [(b.label, b.first, b.last) for b in buckets])
     renewable = engine.materialize(renewal_lines(engine, settings, book.subs, bf))
     ren = engine.collect(
-        with_group(renewable)
+        wg(renewable)
         .group_by("key", *keys)
         .agg(
             nw.len().cast(nw.Int64).alias("renewable"),
@@ -203,64 +413,75 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None, raw: bool = F
         )
     )
     renewals = {(r.get("grp"), r["key"]): r for r in ren.iter_rows(named=True)}
-    renewed_accounts = renewable.filter(nw.col("renewed")).select("key", "account_id").unique()
-    end_mrr = book.A.join(
-        bf.select("key", nw.col("b_last").alias("month")).unique(), on="month", how="inner"
-    ).select(
-        "key", "account_id", "mrr_cents"
-    )
+    renewed_accounts = engine.materialize(renewable.filter(nw.col("renewed")).select("key", "account_id").unique())
+    ends = bf.select("key", "b_last").unique()
+    at_end = end_values(renewed_accounts.select("account_id").unique(), [b.last for b in buckets])
     rmrr = engine.collect(
-        with_group(renewed_accounts.join(end_mrr, on=["key", "account_id"], how="inner"))
+        wg(renewed_accounts.join(ends, on="key", how="inner")
+           .join(at_end, left_on=["account_id", "b_last"], right_on=["account_id", "month"], how="inner"))
         .group_by("key", *keys)
         .agg(nw.col("mrr_cents").sum().cast(nw.Int64).alias("renewed_mrr"))
     )
     renewed_mrr = {(r.get("grp"), r["key"]): int(r["renewed_mrr"]) for r in rmrr.iter_rows(named=True)}
     tri = engine.collect(
-        with_group(trial_accounts(engine, settings, book.subs, bf))
+        wg(trial_accounts(engine, settings, book.subs, bf))
         .group_by("key", *keys)
         .agg(nw.len().cast(nw.Int64).alias("trials"), nw.col("converted").cast(nw.Int64).sum().cast(nw.Int64).alias("converted"))
     )
     trials = {(r.get("grp"), r["key"]): r for r in tri.iter_rows(named=True)}
-    served_map: dict[tuple, int] = {}
-    for b in buckets:
-        if b.n_months == 1:
-            for (g, m), row in by_month.items():
-                if m == b.last:
-                    served_map[(g, b.label)] = int(row["accounts"])
-        else:
-            uniq = with_group(
-                book.A.filter((nw.col("month") >= b.first - 1) & (nw.col("month") <= b.last)).select("account_id").unique()
-            )
-            count = nw.len().cast(nw.Int64).alias("served")
-            served = engine.collect(uniq.group_by(*keys).agg(count) if keys else uniq.select(count))
-            for r in served.iter_rows(named=True):
-                served_map[(r.get("grp"), b.label)] = int(r["served"])
-    ends = sorted(label_of_end)
-    arr = engine.collect(
-        with_group(book.lines.filter(nw.col("month").is_in(ends)))
-        .group_by("month", *keys)
-        .agg(nw.col("arr_cents").sum().cast(nw.Int64).alias("arr"))
-    )
-    arr_map = {(r.get("grp"), label_of_end[int(r["month"])]): int(r["arr"]) for r in arr.iter_rows(named=True)}
+    arr_map = {(g, label_of_end[m]): int(row["arr_end"]) for (g, m), row in by_month.items() if m in label_of_end}
+    one_off = one_off_cents(engine, settings, book.subs, wg, min(b.first for b in buckets), hi)
 
     # 4. costs are company-wide: not attributed to segments or filtered books
     costs = None
     if not by and not book.filtered:
         costs = cost_cents(engine, settings, min(b.first for b in buckets), hi)
 
+    ctx = (settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, one_off)
     if by:
         groups = sorted({g for (g, _m) in by_month} | {g for (g, _k) in endpoints})
         b = buckets[0]
         out = {}
         for g in groups:
             label = month_label(int(g)) if by.strip().lower() == "cohort" and g != NONE_GROUP else g
-            out[label] = _figures(b, g, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, None)
+            out[label] = _figures(b, g, *ctx, None)
         return [{"period": b.label, "by": by, "groups": out}]
     make = aggregates if raw else _figures
-    return [
-        make(b, None, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs)
-        for b in buckets
-    ]
+    return [make(b, None, *ctx, costs) for b in buckets]
+
+
+def one_off_cents(engine: Engine, settings: Settings, subs: nw.LazyFrame, wg: _Grouper, first: int, last: int) -> dict:
+    """{(g, month): cents} of one-off revenue (metrics.md §2): one-off lines dated in the
+    month, converted at the rate in force on their date."""
+    base = settings.workspace.base_currency
+    oo = one_off_lines_of(engine, subs).filter((nw.col("month") >= first) & (nw.col("month") <= last))
+    rates = _fx_at_line_start(engine, oo, base)
+    j = oo.join(rates, on="subscription_id", how="left").with_columns(
+        rate=nw.when(nw.col("currency") == base).then(nw.lit(1.0)).otherwise(nw.col("rate"))
+    )
+    out = engine.collect(
+        wg(j).group_by("month", *wg.keys).agg(
+            (nw.when(nw.col("amount") < 0).then(nw.lit(-1, nw.Int64)).otherwise(nw.lit(1, nw.Int64))
+             * to_cents(nw.col("amount").abs() * nw.col("rate"))).sum().cast(nw.Int64).alias("cents"),
+            nw.when(nw.col("rate").is_null()).then(nw.lit(1, nw.Int64)).otherwise(nw.lit(0, nw.Int64)).sum()
+            .cast(nw.Int64).alias("missing"),
+            nw.col("currency").max().alias("currency"),
+        )
+    )
+    result: dict = {}
+    for r in out.iter_rows(named=True):
+        if r["missing"]:
+            raise DataError(
+                f"no FX rate for a one-off line of {month_label(int(r['month']))} on or before its date",
+                hint="import fx-rates covering that date: retentio import fx-rates rates.csv",
+            )
+        result[(r.get("grp") if wg.keys else None, int(r["month"]))] = int(r["cents"] or 0)
+    return result
+
+
+def one_off_lines_of(engine: Engine, subs: nw.LazyFrame) -> nw.LazyFrame:
+    lines = one_off_lines(engine)
+    return lines.join(subs.select("subscription_id"), on="subscription_id", how="semi")
 
 
 def _month_row(by_month: dict, g, m: int) -> dict:
@@ -268,9 +489,11 @@ def _month_row(by_month: dict, g, m: int) -> dict:
 
 
 def _figures(
-    b: Period, g, settings: Settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs
+    b: Period, g, settings: Settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, one_off,
+    costs,
 ) -> dict:
-    agg = aggregates(b, g, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs)
+    agg = aggregates(b, g, settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, one_off,
+                     costs)
     return figures_of_aggregates(agg, b.label, settings.workspace.base_currency)
 
 
@@ -285,13 +508,14 @@ def figures_of_aggregates(agg: RevenueAggregates, label: str, currency: str) -> 
 
 
 def aggregates(
-    b: Period, g, settings: Settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, costs
+    b: Period, g, settings: Settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, one_off,
+    costs,
 ) -> RevenueAggregates:
     """What the engine summed for bucket ``b`` (and group ``g``), in one frozen object."""
     ms = settings.metrics
     months = [_month_row(by_month, g, m) for m in b.months]
     tot = {f: sum(int(r[f]) for r in months) for f in ("new", "reactivation", "expansion", "contraction", "churn",
-                                                      "n_new", "n_reactivation", "n_churn")}
+                                                      "fx", "n_new", "n_reactivation", "n_churn")}
     first_row, last_row = months[0], months[-1]
     ep = endpoints.get((g, b.label)) or {f: 0 for f in ENDPOINT_FIELDS}
     t12 = endpoints.get((g, "T12:" + b.label)) or {f: 0 for f in ENDPOINT_FIELDS}
@@ -321,7 +545,11 @@ def aggregates(
         **{f"{t}_cents": tot[t] for t in MOVEMENT_TYPES},
         n_new=tot["n_new"], n_churn=tot["n_churn"], n_reactivation=tot["n_reactivation"],
         s_customers=ep["s_customers"], s_mrr_cents=ep["s_mrr"], s_end_mrr_cents=ep["s_end_mrr"],
-        s_kept_mrr_cents=ep["s_kept_mrr"], s_retained=ep["s_retained"], s_lost=ep["s_customers"] - ep["s_retained"],
+        s_kept_mrr_cents=ep["s_kept_mrr"],
+        # constant currency (metrics.md §3): the end MRR of S with its lines at the start's rates
+        s_end_mrr_cc_cents=ep.get("s_end_mrr_cc", ep["s_end_mrr"]),
+        s_kept_mrr_cc_cents=ep.get("s_kept_mrr_cc", ep["s_kept_mrr"]),
+        s_retained=ep["s_retained"], s_lost=ep["s_customers"] - ep["s_retained"],
         end_customers=ep["end_customers"],
         end_not_in_s=ep["end_not_in_s"],
         t12_s_mrr_cents=t12["s_mrr"], t12_s_end_mrr_cents=t12["s_end_mrr"], t12_s_kept_mrr_cents=t12["s_kept_mrr"],
@@ -330,6 +558,7 @@ def aggregates(
         revenue_cents=sum(int(r["mrr_end"]) for r in months),
         retained_cents=sum(int(r["mrr_start"]) - int(r["churn"]) - int(r["contraction"]) for r in months),
         customers_served=served_map.get((g, b.label), 0),
+        one_off_cents=sum(one_off.get((g, m), 0) for m in b.months),
         renewable=int(ren["renewable"]), renewed=int(ren["renewed"]),
         renewed_mrr_cents=renewed_mrr.get((g, b.label), 0),
         trials_ended=int(tri["trials"]), trials_converted=int(tri["converted"]),

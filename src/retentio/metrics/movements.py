@@ -1,10 +1,9 @@
-"""MRR movements (metrics.md §3) and the aggregates every rate is built from.
-
-From the account-month snapshots A (account_id, month, mrr_cents > 0), each account and
-month m gets s = MRR at the end of m-1 and e = MRR at the end of m, and one movement:
-new, reactivation, expansion, contraction, churn (or flat).  The monthly totals and the
-endpoint comparisons (NRR, GRR, customer churn over any span) are integer sums.
-"""
+"""MRR movements (metrics.md §3): their names and amounts, and the comparison of account
+snapshots at two months (used on as-of lookups of the change table by segments and
+``explain``).  The figures' movements are computed from the change table (``changes.py``);
+``account_movements`` classifies each account-month of given snapshots A the same way (at
+constant currency), for callers that hold account-month snapshots (predict) and for the
+test oracle (``oracle.py``)."""
 
 from __future__ import annotations
 
@@ -12,13 +11,17 @@ import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engine import Engine
+from retentio.metrics.mrr import line_months, paid_lines, to_cents
 
-MOVEMENT_TYPES = ("new", "expansion", "contraction", "churn", "reactivation")
+
+MOVEMENT_TYPES = ("new", "expansion", "contraction", "churn", "reactivation", "fx")
 
 
 def movement_amount(kind: str, s, e):
-    """The amount of a movement from the MRR at the start (s) and end (e) of its month: the
-    one definition, used on engine expressions and on Python numbers alike."""
+    """The amount of a movement from the MRR at the start (s) and end (e) of its month, e at
+    constant currency for expansion and contraction (for new, reactivation and churn the
+    constant-currency end is the end): the one definition, used on engine expressions and
+    on Python numbers alike.  The fx movement is e - e* (signed), not a kind of its own."""
     return {"new": e, "reactivation": e, "churn": s, "expansion": e - s, "contraction": s - e}[kind]
 
 
@@ -26,20 +29,41 @@ def _i64(v: int) -> nw.Expr:
     return nw.lit(v, nw.Int64)
 
 
+def cc_account_months(engine: Engine, settings: Settings, first: int, last: int, lag: int) -> nw.LazyFrame:
+    """account_id, month, ecc: each account's MRR at month m with its lines that are also
+    active at m - lag taken at (m - lag)'s rate (constant currency, metrics.md §3)."""
+    lm = line_months(engine, settings, first - lag, last)
+    prev = lm.select("subscription_id", (nw.col("month") + lag).alias("month"), nw.col("rate").alias("prev_rate"))
+    attrs = paid_lines(engine).select("subscription_id", "amount", "billing_period_months", "sign")
+    j = (
+        lm.filter(nw.col("month") >= first)
+        .join(prev, on=["subscription_id", "month"], how="left")
+        .join(attrs, on="subscription_id", how="inner")
+    )
+    cc = nw.when(nw.col("prev_rate").is_null()).then(nw.col("mrr_cents")).otherwise(
+        nw.col("sign") * to_cents(nw.col("amount") / nw.col("billing_period_months") * nw.col("prev_rate"))
+    )
+    return j.group_by("account_id", "month").agg(cc.sum().cast(nw.Int64).alias("raw_cc")).select(
+        "account_id", "month", nw.max_horizontal(nw.col("raw_cc"), _i64(0)).alias("ecc")
+    )
+
+
 def account_movements(engine: Engine, settings: Settings, A: nw.LazyFrame, first: int, last: int) -> nw.LazyFrame:
-    """account_id, month, s, e (cents), first_month, kind for months [first, last]; only
+    """account_id, month, s, e, ecc, fx (cents), first_month, kind for months [first, last]; only
     rows where the account was a customer at one of the two snapshots."""
     cur = A.filter((nw.col("month") >= first) & (nw.col("month") <= last))
     prev = A.filter((nw.col("month") >= first - 1) & (nw.col("month") <= last - 1))
     mv = compare(cur, prev, 1)
     firsts = A.group_by("account_id").agg(nw.col("month").min().alias("first_month"))
     mv = mv.join(firsts, on="account_id", how="left")
+    ecc = cc_account_months(engine, settings, first, last, 1)
+    mv = mv.join(ecc, on=["account_id", "month"], how="left")
+    both = (nw.col("s") > 0) & (nw.col("e") > 0)
+    mv = mv.with_columns(ecc=nw.when(both).then(nw.col("ecc").fill_null(0)).otherwise(nw.col("e")))
 
     starting = (nw.col("s") == 0) & (nw.col("e") > 0)
     window = settings.metrics.reactivation_window_months
     if window > 0:
-        # A return counts as a reactivation only if the account had MRR within the last
-        # `window` months before its gap ended: some month p with m-1-window <= p < m-1.
         starts = mv.filter(starting).select("account_id", "month")
         recent = (
             starts.join(A.select("account_id", nw.col("month").alias("p")), on="account_id", how="inner")
@@ -53,53 +77,17 @@ def account_movements(engine: Engine, settings: Settings, A: nw.LazyFrame, first
     else:
         was_customer = nw.col("first_month") < nw.col("month")
 
+    s = nw.col("s")
     kind = (
-        nw.when(starting & was_customer)
-        .then(nw.lit("reactivation"))
-        .when(starting)
-        .then(nw.lit("new"))
-        .when((nw.col("s") > 0) & (nw.col("e") == 0))
-        .then(nw.lit("churn"))
-        .when((nw.col("s") > 0) & (nw.col("e") > nw.col("s")))
-        .then(nw.lit("expansion"))
-        .when((nw.col("e") > 0) & (nw.col("e") < nw.col("s")))
-        .then(nw.lit("contraction"))
+        nw.when(starting & was_customer).then(nw.lit("reactivation"))
+        .when(starting).then(nw.lit("new"))
+        .when((s > 0) & (nw.col("e") == 0)).then(nw.lit("churn"))
+        .when(both & (nw.col("ecc") > s)).then(nw.lit("expansion"))
+        .when(both & (nw.col("ecc") < s)).then(nw.lit("contraction"))
         .otherwise(nw.lit("flat"))
     )
-    return mv.with_columns(kind=kind).select("account_id", "month", "s", "e", "first_month", "kind")
-
-
-def _count(cond: nw.Expr) -> nw.Expr:
-    return nw.when(cond).then(_i64(1)).otherwise(_i64(0)).sum().cast(nw.Int64)
-
-
-def _sum_if(cond: nw.Expr, value: nw.Expr) -> nw.Expr:
-    return nw.when(cond).then(value).otherwise(_i64(0)).sum().cast(nw.Int64)
-
-
-def monthly_totals(mv: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
-    """Per month (and group keys): start/end MRR and customers, movement amounts and counts."""
-    k = nw.col("kind")
-    s, e = nw.col("s"), nw.col("e")
-    return mv.group_by("month", *keys).agg(
-        s.sum().cast(nw.Int64).alias("mrr_start"),
-        e.sum().cast(nw.Int64).alias("mrr_end"),
-        _count(s > 0).alias("customers_start"),
-        _count(e > 0).alias("customers_end"),
-        *[_sum_if(k == t, movement_amount(t, s, e)).alias(t) for t in ("new", "reactivation", "expansion", "contraction", "churn")],
-        _count(k == "new").alias("n_new"),
-        _count(k == "reactivation").alias("n_reactivation"),
-        _count(k == "expansion").alias("n_expansion"),
-        _count(k == "contraction").alias("n_contraction"),
-        _count(k == "churn").alias("n_churn"),
-        # the endpoint comparison of the month (S = customers at its start) ...
-        _sum_if(s > 0, e).alias("s_end_mrr"),
-        _sum_if(s > 0, nw.min_horizontal("s", "e")).alias("s_kept_mrr"),
-        _count((s > 0) & (e > 0)).alias("s_retained"),
-        _count((e > 0) & (s == 0)).alias("end_not_in_s"),
-        # ... and the accounts that were customers at its start or end
-        nw.len().cast(nw.Int64).alias("accounts"),
-    )
+    return mv.with_columns(kind=kind, fx=nw.when(both).then(nw.col("e") - nw.col("ecc")).otherwise(_i64(0))).select(
+        "account_id", "month", "s", "e", "ecc", "fx", "first_month", "kind")
 
 
 def compare(cur: nw.LazyFrame, prev: nw.LazyFrame, lag: int) -> nw.LazyFrame:
@@ -126,21 +114,4 @@ def lag_endpoints(A: nw.LazyFrame, end_months: list[int], lag: int) -> nw.LazyFr
     )
 
 
-def endpoint_totals(per_account: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
-    """S = customers at the start snapshot; per end month (rows of lag_endpoints), the sums
-    NRR, GRR, customer churn and CRR need."""
-    s, e = nw.col("s"), nw.col("e")
-    in_s = s > 0
-    return per_account.group_by("month", *keys).agg(
-        _count(in_s).alias("s_customers"),
-        _sum_if(in_s, s).alias("s_mrr"),
-        _sum_if(in_s, e).alias("s_end_mrr"),
-        _sum_if(in_s, nw.min_horizontal("s", "e")).alias("s_kept_mrr"),
-        _count(in_s & (e > 0)).alias("s_retained"),
-        _count(e > 0).alias("end_customers"),
-        _count((e > 0) & ~in_s).alias("end_not_in_s"),
-    )
-
-
-__all__ = ["MOVEMENT_TYPES", "account_movements", "compare", "endpoint_totals", "lag_endpoints",
-    "monthly_totals", "movement_amount"]
+__all__ = ["MOVEMENT_TYPES", "account_movements", "cc_account_months", "compare", "lag_endpoints", "movement_amount"]

@@ -34,20 +34,33 @@ def month_frame(engine: Engine, first: int, last: int) -> nw.LazyFrame:
     )
 
 
+def line_kind(subs: nw.LazyFrame) -> nw.Expr:
+    """The kind of a line (metrics.md §2): recurring (also empty), usage, one_off or discount.
+    A book without the ``kind`` column is all recurring."""
+    if "kind" not in subs.collect_schema().names():
+        return nw.lit("recurring")
+    k = nw.col("kind").str.strip_chars().str.to_lowercase()
+    return nw.when(k.is_null() | (k == "")).then(nw.lit("recurring")).otherwise(k)
+
+
 def paid_lines(engine: Engine) -> nw.LazyFrame:
-    """Non-trial subscription lines with the month range in which they are active at a snapshot.
+    """Non-trial recurring subscription lines (kinds recurring, usage and discount; one-off
+    lines are never MRR) with the month range in which they are active at a snapshot.
 
     A line is active at the snapshot of month m (its last day d) when start <= d < end.
     start <= d  <=>  month(start) <= m;  end > d  <=>  month(end) > m.  So the line counts in
     months [from_month, to_month) with to_month = month(end) (exclusive), open lines forever.
+    ``sign`` is -1 for a discount line (its amount lowers the account's MRR whichever sign
+    it was written with), +1 otherwise; ``amount`` is then the absolute amount.
     """
     subs = engine.table("subscriptions")
-    return subs.filter(~nw.col("is_trial")).select(
+    kind = line_kind(subs)
+    return subs.with_columns(_kind=kind).filter(~nw.col("is_trial") & (nw.col("_kind") != "one_off")).select(
         "subscription_id",
         "account_id",
         "plan",
         "currency",
-        "amount",
+        nw.col("amount").abs().alias("amount"),
         "billing_period_months",
         "start_date",
         "end_date",
@@ -56,6 +69,19 @@ def paid_lines(engine: Engine) -> nw.LazyFrame:
         .then(nw.lit(OPEN_END, nw.Int64))
         .otherwise(month_of("end_date"))
         .alias("to_month"),
+        nw.when(nw.col("_kind") == "discount").then(nw.lit(-1, nw.Int64)).otherwise(nw.lit(1, nw.Int64)).alias("sign"),
+    )
+
+
+def one_off_lines(engine: Engine) -> nw.LazyFrame:
+    """Non-trial one-off lines (metrics.md §2): account_id, currency, amount, start_date,
+    month (of start_date: the month the charge is dated in)."""
+    subs = engine.table("subscriptions")
+    if "kind" not in subs.collect_schema().names():
+        return subs.filter(nw.lit(False)).select("account_id", "currency", "amount", "start_date",
+                                                 month_of("start_date").alias("month"))
+    return subs.with_columns(_kind=line_kind(subs)).filter(~nw.col("is_trial") & (nw.col("_kind") == "one_off")).select(
+        "subscription_id", "account_id", "currency", "amount", "start_date", month_of("start_date").alias("month")
     )
 
 
@@ -122,10 +148,10 @@ def line_months(engine: Engine, settings: Settings, first: int, last: int) -> nw
         "month",
         "snapshot",
         "rate",
-        to_cents(nw.col("amount") / nw.col("billing_period_months") * nw.col("rate")).alias("mrr_cents"),
+        (nw.col("sign") * to_cents(nw.col("amount") / nw.col("billing_period_months") * nw.col("rate"))).alias("mrr_cents"),
         # ARR is annualised per line before rounding, so a 6-month contract of 1 000 EUR is
         # 2 000.00 ARR (metrics.md §2) even though its MRR rounds to 166.67.
-        to_cents(nw.col("amount") * 12 / nw.col("billing_period_months") * nw.col("rate")).alias("arr_cents"),
+        (nw.col("sign") * to_cents(nw.col("amount") * 12 / nw.col("billing_period_months") * nw.col("rate"))).alias("arr_cents"),
     )
 
 
@@ -247,6 +273,7 @@ __all__ = [
     "line_months",
     "month_label",
     "month_of",
+    "one_off_lines",
     "paid_lines",
     "to_cents",
 ]

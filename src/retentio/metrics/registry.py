@@ -38,6 +38,7 @@ class RevenueAggregates:
     contraction_cents: int
     churn_cents: int
     reactivation_cents: int
+    fx_cents: int  # the currency effect (signed): expansion and contraction are at constant currency
     n_new: int
     n_churn: int
     n_reactivation: int
@@ -46,6 +47,8 @@ class RevenueAggregates:
     s_mrr_cents: int
     s_end_mrr_cents: int
     s_kept_mrr_cents: int
+    s_end_mrr_cc_cents: int  # s_end_mrr with the end MRR at constant currency (metrics.md §3)
+    s_kept_mrr_cc_cents: int  # s_kept_mrr likewise
     s_retained: int
     s_lost: int  # of S, accounts that are not customers at the end
     end_customers: int
@@ -59,6 +62,7 @@ class RevenueAggregates:
     revenue_cents: int  # sum of the months' end MRR (for a derived gross margin)
     retained_cents: int  # sum over months of start MRR - churn - contraction (CS ROI)
     customers_served: int
+    one_off_cents: int  # one-off lines dated in the period's months (metrics.md §2: never MRR)
     renewable: int
     renewed: int
     renewed_mrr_cents: int
@@ -189,10 +193,17 @@ _defs: list[MetricDef] = [
     *[
         _def(f"{t}_mrr", f"{t.capitalize()} MRR", {"new": "MRR nouveau", "expansion": "MRR d'expansion",
              "contraction": "MRR de contraction", "churn": "MRR perdu (churn)", "reactivation": "MRR réactivé"}[t],
-             "money", "Movements", f"sum of the {t} movements of the period's months", [f"{t}_cents"], _eur,
-             path=f"movements.{t}", contributors=f"movements:{t}", module=M + "movements.py")
-        for t in MOVEMENT_TYPES
+             "money", "Movements", f"sum of the {t} movements of the period's months"
+             + (" (at constant currency: end lines at the start snapshot's rates)" if t in ("expansion", "contraction")
+                else ""), [f"{t}_cents"], _eur,
+             path=f"movements.{t}", contributors=f"movements:{t}", module=M + "changes.py")
+        for t in MOVEMENT_TYPES if t != "fx"
     ],
+    _def("fx_mrr", "Currency effect (fx)", "Effet de change", "money", "Movements",
+         "sum over accounts customers at both snapshots of end MRR - end MRR at the start snapshot's rates "
+         "(signed; start + new + reactivation + expansion - contraction - churn + fx = end)",
+         ["fx_cents"], _eur, path="movements.fx", contributors="movements:fx", settings=("fx_rule",),
+         module=M + "changes.py"),
     _def("customers_new", "New customers", "Nouveaux clients", "count", "Movements",
          "accounts with a new movement in the period's months", ["n_new"], _same),
     _def("customers_churned", "Churned customers", "Clients perdus", "count", "Movements",
@@ -218,6 +229,14 @@ _defs: list[MetricDef] = [
     _def("grr", "Gross revenue retention", "Rétention brute du revenu (GRR)", "rate", "Retention",
          "sum over start customers of min(end MRR, start MRR) / their start MRR",
          ["s_kept_mrr_cents", "s_mrr_cents"], safe_div, contributors="endpoint"),
+    _def("nrr_constant_currency", "NRR at constant currency", "NRR à taux de change constant", "rate", "Retention",
+         "end MRR of the start customers, their lines active at both snapshots at the start snapshot's rates "
+         "/ their start MRR", ["s_end_mrr_cc_cents", "s_mrr_cents"], safe_div, contributors="endpoint",
+         settings=("fx_rule",), module=M + "changes.py"),
+    _def("grr_constant_currency", "GRR at constant currency", "GRR à taux de change constant", "rate", "Retention",
+         "sum over start customers of min(end MRR at constant currency, start MRR) / their start MRR",
+         ["s_kept_mrr_cc_cents", "s_mrr_cents"], safe_div, contributors="endpoint", settings=("fx_rule",),
+         module=M + "changes.py"),
     _def("crr", "Customer retention rate", "Taux de rétention clients", "rate", "Retention",
          "(customers at end - new customers at end) / customers at start",
          ["end_customers", "end_not_in_s", "s_customers"], lambda e, n, s: safe_div(e - n, s), contributors="endpoint"),
@@ -305,6 +324,9 @@ _defs: list[MetricDef] = [
              "trials_converted", "trials.converted"),
         )
     ],
+    _def("one_off_revenue", "One-off revenue (not MRR)", "Revenu ponctuel (hors MRR)", "money", "Revenue",
+         "sum of the one-off lines dated in the period's months, at the rate in force on their date",
+         ["one_off_cents"], _eur, contributors="none"),
     _def("customers_served", "Customers served", "Clients servis", "count", "Customer Success efficiency",
          "distinct accounts that were customers at some snapshot of the period (its start included)",
          ["customers_served"], _same),

@@ -30,10 +30,13 @@ def _snapshot_month_per_account(engine: Engine, A: nw.LazyFrame, start_m: int, e
 
 def group_frame(
     engine: Engine, settings: Settings, attribute: str, A: nw.LazyFrame, lines: nw.LazyFrame | None,
-    start_m: int, end_m: int,
+    start_m: int, end_m: int, firsts: nw.LazyFrame | None = None,
 ) -> nw.LazyFrame:
-    """account_id, grp (string) for the accounts that have a value of ``attribute``."""
+    """account_id, grp (string) for the accounts that have a value of ``attribute``
+    (``firsts``: account_id, m = first paid month; else the first month of ``A``)."""
     attr = attribute.strip().lower()
+    if attr == "cohort" and firsts is not None:
+        return firsts.select("account_id", nw.col("m").cast(nw.String).alias("grp"))
     if attr == "cohort":
         return A.group_by("account_id").agg(nw.col("month").min().alias("m")).select(
             "account_id", nw.col("m").cast(nw.String).alias("grp")

@@ -38,12 +38,13 @@ def _window_rates(ws, last: int) -> dict[str, Any]:
     first = last - w + 1
     A = account_months(eng, ws.settings, first - 1, last)
     # sorted: engines return rows in no fixed order, and the simulation draws from these values
-    mv = eng.collect(account_movements(eng, ws.settings, A, first, last).select("account_id", "month", "s", "e", "kind")
-                     ).sort("month", "account_id")
+    mv = eng.collect(account_movements(eng, ws.settings, A, first, last).select("account_id", "month", "s", "e", "ecc",
+                                                                                 "kind")).sort("month", "account_id")
     start = mv.group_by("month").agg((pl.col("s").sum() / 100).alias("mrr_start"),
                                      (pl.col("s") > 0).sum().alias("customers_start"))
-    exp = mv.filter(pl.col("kind") == "expansion").select(((pl.col("e") - pl.col("s")).sum() / 100)).item() or 0.0
-    con = mv.filter(pl.col("kind") == "contraction").select(((pl.col("s") - pl.col("e")).sum() / 100)).item() or 0.0
+    # expansion and contraction at constant currency (metrics.md §3), as in the figures
+    exp = mv.filter(pl.col("kind") == "expansion").select(((pl.col("ecc") - pl.col("s")).sum() / 100)).item() or 0.0
+    con = mv.filter(pl.col("kind") == "contraction").select(((pl.col("s") - pl.col("ecc")).sum() / 100)).item() or 0.0
     churned = mv.filter(pl.col("kind") == "churn").height
     mrr_start = float(start["mrr_start"].sum())
     cust_start = int(start["customers_start"].sum())

@@ -1,0 +1,333 @@
+"""The change table: every account's MRR as a step function (issue 12).
+
+An account's MRR changes only in a month where one of its lines starts or ends or, for a
+foreign-currency line under the snapshot FX rule, where the rate in force at the snapshot
+changes.  Each line contributes
+
+- ``+MRR`` (at the rate of its first month) in its first active month ``from_month``,
+- ``-MRR`` (at the rate of its last month) in its first inactive month ``to_month``,
+- ``MRR(rate m) - MRR(rate m-1)`` in every month ``from_month < m < to_month`` where the
+  rate of its currency changed (the line is active at both snapshots: this is its currency
+  effect, metrics.md §3).
+
+Summed per account and month and accumulated over the account's months (a window
+``cum_sum`` ordered by month), these events give the account's MRR from each change month
+on: the **change table** C, one row per account and change month:
+
+  account_id, month, s (MRR at the end of month-1), e (MRR at the end of month),
+  ecc (e at constant currency: the lines active at both snapshots at month-1's rates),
+  raw (the unclipped sum: discounts can take it below 0), arr, arr_prev,
+  last_churn (last month before this one where
+  the account stopped being a customer), next_month (the next change month, or OPEN_END),
+  kind (new | reactivation | expansion | contraction | churn | flat), fx (e - ecc when the
+  account is a customer at both snapshots, else 0).
+
+Everything else is sums over C: monthly totals are running sums of per-month deltas
+(computed in Python over at most a few hundred months), endpoint comparisons at any lag
+come from C and C shifted by the lag, and an account's MRR at a month is an as-of lookup
+(``month <= m < next_month``).  The work is proportional to lines and rate changes, never
+to accounts x months.  Integer cents only: DuckDB, Polars and PySpark give equal results.
+"""
+
+from __future__ import annotations
+
+import narwhals as nw
+
+from retentio.config import Settings
+from retentio.engine import Engine
+from retentio.metrics.mrr import OPEN_END, _fx_at_line_start, month_of, paid_lines, to_cents
+
+MOVEMENT_KINDS = ("new", "reactivation", "expansion", "contraction", "churn")
+
+
+def _i64(v: int) -> nw.Expr:
+    return nw.lit(v, nw.Int64)
+
+
+def month_rates(engine: Engine, settings: Settings, last: int) -> tuple[nw.LazyFrame, nw.LazyFrame]:
+    """(dense, changes) for every foreign currency: ``dense`` has one row per currency and
+    month from its first rate to ``last`` with the rate in force on the month's snapshot day
+    (the latest rate dated on or before it); ``changes`` keeps the months whose rate differs
+    from the previous month's, with ``prev_rate``.  Small (currencies x months): built in
+    Python from the last rate of each month, so every engine sees the same table."""
+    base = settings.workspace.base_currency
+    fx = engine.table("fx_rates").filter(nw.col("currency") != base).select(
+        "currency", "date", "rate", month_of("date").alias("month")
+    )
+    latest = fx.group_by("currency", "month").agg(nw.col("date").max().alias("date"))
+    per_month = engine.collect(
+        latest.join(fx.select("currency", "date", "rate"), on=["currency", "date"], how="inner")
+        .group_by("currency", "month")
+        .agg(nw.col("rate").max().alias("rate"))
+        .sort("currency", "month")
+    )
+    cur_d, mon_d, rate_d = [], [], []
+    cur_c, mon_c, rate_c, prev_c = [], [], [], []
+    known: dict[str, dict[int, float]] = {}
+    for row in per_month.iter_rows(named=True):
+        known.setdefault(row["currency"], {})[int(row["month"])] = float(row["rate"])
+    for cur, by_month in known.items():
+        m0 = min(by_month)
+        rate = None
+        for m in range(m0, max(last, m0) + 1):
+            new = by_month.get(m, rate)
+            if rate is not None and new != rate:
+                cur_c.append(cur), mon_c.append(m), rate_c.append(new), prev_c.append(rate)
+            rate = new
+            cur_d.append(cur), mon_d.append(m), rate_d.append(rate)
+    dense = engine.from_columns({"currency": cur_d, "month": mon_d, "rate": rate_d},
+                                {"currency": "string", "month": "int", "rate": "float"})
+    changes = engine.from_columns({"currency": cur_c, "month": mon_c, "rate": rate_c, "prev_rate": prev_c},
+                                  {"currency": "string", "month": "int", "rate": "float", "prev_rate": "float"})
+    return dense, changes
+
+
+def _cents(rate: str) -> nw.Expr:
+    return nw.col("sign") * to_cents(nw.col("amount") / nw.col("billing_period_months") * nw.col(rate))
+
+
+def _arr(rate: str) -> nw.Expr:
+    return nw.col("sign") * to_cents(nw.col("amount") * 12 / nw.col("billing_period_months") * nw.col(rate))
+
+
+def line_events(engine: Engine, settings: Settings, last: int, lines: nw.LazyFrame | None = None) -> nw.LazyFrame:
+    """account_id, month, d (MRR change, cents), f (of which currency effect), a (ARR change):
+    the events of every paid line up to month ``last``."""
+    base = settings.workspace.base_currency
+    lines = paid_lines(engine) if lines is None else lines
+    # a line never active at a snapshot (start and end in the same month) has no event
+    lines = lines.filter((nw.col("from_month") <= last) & (nw.col("from_month") < nw.col("to_month"))).select(
+        "subscription_id", "account_id", "currency", "amount", "billing_period_months", "sign", "from_month", "to_month",
+        "start_date",
+    )
+    cols = ["account_id", "month", "d", "f", "a"]
+    zero = _i64(0)
+    domestic = lines.filter(nw.col("currency") == base).with_columns(rate=nw.lit(1.0))
+    foreign = lines.filter(nw.col("currency") != base)
+    parts = []
+    if settings.metrics.fx_rule == "line_start":
+        rates = _fx_at_line_start(engine, foreign, base)
+        fixed = nw.concat([domestic, foreign.join(rates, on="subscription_id", how="inner")], how="vertical")
+        parts.append(fixed.select("account_id", nw.col("from_month").alias("month"), _cents("rate").alias("d"),
+                                  zero.alias("f"), _arr("rate").alias("a")))
+        parts.append(fixed.filter(nw.col("to_month") <= last).select(
+            "account_id", nw.col("to_month").alias("month"), (-_cents("rate")).alias("d"), zero.alias("f"),
+            (-_arr("rate")).alias("a")))
+    else:
+        dense, changes = month_rates(engine, settings, last)
+        d_start = dense.select("currency", nw.col("month").alias("from_month"), "rate")
+        d_end = dense.select("currency", (nw.col("month") + 1).alias("to_month"), "rate")
+        starts = nw.concat([domestic.select(*cols_of(domestic)),
+                            foreign.join(d_start, on=["currency", "from_month"], how="inner").select(*cols_of(domestic))],
+                           how="vertical")
+        parts.append(starts.select("account_id", nw.col("from_month").alias("month"), _cents("rate").alias("d"),
+                                   zero.alias("f"), _arr("rate").alias("a")))
+        ending = lines.filter(nw.col("to_month") <= last)
+        ends = nw.concat([ending.filter(nw.col("currency") == base).with_columns(rate=nw.lit(1.0)).select(*cols_of(domestic)),
+                          ending.filter(nw.col("currency") != base).join(d_end, on=["currency", "to_month"], how="inner")
+                          .select(*cols_of(domestic))], how="vertical")
+        parts.append(ends.select("account_id", nw.col("to_month").alias("month"), (-_cents("rate")).alias("d"),
+                                 zero.alias("f"), (-_arr("rate")).alias("a")))
+        moves = foreign.join(changes, on="currency", how="inner").filter(
+            (nw.col("from_month") < nw.col("month")) & (nw.col("month") < nw.col("to_month")) & (nw.col("month") <= last)
+        )
+        fxd = (_cents("rate") - _cents("prev_rate"))
+        parts.append(moves.select("account_id", "month", fxd.alias("d"), fxd.alias("f"),
+                                  (_arr("rate") - _arr("prev_rate")).alias("a")))
+    return nw.concat([p.select(*cols) for p in parts], how="vertical")
+
+
+def cols_of(_lf: nw.LazyFrame) -> list[str]:
+    return ["subscription_id", "account_id", "currency", "amount", "billing_period_months", "sign", "from_month",
+            "to_month", "rate"]
+
+
+def change_table(engine: Engine, settings: Settings, last: int, lines: nw.LazyFrame | None = None) -> nw.LazyFrame:
+    """The change table C (see the module's docstring) of every account up to month ``last``."""
+    ev = line_events(engine, settings, last, lines)
+    per = ev.group_by("account_id", "month").agg(
+        nw.col("d").sum().cast(nw.Int64).alias("d"),
+        nw.col("f").sum().cast(nw.Int64).alias("f"),
+        nw.col("a").sum().cast(nw.Int64).alias("a"),
+    )
+    return change_rows(per, settings)
+
+
+def change_rows(per: nw.LazyFrame, settings: Settings) -> nw.LazyFrame:
+    """C from the per account-month event sums (account_id, month, d, f, a).
+
+    Two window passes, each one sort of the account's months: the running sums (and the next
+    change month), then the last churn month.  The value before a row is its running sum
+    minus its own change, so no lag is needed."""
+    by = {"order_by": "month"}
+    c = per.with_columns(
+        raw=nw.col("d").cum_sum().over("account_id", **by).cast(nw.Int64),
+        raw_arr=nw.col("a").cum_sum().over("account_id", **by).cast(nw.Int64),
+        next_month=nw.col("month").shift(-1).over("account_id", **by).fill_null(OPEN_END).cast(nw.Int64),
+    )
+    zero = _i64(0)
+    c = c.with_columns(
+        e=nw.max_horizontal(nw.col("raw"), zero),
+        s=nw.max_horizontal(nw.col("raw") - nw.col("d"), zero),
+        ecc=nw.max_horizontal(nw.col("raw") - nw.col("f"), zero),
+        arr=nw.max_horizontal(nw.col("raw_arr"), zero),
+        arr_prev=nw.max_horizontal(nw.col("raw_arr") - nw.col("a"), zero),
+    )
+    s, e = nw.col("s"), nw.col("e")
+    # the last month (strictly before a start) where the account stopped being a customer;
+    # -1 rather than null: a cumulative max over nulls gives null on some engines
+    churn_m = nw.when((s > 0) & (e == 0)).then(nw.col("month")).otherwise(_i64(-1))
+    c = c.with_columns(last_churn=churn_m.cum_max().over("account_id", **by).cast(nw.Int64))
+    c = c.with_columns(last_churn=nw.when(nw.col("last_churn") >= 0).then(nw.col("last_churn"))
+                       .otherwise(nw.lit(None, nw.Int64)))
+    starting = (s == 0) & (e > 0)
+    window = settings.metrics.reactivation_window_months
+    # Before a start (s = 0), an account that had been a customer has a churn row: it was a
+    # customer before iff it has a last churn month.  With a window, a return counts as a
+    # reactivation only if it had MRR within the last `window` months before its gap ended:
+    # its last churn month c (MRR > 0 at c - 1) satisfies c - 1 >= m - 1 - window.
+    was_customer = ~nw.col("last_churn").is_null()
+    if window > 0:
+        was_customer = was_customer & (nw.col("last_churn") >= nw.col("month") - window)
+    both = (s > 0) & (e > 0)
+    kind = (
+        nw.when(starting & was_customer).then(nw.lit("reactivation"))
+        .when(starting).then(nw.lit("new"))
+        .when((s > 0) & (e == 0)).then(nw.lit("churn"))
+        .when(both & (nw.col("ecc") > s)).then(nw.lit("expansion"))
+        .when(both & (nw.col("ecc") < s)).then(nw.lit("contraction"))
+        .otherwise(nw.lit("flat"))
+    )
+    return c.filter((s > 0) | (e > 0) | (nw.col("arr") != 0) | (nw.col("arr_prev") != 0)).select(
+        "account_id", "month", "s", "e",
+        nw.when(both).then(nw.col("ecc")).otherwise(e).alias("ecc"),
+        "raw", "arr", "arr_prev", "last_churn", "next_month",
+        kind.alias("kind"),
+        nw.when(both).then(e - nw.col("ecc")).otherwise(_i64(0)).alias("fx"),
+    )
+
+
+def values_at(C: nw.LazyFrame, months: nw.LazyFrame) -> nw.LazyFrame:
+    """account_id, month, mrr_cents, raw, arr for each month of ``months`` (a frame with a
+    ``month`` column) where the account is a customer: the as-of lookup
+    ``C.month <= m < C.next_month``.  Cost: rows of C x months asked."""
+    m = months.select(nw.col("month").alias("t")).unique()
+    return (
+        C.select("account_id", "month", "next_month", "e", "raw", "arr")
+        .join(m, how="cross")
+        .filter((nw.col("month") <= nw.col("t")) & (nw.col("t") < nw.col("next_month")) & (nw.col("e") > 0))
+        .select("account_id", nw.col("t").alias("month"), nw.col("e").alias("mrr_cents"), "raw", "arr")
+    )
+
+
+def lagged_pairs(C: nw.LazyFrame, lag: int) -> nw.LazyFrame:
+    """account_id, month, s, e, s_prev, e_prev with s = MRR at month - lag and e = MRR at
+    month, at every month where either changes (the change months of C and those + lag),
+    valid until the account's next such row; s_prev, e_prev are the values just before.
+    C and C shifted by ``lag`` are stacked and each value carried forward over the account's
+    months (one window pass)."""
+    null = nw.lit(None, nw.Int64)
+    E = C.select("account_id", "month", nw.col("e").alias("ev"), nw.col("s").alias("ev0"), null.alias("sv"),
+                 null.alias("sv0"))
+    S = C.select("account_id", (nw.col("month") + lag).alias("month"), null.alias("ev"), null.alias("ev0"),
+                 nw.col("e").alias("sv"), nw.col("s").alias("sv0"))
+    u = nw.concat([E, S], how="vertical").group_by("account_id", "month").agg(
+        nw.col("ev").max().alias("ev"), nw.col("ev0").max().alias("ev0"),
+        nw.col("sv").max().alias("sv"), nw.col("sv0").max().alias("sv0"),
+    )
+    by = {"order_by": "month"}
+    u = u.with_columns(
+        e=nw.col("ev").fill_null(strategy="forward").over("account_id", **by),
+        s=nw.col("sv").fill_null(strategy="forward").over("account_id", **by),
+    )
+    e = nw.col("e").fill_null(0).cast(nw.Int64)
+    s = nw.col("s").fill_null(0).cast(nw.Int64)
+    return u.select(
+        "account_id", "month", s.alias("s"), e.alias("e"),
+        nw.when(nw.col("sv").is_null()).then(s).otherwise(nw.col("sv0")).cast(nw.Int64).alias("s_prev"),
+        nw.when(nw.col("ev").is_null()).then(e).otherwise(nw.col("ev0")).cast(nw.Int64).alias("e_prev"),
+    )
+
+
+ENDPOINT_PARTS = ("s_customers", "s_mrr", "s_end_mrr", "s_kept_mrr", "s_retained", "end_customers", "end_not_in_s")
+
+
+def _endpoint_parts(s: nw.Expr, e: nw.Expr) -> dict[str, nw.Expr]:
+    in_s = s > 0
+    one, zero = _i64(1), _i64(0)
+    return {
+        "s_customers": nw.when(in_s).then(one).otherwise(zero),
+        "s_mrr": s,
+        "s_end_mrr": nw.when(in_s).then(e).otherwise(zero),
+        "s_kept_mrr": nw.when(in_s).then(nw.min_horizontal(s, e)).otherwise(zero),
+        "s_retained": nw.when(in_s & (e > 0)).then(one).otherwise(zero),
+        "end_customers": nw.when(e > 0).then(one).otherwise(zero),
+        "end_not_in_s": nw.when((e > 0) & ~in_s).then(one).otherwise(zero),
+    }
+
+
+def endpoint_deltas(pairs: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """Per month (and keys): the change of each endpoint sum (metrics.md §4 over S = the
+    customers at month - lag) at that month; running sums over months give the sums."""
+    now = _endpoint_parts(nw.col("s"), nw.col("e"))
+    before = _endpoint_parts(nw.col("s_prev"), nw.col("e_prev"))
+    return pairs.group_by("month", *keys).agg(
+        *[(now[k] - before[k]).sum().cast(nw.Int64).alias(k) for k in ENDPOINT_PARTS]
+    )
+
+
+def monthly_deltas(C: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """Per change month (and keys): the change of MRR, customers and ARR, the movements and
+    their counts, and the change of the month's own endpoint sums (lag 1)."""
+    k = nw.col("kind")
+    s, e, ecc = nw.col("s"), nw.col("e"), nw.col("ecc")
+    zero, one = _i64(0), _i64(1)
+
+    def sum_if(cond, val):
+        return nw.when(cond).then(val).otherwise(zero).sum().cast(nw.Int64)
+
+    def count(cond):
+        return nw.when(cond).then(one).otherwise(zero).sum().cast(nw.Int64)
+
+    in_s = s > 0
+    return C.group_by("month", *keys).agg(
+        (e - s).sum().cast(nw.Int64).alias("d_mrr"),
+        (nw.when(e > 0).then(one).otherwise(zero) - nw.when(in_s).then(one).otherwise(zero)).sum().cast(nw.Int64)
+        .alias("d_customers"),
+        (nw.col("arr") - nw.col("arr_prev")).sum().cast(nw.Int64).alias("d_arr"),
+        sum_if(k == "new", e).alias("new"),
+        sum_if(k == "reactivation", e).alias("reactivation"),
+        sum_if(k == "expansion", ecc - s).alias("expansion"),
+        sum_if(k == "contraction", s - ecc).alias("contraction"),
+        sum_if(k == "churn", s).alias("churn"),
+        nw.col("fx").sum().cast(nw.Int64).alias("fx"),
+        count(k == "new").alias("n_new"),
+        count(k == "reactivation").alias("n_reactivation"),
+        count(k == "expansion").alias("n_expansion"),
+        count(k == "contraction").alias("n_contraction"),
+        count(k == "churn").alias("n_churn"),
+        count(nw.col("fx") != 0).alias("n_fx"),
+        sum_if(in_s, e - s).alias("x_end"),
+        sum_if(in_s, nw.min_horizontal(s, e) - s).alias("x_kept"),
+        sum_if(in_s, ecc - s).alias("x_end_cc"),
+        sum_if(in_s, nw.min_horizontal(s, ecc) - s).alias("x_kept_cc"),
+    )
+
+
+def fx_between(engine: Engine, settings: Settings, ends: list[int], lag: int) -> nw.LazyFrame:
+    """account_id, month, fxl: per end month m of ``ends``, the currency effect between the
+    snapshots m - lag and m of each account's lines active at both (cents at m's rate minus
+    cents at (m - lag)'s rate).  Empty under the line_start rule."""
+    base = settings.workspace.base_currency
+    if settings.metrics.fx_rule == "line_start" or not ends:
+        return engine.from_columns({"account_id": [], "month": [], "fxl": []},
+                                   {"account_id": "string", "month": "int", "fxl": "int"})
+    dense, _ = month_rates(engine, settings, max(ends))
+    t = engine.from_columns({"month": list(ends)}, {"month": "int"})
+    lines = paid_lines(engine).filter(nw.col("currency") != base).join(t, how="cross").filter(
+        (nw.col("from_month") <= nw.col("month") - lag) & (nw.col("month") < nw.col("to_month"))
+    )
+    r_end = dense.select("currency", "month", nw.col("rate").alias("r1"))
+    r_start = dense.select("currency", (nw.col("month") + lag).alias("month"), nw.col("rate").alias("r0"))
+    j = lines.join(r_end, on=["currency", "month"], how="inner").join(r_start, on=["currency", "month"], how="inner")
+    return j.group_by("account_id", "month").agg((_cents("r1") - _cents("r0")).sum().cast(nw.Int64).alias("fxl"))
