@@ -11,7 +11,9 @@ import os
 import pytest
 from apphelpers import CHROMIUM, CHROMIUM_ARGS, PASSWORD, live_server
 
-pytestmark = pytest.mark.slow
+# One browser session logs in once and the tests follow it in order: under pytest-xdist
+# (make test) they must all run in the same worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
 @pytest.fixture(scope="module")
