@@ -332,16 +332,21 @@ def _compute(book: Book, buckets: list[Period], *, by: str | None, raw: bool = F
     return finish(book, buckets, by, change_point_aggregates, raw=raw)
 
 
+def multi_month_lags(buckets: list[Period]) -> dict[int, list[Period]]:
+    """The periods longer than a month, by their length: each length is one lag comparison."""
+    lags: dict[int, list[Period]] = {}
+    for b in buckets:
+        if b.n_months > 1:
+            lags.setdefault(b.n_months, []).append(b)
+    return lags
+
+
 def change_point_aggregates(book: Book, buckets: list[Period], wg: _Grouper, lo: int, hi: int):
     """by_month, endpoints, served, renewed_mrr_at (per bucket end, per account) from the
     change table."""
     by_month = _monthly_from_changes(book, wg, lo, hi)
     endpoints: dict[tuple, dict] = {}
-    lags: dict[int, list[Period]] = {}
-    for b in buckets:
-        if b.n_months > 1:
-            lags.setdefault(b.n_months, []).append(b)
-    for lag, bs in lags.items():
+    for lag, bs in multi_month_lags(buckets).items():
         got = _lag_endpoints_from_changes(book, wg, lag, sorted({b.last for b in bs}), cc=True)
         for b in bs:
             for (g, m), row in got.items():

@@ -111,11 +111,7 @@ def _aggregates(book: ExpansionBook, buckets: list[Period], wg, lo: int, hi: int
         row["arr_end"] = arr_of.get(key, 0)
 
     endpoints: dict[tuple, dict] = {}
-    lags: dict[int, list[Period]] = {}
-    for b in buckets:
-        if b.n_months > 1:
-            lags.setdefault(b.n_months, []).append(b)
-    for lag, bs in lags.items():
+    for lag, bs in kpis.multi_month_lags(buckets).items():
         ends = [b.last for b in bs]
         pe = lag_endpoints(A, ends, lag)
         ecc = cc_account_months(engine, settings, min(ends), max(ends), lag)
