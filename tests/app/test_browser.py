@@ -11,9 +11,21 @@ import os
 import pytest
 from apphelpers import CHROMIUM, CHROMIUM_ARGS, PASSWORD, live_server
 
-# One browser session logs in once and the tests follow it in order: under pytest-xdist
-# (make test) they must all run in the same worker.
+# Under pytest-xdist (make test) the browser tests share one worker; other modules' tests may
+# run between them, which gives a new page (module fixture): each test logs in if it must.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+
+def _open(page, path: str) -> None:
+    """Go to ``path``, logging in as the manager first when the session is new."""
+    page.goto(path)
+    if "/login" in page.url:
+        page.fill("input[name=email]", "manager@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        if path not in page.url:
+            page.goto(path)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +82,7 @@ def test_login_overview_equals_cli(page, app_workspace):
 
 
 def test_open_an_account_360_and_create_a_task(page):
-    page.goto("/portfolio")
+    _open(page, "/portfolio")
     first = page.locator("#portfolio tbody tr a").first
     name = first.inner_text()
     first.click()
@@ -84,7 +96,7 @@ def test_open_an_account_360_and_create_a_task(page):
 
 
 def test_switch_to_french_and_see_french_numbers(page, app_workspace):
-    page.goto("/")
+    _open(page, "/")
     page.click("#switch-language")
     page.wait_for_selector("text=Vue d'ensemble")
     cli = _cli_metrics(app_workspace)
@@ -100,7 +112,7 @@ def test_switch_to_french_and_see_french_numbers(page, app_workspace):
 def test_upload_a_file_with_a_bad_row_and_see_it_quarantined(page, tmp_path):
     f = tmp_path / "accounts-fix.csv"
     f.write_text("account_id,name,industry\nacc_new_9,Maison Dupont,retail\n,Sans Identifiant,retail\n", encoding="utf-8")
-    page.goto("/import")
+    _open(page, "/import")
     page.select_option("select[name=entity]", "accounts")
     page.set_input_files("input[name=file]", str(f))
     page.click("#import-form button")
