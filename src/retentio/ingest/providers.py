@@ -360,6 +360,17 @@ def _coupon_terms(r: Row, opts: Options, cols: dict[str, str]) -> tuple[dict[str
             "duration_in_months": int(months) if months is not None else None}, None
 
 
+def _line_with_coupon(line: dict, problem, r: dict, opts, cols: dict) -> list:
+    """A translated billing line: quarantined with its status problem, or with its coupon
+    terms' problem, else the line with its coupon applied (Stripe and Chargebee alike)."""
+    if problem:
+        return [(line, problem)]
+    terms, cproblem = _coupon_terms(r, opts, cols)
+    if cproblem:
+        return [(line, cproblem)]
+    return _with_coupon(line, r, terms, cols)
+
+
 def _with_coupon(line: Row, r: Row, terms: dict[str, Any] | None, cols: dict[str, str]) -> list[Line]:
     """A paid line and its coupon (metrics.md §2): a discount covering the whole line lowers the
     line's amount; one covering part of it (limited duration, or starting later) is a
@@ -464,12 +475,7 @@ def stripe(raw: RawTable, path: str, opts: Options = Options()) -> Translation:
             problem = ("unsupported_status", cols["status"], r.get("status"),
                        "unknown Stripe status (expected trialing, active, past_due, unpaid, paused, canceled): fix the value")
         line = _subscription_row(r, start, end, amount, months, is_trial, canceled_at=canceled)
-        if problem:
-            return [(line, problem)]
-        terms, cproblem = _coupon_terms(r, opts, cols)
-        if cproblem:
-            return [(line, cproblem)]
-        return _with_coupon(line, r, terms, cols)
+        return _line_with_coupon(line, problem, r, opts, cols)
 
     sources = _subscription_sources(cols, {
         "subscription_id": "id", "account_id": "customer", "plan": "plan", "start_date": "start",
@@ -522,12 +528,7 @@ def chargebee(raw: RawTable, path: str, opts: Options = Options()) -> Translatio
             problem = ("unsupported_status", cols["status"], r.get("status"),
                        "status must be future, in_trial, active, non_renewing, paused or cancelled (transferred lines are not imported)")
         line = _subscription_row(r, start, end, amount, months, is_trial, canceled_at=canceled_at)
-        if problem:
-            return [(line, problem)]
-        terms, cproblem = _coupon_terms(r, opts, cols)
-        if cproblem:
-            return [(line, cproblem)]
-        return _with_coupon(line, r, terms, cols)
+        return _line_with_coupon(line, problem, r, opts, cols)
 
     sources = _subscription_sources(cols, {
         "subscription_id": "id", "account_id": "customer", "plan": "plan", "start_date": "started_at",
