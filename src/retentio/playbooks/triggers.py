@@ -16,6 +16,8 @@ from typing import Any
 from retentio.clock import last_complete_month
 from retentio.errors import ConfigError
 from retentio.playbooks.spec import PORTFOLIO, WEEKDAYS, Condition, Trigger
+from retentio.satisfaction.registry import nps_class
+from retentio.satisfaction.surveys import csat_is_positive
 
 
 class Unavailable(Exception):
@@ -224,7 +226,6 @@ def _onboarding_missed(p, inp, d: date) -> dict[str, Hit]:
 
 
 def _survey(p, inp, d: date) -> dict[str, Hit]:
-    st = inp.settings.satisfaction
     first = d - timedelta(days=p["within_days"] - 1) if p["within_days"] else d
     ans, out = p["answer"], {}
     accounts = inp.accounts()
@@ -236,14 +237,13 @@ def _survey(p, inp, d: date) -> dict[str, Hit]:
             if kind != "csat":
                 continue
             scale = r.get("scale") or 5
-            positive = score >= (st.csat_positive_0_10 if scale == 10 else st.csat_positive_1_5)
-            if positive:
+            if csat_is_positive(score, scale, inp.settings):
                 continue
             label = f"CSAT {score}/{scale}"
         else:
             if kind != "nps":
                 continue
-            cat = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+            cat = nps_class(score)
             if cat != ans:
                 continue
             label = f"NPS {score} ({cat})"

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from retentio.satisfaction.registry import nps_class
+
 
 def _pct_change(what: str, span: str) -> Callable[[Any], str]:
     def f(v: float) -> str:
@@ -34,8 +36,8 @@ def _count(one: str, many: str) -> Callable[[Any], str]:
 
 
 def _nps(v: float) -> str:
-    cls = "promoter" if v >= 9 else "passive" if v >= 7 else "detractor"
-    return f"last NPS answer {int(round(v))} ({cls})"
+    n = int(round(v))
+    return f"last NPS answer {n} ({nps_class(n)})"
 
 
 def _days_to_renewal(v: float) -> str:

@@ -87,11 +87,18 @@ def _nps_row(r: dict[str, Any]) -> dict[str, Any]:
             "promoters_share": safe_div(p, n), "detractors_share": safe_div(d, n), "nps": v, "benchmark": nps_benchmark(v)}
 
 
-def csat_positive(settings: Settings) -> nw.Expr:
-    """True for a positive CSAT answer: >= csat_positive_1_5 on scale 5, >= csat_positive_0_10 on scale 10."""
+def csat_is_positive(score, scale, settings: Settings):
+    """True for a positive CSAT answer: >= csat_positive_1_5 on scale 5, >= csat_positive_0_10 on
+    scale 10.  Works on numbers (a playbook trigger reading one answer) and on engine expressions
+    alike, so the rule is written once."""
     s = settings.satisfaction
-    return (((nw.col("scale") == 5) & (nw.col("score") >= s.csat_positive_1_5))
-            | ((nw.col("scale") == 10) & (nw.col("score") >= s.csat_positive_0_10)))
+    return (((scale == 5) & (score >= s.csat_positive_1_5))
+            | ((scale == 10) & (score >= s.csat_positive_0_10)))
+
+
+def csat_positive(settings: Settings) -> nw.Expr:
+    """``csat_is_positive`` over the columns ``score`` and ``scale``."""
+    return csat_is_positive(nw.col("score"), nw.col("scale"), settings)
 
 
 def nps_class_expr(score: nw.Expr) -> nw.Expr:
