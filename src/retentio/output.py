@@ -28,7 +28,14 @@ def rounded(data: Any, prefix: str = "") -> Any:
     from retentio.figures import round_value, unit_of
 
     if isinstance(data, dict):
-        return {k: rounded(v, f"{prefix}{k}.") for k, v in data.items()}
+        out = {k: rounded(v, f"{prefix}{k}.") for k, v in data.items()}
+        # a figure reported with its unit (explain): its value and the recomputed value
+        # are rounded by that unit
+        if isinstance(data.get("unit"), str):
+            for k in ("value", "recomputed_from_inputs"):
+                if isinstance(out.get(k), float):
+                    out[k] = round_value(out[k], data["unit"])
+        return out
     if isinstance(data, (list, tuple)):
         return [rounded(v, prefix) for v in data]
     if isinstance(data, float):

@@ -95,12 +95,14 @@ class ExplainResult(_DictLike):
     settings: Mapping[str, Any]
     code: str
     accounts: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    input_labels: Mapping[str, str] = field(default_factory=dict)  # each input in words
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric, "title": self.title, "unit": self.unit, "period": self.period,
             "currency": self.currency, "value": self.value, "undefined_reason": self.undefined_reason,
-            "formula": self.formula, "inputs": dict(self.inputs), "recomputed_from_inputs": self.recomputed_from_inputs,
+            "formula": self.formula, "inputs": dict(self.inputs), "input_labels": dict(self.input_labels),
+            "recomputed_from_inputs": self.recomputed_from_inputs,
             "settings": dict(self.settings), "code": self.code, "accounts": [dict(a) for a in self.accounts],
         }
 

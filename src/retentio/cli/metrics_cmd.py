@@ -240,7 +240,9 @@ def explain_cmd(
     console.print(f"[bold]{e.title}[/] ({e.metric}) for {e.period}: [bold]{value}[/]", highlight=False)
     console.print(f"formula: {e.formula}", highlight=False)
     for k, v in e.inputs.items():
-        console.print(f"  {k} = {fmt(k, v, cur) if not isinstance(v, dict) else v}", highlight=False)
+        label = e.input_labels.get(k, k)
+        name = k if label == k else f"{label} ({k})"
+        console.print(f"  {name} = {fmt(k, v, cur) if not isinstance(v, dict) else v}", highlight=False)
     recomputed = "undefined" if e.recomputed_from_inputs is None else fmt(e.metric, e.recomputed_from_inputs, cur)
     console.print(f"recomputed from the inputs: {recomputed}", highlight=False)
     if e.settings:

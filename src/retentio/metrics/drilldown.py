@@ -12,7 +12,7 @@ from retentio.figures import evaluate
 from retentio.metrics.kpis import Book, compute_aggregates
 from retentio.metrics.movements import MOVEMENT_TYPES, lag_endpoints, movement_amount
 from retentio.metrics.periods import Period, as_period, month_label
-from retentio.metrics.registry import METRICS
+from retentio.metrics.registry import AGGREGATE_LABELS, METRICS
 
 
 def movements(
@@ -153,6 +153,7 @@ def explain(
         "undefined_reason": reason,
         "formula": d.formula,
         "inputs": inputs,
+        "input_labels": {_shown(n): _input_label(n) for n in d.inputs},
         "recomputed_from_inputs": d.value(env),
         "settings": {s: getattr(settings.metrics, s) for s in d.settings if hasattr(settings.metrics, s)},
         "code": d.module,
@@ -162,6 +163,13 @@ def explain(
 
 def _shown(name: str) -> str:
     return name[: -len("_cents")] if name.endswith("_cents") else name
+
+
+def _input_label(name: str) -> str:
+    """An input in words: an aggregate's description, or the label of the figure it is."""
+    if name in AGGREGATE_LABELS:
+        return AGGREGATE_LABELS[name]
+    return METRICS[name].label if name in METRICS else name
 
 
 def _display(name: str, v):

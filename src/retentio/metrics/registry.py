@@ -16,7 +16,7 @@ from typing import Any
 from retentio.figures import ABSENT, Band, MetricDef, Zone, register, safe_div
 from retentio.metrics.movements import MOVEMENT_TYPES
 
-__all__ = ["COST_CATEGORIES", "METRICS", "MOVEMENT_TYPES", "RevenueAggregates", "annualise"]
+__all__ = ["AGGREGATE_LABELS", "COST_CATEGORIES", "METRICS", "MOVEMENT_TYPES", "RevenueAggregates", "annualise"]
 
 COST_CATEGORIES = ("cost_of_revenue", "cs_team", "other", "sales_marketing", "support_team")
 CS_COSTS = ("cs_team", "support_team")
@@ -77,6 +77,56 @@ class RevenueAggregates:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# What each aggregate is, in words: `explain` shows these beside the inputs' names, so a user
+# redoing a figure by hand reads "end MRR of the accounts in S" rather than `s_end_mrr`.
+AGGREGATE_LABELS: dict[str, str] = {
+    "n_months": "months in the period",
+    "mrr_cents": "MRR at the period's end",
+    "arr_cents": "ARR at the period's end",
+    "customers": "customers at the period's end",
+    "mrr_start_cents": "MRR at the period's start",
+    "customers_start": "customers at the period's start",
+    "new_cents": "new MRR",
+    "expansion_cents": "expansion MRR (constant currency)",
+    "contraction_cents": "contraction MRR (constant currency)",
+    "churn_cents": "churned MRR",
+    "reactivation_cents": "reactivation MRR",
+    "fx_cents": "currency effect (signed)",
+    "n_new": "new customers",
+    "n_churn": "churned customers",
+    "n_reactivation": "reactivated customers",
+    "s_customers": "S: customers at the start",
+    "s_mrr_cents": "start MRR of S",
+    "s_end_mrr_cents": "end MRR of S",
+    "s_kept_mrr_cents": "end MRR of S, each account capped at its start MRR",
+    "s_end_mrr_cc_cents": "end MRR of S at constant currency",
+    "s_kept_mrr_cc_cents": "end MRR of S at constant currency, capped at start MRR",
+    "s_retained": "accounts of S still customers at the end",
+    "s_lost": "accounts of S no longer customers at the end",
+    "end_customers": "customers at the end",
+    "end_not_in_s": "customers at the end who were not in S",
+    "t12_s_mrr_cents": "MRR 12 months before the end of the accounts then customers (T)",
+    "t12_s_end_mrr_cents": "end MRR of T",
+    "t12_s_kept_mrr_cents": "end MRR of T, each account capped at its MRR 12 months before",
+    "window_churn": "mean monthly customer churn over the LTV window",
+    "last_month_churn": "customer churn of the period's last month",
+    "revenue_cents": "revenue: sum of the months' end MRR",
+    "retained_cents": "retained MRR: start MRR - churn - contraction, summed over months",
+    "customers_served": "customers served in the period",
+    "one_off_cents": "one-off revenue dated in the period",
+    "renewable": "contracts up for renewal",
+    "renewed": "contracts renewed",
+    "renewed_mrr_cents": "MRR of the renewed contracts",
+    "trials_ended": "trials ended",
+    "trials_converted": "trials converted",
+    "costs_cents": "costs by category",
+    "ltv_variant": "setting: LTV variant",
+    "gross_margin_setting": "setting: gross margin",
+    "annualisation": "setting: annualisation",
+    "cs_attribution": "setting: share of expansion attributed to CS",
+}
 
 
 def _eur(cents: int) -> float:
