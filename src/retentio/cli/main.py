@@ -231,4 +231,8 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    # ``python -m retentio.cli.main``: the commands register on retentio.cli.main.app, not on
+    # this __main__ module's copy of it.
+    from retentio.cli.main import run as _run
+
+    _run()
