@@ -169,7 +169,7 @@ def _root(
 
 
 # Errors speak of parameters (retentio.errors); the command line speaks of flags.
-FLAGS = {"by": "--by", "filters": "--filter", "segment": "--segment", "limit": "--limit", "top": "--top",
+FLAGS = {"by": "--by", "filters": "--filter", "segment": "--segment", "limit": "--limit", "sort": "--sort", "top": "--top",
          "months": "--months", "period": "--period", "as_of": "--as-of", "kind": "--as", "accounts": "--accounts",
          "base_currency": "--base-currency", "engine": "--engine", "metric": "METRIC", "backend": "--backend"}
 
