@@ -96,16 +96,22 @@ def test_help_imports_no_command_module():
 def test_rich_help_renderer_still_renders_markdown_and_tracebacks_later():
     """typer.rich_utils imported with stand-ins for rich.markdown / rich.traceback: the real
     modules are what a later import gets, and the stand-ins build real objects."""
+    import subprocess
     import sys
 
-    from retentio.cli import main as cli_main
-
-    if "typer.rich_utils" in sys.modules:  # already imported by another test: nothing to check
-        pytest.skip("typer.rich_utils already imported")
-    cli_main._import_rich_utils_lightly()
-    import rich.markdown
-    import typer.rich_utils as ru
-
-    assert rich.markdown.__file__ is not None
-    md = ru._make_rich_text(text="**x**", markup_mode="markdown")
-    assert isinstance(md, rich.markdown.Markdown)
+    code = ("import sys\n"
+            "from retentio.cli import main\n"
+            "main._import_rich_utils_lightly()\n"
+            "assert 'rich.markdown' not in sys.modules and 'rich.traceback' not in sys.modules\n"
+            "import typer.rich_utils as ru\n"
+            "md = ru._make_rich_text(text='**x**', markup_mode='markdown')\n"
+            "import rich.markdown, rich.traceback\n"
+            "assert isinstance(md, rich.markdown.Markdown) and hasattr(rich.markdown, 'Heading')\n"
+            "try:\n"
+            "    1 / 0\n"
+            "except ZeroDivisionError as e:\n"
+            "    tb = ru.Traceback.from_exception(type(e), e, e.__traceback__)\n"
+            "assert isinstance(tb, rich.traceback.Traceback)\n"
+            "print('ok')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
