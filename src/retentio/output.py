@@ -76,14 +76,20 @@ def metrics_result(ws, period: str, *, by: str | None = None, filters: dict[str,
 
 def limited(rows: list[dict[str, Any]], limit: int, sort: str | None) -> list[dict[str, Any]]:
     """The rows sorted by ``sort`` (a column; -column: descending) and cut to ``limit`` (0: all)."""
+    # Errors name the parameter (details.parameter), never a flag: the CLI shows --limit / --sort.
     if limit < 0:
-        raise UsageError(f"--limit {limit}: must be 0 (all) or more", hint="e.g. --limit 20",
-                         details={"parameter": "limit"})
+        raise UsageError(f"limit {limit}: must be 0 (all) or more", hint="e.g. limit=20",
+                         details={"parameter": "limit", "value": limit})
     if sort:
         col = sort.lstrip("-")
         if rows and col not in rows[0]:
-            raise UsageError(f"--sort {sort!r}: no such column", hint="sort by one of: " + ", ".join(rows[0]),
-                             details={"parameter": "sort"})
+            raise UsageError(f"sort {sort!r}: no such column", hint="one of: " + ", ".join(rows[0]),
+                             details={"parameter": "sort", "value": sort, "columns": list(rows[0])})
+        if any(isinstance(r.get(col), (dict, list, tuple)) for r in rows):
+            raise UsageError(f"sort {sort!r}: the column holds lists, not values to sort by",
+                             hint="one of: " + ", ".join(k for k, v in rows[0].items()
+                                                         if not isinstance(v, (dict, list, tuple))),
+                             details={"parameter": "sort", "value": sort})
         present = [r for r in rows if r.get(col) is not None]
         absent = [r for r in rows if r.get(col) is None]
         rows = sorted(present, key=lambda r: r[col], reverse=sort.startswith("-")) + absent

@@ -8,6 +8,11 @@ CAPABILITY = Capability(
     "app",
     "Web application and REST API: users, roles, tokens, portfolio, account 360, worklist",
     cli="retentio.cli.app_cmd",
+    commands={
+        "serve": "Run the web application and the REST API (FastAPI under uvicorn).",
+        "users": "Users of the web application and the REST API: create, list, disable, API tokens.",
+        "db": "The application-state database (users, tasks, notes ...).",
+    },
     service={
         "users_create": _S + "users_create",
         "users_list": _S + "users_list",

@@ -9,13 +9,16 @@ import typer
 from retentio.cli.common import (
     EngineOpt,
     FormatOpt,
+    LimitOpt,
     OutputFormat,
+    SortOpt,
     WorkspaceOpt,
     console,
     fmt_value,
     open_workspace,
     print_csv,
     print_json,
+    print_more,
     print_table,
 )
 from retentio.cli.main import app
@@ -44,16 +47,25 @@ def score(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfO
           band: Annotated[str | None, typer.Option("--band", help="Only this band: red, yellow, green, thriving, none.",
                                                    show_default=False)] = None,
           summary: Annotated[bool, typer.Option("--summary", help="Only the number of accounts per band.")] = False,
+          limit: LimitOpt = 20, sort: SortOpt = None,
           format: FormatOpt = OutputFormat.table) -> None:
     """Health score of every customer account: score, band, trend, missing inputs.
 
-    Example: retentio health score -w acme --band red
+    Lowest score first (--sort to change it); --limit rows in every format (0: all); JSON
+    gives the rows with shown and count.
+
+    Examples:
+      retentio health score -w acme --band red
+      retentio health score -w acme --sort=-trend_1m --limit 10
+      retentio health score -w acme --limit 0 --format csv > health.csv
     """
+    from retentio.output import listing
+
     rows = open_workspace(workspace, engine).health_scores(as_of=as_of, scorecard=scorecard, band=band)
+    counts = {b: 0 for b in ("red", "yellow", "green", "thriving", "not scored")}
+    for r in rows:
+        counts[r["band"] or "not scored"] += 1
     if summary:
-        counts = {b: 0 for b in ("red", "yellow", "green", "thriving", "not scored")}
-        for r in rows:
-            counts[r["band"] or "not scored"] += 1
         out = [{"band": b, "accounts": n} for b, n in counts.items()]
         if format == OutputFormat.json:
             print_json({b: n for b, n in counts.items()})
@@ -62,23 +74,25 @@ def score(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfO
         else:
             print_table(out, title=f"Health bands ({len(rows)} customer accounts)")
         return
+    data = listing({"rows": rows}, "rows", limit, sort)
+    shown = data["rows"]
     if format == OutputFormat.json:
-        print_json(rows)
+        print_json(data)
         return
     flat = [{"account_id": r["account_id"], "account_name": r["account_name"], "scorecard": r["scorecard"],
              "score": r["score"], "band": r["band"], "trend_1m": r["trend_1m"], "trend_3m": r["trend_3m"],
-             "missing": " ".join(r["missing"])} for r in rows]
+             "missing": " ".join(r["missing"])} for r in shown]
     if format == OutputFormat.csv:
         print_csv(flat)
         return
-    table = [{"account": r["account_id"], "card": r["scorecard"], "score": _f(r["score"]),
-              "band": r["band"] or "not scored", "1m": (_f(r["trend_1m"]) + " " + (r["arrow"] or "")).strip(),
-              "missing": len(r["missing"])} for r in rows]
-    print_table(table, title=f"Health scores ({len(rows)} accounts)")
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["band"] or "not scored"] = counts.get(r["band"] or "not scored", 0) + 1
-    console.print("bands: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), highlight=False)
+    table = [{"account_name": r["account_name"], "score": _f(r["score"]), "band": r["band"] or "not scored",
+              "1m": (_f(r["trend_1m"]) + " " + (r["arrow"] or "")).strip(), "missing": len(r["missing"]),
+              "account_id": r["account_id"]} for r in shown]
+    cards = sorted({r["scorecard"] for r in rows if r["scorecard"]})
+    print_table(table, title=f"Health scores ({len(rows)} accounts; scorecard {', '.join(cards) or '—'})",
+                wrap=("account_name",))
+    print_more(len(rows), len(shown), "accounts")
+    console.print("bands: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v), highlight=False)
 
 
 @health_app.command("explain")

@@ -8,15 +8,130 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Annotated
+import types
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from retentio.cli.common import err_console
 
 __all__ = ["app", "run"]
 
+
+_LOADED: set[str] = set()  # CLI modules imported and built by LazyGroup
+
+
+class LazyGroup(TyperGroup):
+    """The root command group, lazy: the commands' names and one-line helps come from the
+    capability declarations (retentio.capabilities), and a capability's CLI module is
+    imported, and its commands built, only when one of its commands runs.  ``retentio
+    --help`` imports no capability CLI module."""
+
+    _listing = False
+
+    def _load(self, module: str) -> None:
+        """Import ``module`` (it registers its commands on ``app``) and build its commands."""
+        if module in _LOADED:
+            return
+        importlib.import_module(module)
+        _LOADED.add(module)
+        for name, cmd in typer.main.get_group(app).commands.items():
+            self.commands.setdefault(name, cmd)
+
+    def _load_undeclared(self) -> None:
+        from retentio.capabilities import undeclared_cli_modules
+
+        for module in undeclared_cli_modules():  # a plugin that does not declare its commands
+            self._load(module)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from retentio.capabilities import cli_commands
+
+        self._load_undeclared()
+        declared = cli_commands()
+        return [*declared, *(name for name in self.commands if name not in declared)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        from retentio.capabilities import cli_commands
+
+        cmd = self.commands.get(cmd_name)
+        if cmd is not None:
+            return cmd
+        declared = cli_commands().get(cmd_name)
+        if declared is None:
+            self._load_undeclared()
+            return self.commands.get(cmd_name)
+        module, help = declared
+        if self._listing:  # the help lists it: its declared line is enough
+            return typer.core.TyperCommand(name=cmd_name, help=help)
+        self._load(module)
+        return self.commands.get(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        _import_rich_utils_lightly()
+        self._listing = True
+        try:
+            return super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        # Typer suggests close names from the built commands only; here, from every declared one.
+        try:
+            return self._click_resolve_command(ctx, args)
+        except typer._click.exceptions.UsageError as e:
+            if self.suggest_commands and args:
+                from difflib import get_close_matches
+
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    e.message = e.message.rstrip(".") + ". Did you mean " + ", ".join(f"{m!r}" for m in matches) + "?"
+            raise
+
+
+class _Deferred(type):
+    """Metaclass of a stand-in class: attributes and calls go to the real class, imported then."""
+
+    def _real(cls) -> Any:
+        return getattr(importlib.import_module(cls._module), cls.__name__)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls._real()(*args, **kwargs)
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(cls._real(), name)
+
+
+def _import_rich_utils_lightly() -> None:
+    """Import typer.rich_utils (Typer's help renderer) without rich.markdown and rich.traceback.
+
+    It imports them at its top for Markdown help and pretty tracebacks, which Retentio does
+    not use (rich markup, pretty exceptions off), and they cost about 0.1 s — a third of the
+    0.3 s that ``retentio --help`` may take.  While it is imported, those two modules are
+    stand-ins whose ``Markdown`` / ``Traceback`` import the real class on first use; the
+    stand-ins are removed right after, so any later import gets the real modules."""
+    if "typer.rich_utils" in sys.modules:
+        return
+    stand_ins = {}
+    for module, cls_name in (("rich.markdown", "Markdown"), ("rich.traceback", "Traceback")):
+        if module not in sys.modules:
+            mod = types.ModuleType(module)
+            setattr(mod, cls_name, _Deferred(cls_name, (), {"_module": module}))
+            stand_ins[module] = mod
+    sys.modules.update(stand_ins)
+    try:
+        import typer.rich_utils  # noqa: F401
+    finally:
+        for module, mod in stand_ins.items():
+            if sys.modules.get(module) is mod:
+                del sys.modules[module]
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     name="retentio",
     help=(
         "Customer Success analytics you can check by hand: MRR, churn, NRR, GRR, LTV, cohorts, "
@@ -54,7 +169,7 @@ def _root(
 
 
 # Errors speak of parameters (retentio.errors); the command line speaks of flags.
-FLAGS = {"by": "--by", "filters": "--filter", "segment": "--segment", "limit": "--limit", "top": "--top",
+FLAGS = {"by": "--by", "filters": "--filter", "segment": "--segment", "limit": "--limit", "sort": "--sort", "top": "--top",
          "months": "--months", "period": "--period", "as_of": "--as-of", "kind": "--as", "accounts": "--accounts",
          "base_currency": "--base-currency", "engine": "--engine", "metric": "METRIC", "backend": "--backend"}
 
@@ -70,8 +185,9 @@ def _flagged(text: str) -> str:
 
 
 def _load_commands() -> None:
-    # Each capability's CLI module registers its commands on ``app`` when imported
-    # (retentio.capabilities lists them; add a capability there, not here).
+    """Import every capability's CLI module (each registers its commands on ``app`` when
+    imported; retentio.capabilities lists them): for tests and the CLI reference.  The
+    command line itself imports one only when one of its commands runs (LazyGroup)."""
     from retentio.capabilities import cli_modules
 
     for name in cli_modules():
@@ -82,8 +198,9 @@ def run() -> None:
     """Console-script entry: run the app, turning RetentioError into one line + exit code."""
     from retentio.errors import RetentioError
 
-    _load_commands()
     debug = "--debug" in sys.argv
+    if "--help" in sys.argv or len(sys.argv) == 1:
+        _import_rich_utils_lightly()
     try:
         app(standalone_mode=False)
     except RetentioError as exc:
@@ -114,4 +231,8 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    # ``python -m retentio.cli.main``: the commands register on retentio.cli.main.app, not on
+    # this __main__ module's copy of it.
+    from retentio.cli.main import run as _run
+
+    _run()

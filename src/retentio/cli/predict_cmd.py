@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from retentio.cli.common import (FormatOpt, OutputFormat, WorkspaceOpt, console, open_workspace, print_csv, print_json,
-                                 print_table)
+from retentio.cli.common import (FormatOpt, LimitOpt, OutputFormat, SortOpt, WorkspaceOpt, console, open_workspace,
+                                 print_csv, print_json, print_more, print_table)
 from retentio.cli.main import app
 
 
@@ -101,23 +101,31 @@ def _score_rows(res: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @predict_app.command("score")
 def score(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None, horizon: HorizonOpt = None,
-          limit: Annotated[int | None, typer.Option("--limit", help="Only the N riskiest accounts (table, csv, json).")] = None,
+          limit: LimitOpt = 20, sort: SortOpt = None,
           format: FormatOpt = OutputFormat.table) -> None:
     """Churn risk of every customer at the last complete month end, riskiest first, with its drivers; risks are stored.
 
-    Example: retentio predict score -w acme --limit 20
+    --limit rows in every format (0: all); JSON gives the rows with shown and count.
+
+    Examples:
+      retentio predict score -w acme --limit 10
+      retentio predict score -w acme --limit 0 --format csv > risk.csv
     """
+    from retentio.output import listing
+
     res = _call(workspace, "predict_score", as_of=as_of, horizon=horizon)
-    if limit is not None:
-        res = res[: max(0, limit)]
+    data = listing({"rows": res}, "rows", limit, sort)
+    shown = data["rows"]
     if format == OutputFormat.json:
-        print_json(res)
+        print_json(data)
     elif format == OutputFormat.csv:
-        print_csv(_score_rows(res))
+        print_csv(_score_rows(shown))
     else:
-        print_table([{"account": r["account_id"], "risk": _pct(r["risk"]),
-                      "raises risk": "; ".join(d["text"] for d in r["drivers"] if d["effect"] > 0)}
-                     for r in res], title="Churn risk")
+        print_table([{"account_name": r["account_name"], "risk": _pct(r["risk"]),
+                      "raises risk": "; ".join(d["text"] for d in r["drivers"] if d["effect"] > 0),
+                      "account_id": r["account_id"]}
+                     for r in shown], title=f"Churn risk ({len(res)} customers)", wrap=("account_name", "raises risk"))
+        print_more(len(res), len(shown), "accounts")
 
 
 @predict_app.command("explain")

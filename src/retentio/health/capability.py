@@ -8,6 +8,7 @@ CAPABILITY = Capability(
     "health",
     "Health scores: configurable scorecards, backtested against churn (metrics.md §11)",
     cli="retentio.cli.health_cmd",
+    commands={"health": "Health scores: configurable scorecards, backtested against churn."},
     service={
         "health_scores": _S + "health_scores",
         "health_summary": _S + "health_summary",

@@ -459,7 +459,10 @@ def one_off_cents(engine: Engine, settings: Settings, subs: nw.LazyFrame, wg: _G
     """{(g, month): cents} of one-off revenue (metrics.md §2): one-off lines dated in the
     month, converted at the rate in force on their date."""
     base = settings.workspace.base_currency
-    oo = one_off_lines_of(engine, subs).filter((nw.col("month") >= first) & (nw.col("month") <= last))
+    lines = one_off_lines(engine)
+    if not engine.collect(lines.select(nw.len().alias("n")))["n"][0]:
+        return {}  # a book without one-off lines (most): no rates to look up, no sums to make
+    oo = one_off_lines_of(engine, subs, lines).filter((nw.col("month") >= first) & (nw.col("month") <= last))
     rates = _fx_at_line_start(engine, oo, base)
     j = oo.join(rates, on="subscription_id", how="left").with_columns(
         rate=nw.when(nw.col("currency") == base).then(nw.lit(1.0)).otherwise(nw.col("rate"))
@@ -484,8 +487,8 @@ def one_off_cents(engine: Engine, settings: Settings, subs: nw.LazyFrame, wg: _G
     return result
 
 
-def one_off_lines_of(engine: Engine, subs: nw.LazyFrame) -> nw.LazyFrame:
-    lines = one_off_lines(engine)
+def one_off_lines_of(engine: Engine, subs: nw.LazyFrame, lines: nw.LazyFrame | None = None) -> nw.LazyFrame:
+    lines = one_off_lines(engine) if lines is None else lines
     return lines.join(subs.select("subscription_id"), on="subscription_id", how="semi")
 
 

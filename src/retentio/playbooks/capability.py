@@ -4,6 +4,10 @@ CAPABILITY = Capability(
     "playbooks",
     "Playbooks, tasks and alerts (metrics.md §12)",
     cli="retentio.cli.playbooks_cmd",
+    commands={
+        "playbooks": "Playbooks: triggers evaluated as of a day, actions delivered exactly once.",
+        "worker": "Deliver the playbooks' outbox: retries with backoff, attempts recorded, dead letters.",
+    },
     service={
         "playbooks_list": "retentio.playbooks.service:playbooks_list",
         "playbooks_validate": "retentio.playbooks.service:playbooks_validate",

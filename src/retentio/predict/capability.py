@@ -6,6 +6,10 @@ CAPABILITY = Capability(
     "predict",
     "Churn risk, survival LTV, MRR and renewal forecasts (docs/prediction.md)",
     cli="retentio.cli.predict_cmd",
+    commands={
+        "predict": "Churn risk per account with its drivers, survival LTV, public benchmark (docs/prediction.md).",
+        "forecast": "MRR forecast with an interval, renewals due with their risk (docs/prediction.md).",
+    },
     service={
         "predict_train": "retentio.predict.service:predict_train",
         "predict_evaluate": "retentio.predict.service:predict_evaluate",

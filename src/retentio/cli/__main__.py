@@ -1,0 +1,5 @@
+"""``python -m retentio.cli ...``: the ``retentio`` command."""
+
+from retentio.cli.main import run
+
+run()

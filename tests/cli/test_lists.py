@@ -1,0 +1,103 @@
+"""Every list takes --limit (default 20, then an "N more" line; 0: all) and --sort, in table,
+json and csv alike (issue 11): health score and predict score as movements does.  Errors of
+limit and sort name the parameter; only the command line speaks of --limit / --sort."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sys
+
+import pytest
+
+from retentio.cli import main as cli_main
+from retentio.errors import UsageError
+from retentio.output import limited
+
+AS_OF = ["--as-of", "2024-12-31"]
+
+
+def run(monkeypatch, capsys, *argv: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["retentio", *argv])
+    try:
+        cli_main.run()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _check_list(monkeypatch, capsys, argv: list[str], key: str, descending: bool) -> None:
+    """The list of ``argv``: all rows with --limit 0, the default 20, --limit 5 in each format,
+    --sort by ``key`` both ways; tables within 80 columns."""
+    code, out, err = run(monkeypatch, capsys, *argv, "--limit", "0", "-f", "json")
+    assert code == 0, err
+    every = json.loads(out)
+    n = every["count"]
+    assert every["shown"] == n == len(every["rows"]) and n > 25
+    values = [r[key] for r in every["rows"] if r[key] is not None]
+    assert values == sorted(values, reverse=descending)  # the default order
+
+    code, out, _ = run(monkeypatch, capsys, *argv, "-f", "json")
+    default = json.loads(out)
+    assert (default["shown"], default["count"], len(default["rows"])) == (20, n, 20)
+    assert default["rows"] == every["rows"][:20]
+
+    code, out, _ = run(monkeypatch, capsys, *argv, "--limit", "5", f"--sort=-{key}", "-f", "json")
+    top = json.loads(out)
+    assert [r["account_id"] for r in top["rows"]] == [
+        r["account_id"] for r in sorted((r for r in every["rows"] if r[key] is not None), key=lambda r: r[key],
+                                        reverse=True)][:5]
+    code, out, _ = run(monkeypatch, capsys, *argv, "--limit", "5", "--sort", key, "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 5 and "account_name" in rows[0]
+    assert [float(r[key]) for r in rows] == sorted(values)[:5]
+
+    code, out, err = run(monkeypatch, capsys, *argv, "--limit", "5")
+    assert code == 0, err
+    assert f"{n - 5} more accounts (--limit 0 shows all)" in out
+    assert not [line for line in out.splitlines() if len(line) > 80]
+    assert "…" not in out
+
+    code, _, err = run(monkeypatch, capsys, *argv, "--sort", "nosuchcolumn")
+    assert code == 2 and "--sort 'nosuchcolumn': no such column" in err
+    code, _, err = run(monkeypatch, capsys, *argv, "--limit", "-1")
+    assert code == 2 and "--limit -1" in err
+
+
+@pytest.mark.slow
+def test_health_score_takes_limit_and_sort(demo_workspace, monkeypatch, capsys):
+    argv = ["health", "score", "-w", str(demo_workspace), *AS_OF]
+    _check_list(monkeypatch, capsys, argv, "score", descending=False)  # lowest score first
+    # the summary counts every account, whatever the limit
+    code, out, _ = run(monkeypatch, capsys, *argv, "--summary", "--limit", "1", "-f", "json")
+    summary = json.loads(out)
+    code, out, _ = run(monkeypatch, capsys, *argv, "--limit", "0", "-f", "json")
+    assert sum(summary.values()) == json.loads(out)["count"]
+
+
+@pytest.mark.slow
+def test_predict_score_takes_limit_and_sort(demo_workspace, tmp_path, monkeypatch, capsys):
+    ws = tmp_path / "ws"
+    shutil.copytree(demo_workspace, ws)  # scoring trains and stores a model: not in the shared workspace
+    _check_list(monkeypatch, capsys, ["predict", "score", "-w", str(ws), *AS_OF], "risk", descending=True)
+
+
+def test_limit_and_sort_errors_name_the_parameter_not_a_flag():
+    rows = [{"a": 2, "b": [1]}, {"a": 1, "b": [2]}]
+    assert limited(rows, 1, "a") == [{"a": 1, "b": [2]}]
+    assert limited(rows, 0, "-a") == rows
+    for limit, sort, parameter in ((-1, None, "limit"), (0, "c", "sort"), (0, "b", "sort")):
+        with pytest.raises(UsageError) as e:
+            limited(rows, limit, sort)
+        assert e.value.details["parameter"] == parameter
+        assert "--" not in e.value.message and "--" not in (e.value.hint or "")
+
+
+def test_the_command_line_names_the_flags():
+    assert cli_main._flagged("limit -1: must be 0 (all) or more") == "--limit -1: must be 0 (all) or more"
+    assert cli_main._flagged("e.g. limit=20") == "e.g. --limit 20"
+    assert cli_main._flagged("sort 'x': no such column") == "--sort 'x': no such column"
