@@ -21,8 +21,7 @@ def nps_vs_churn(workspace: WorkspaceOpt = None, engine: EngineOpt = None,
                  format: FormatOpt = OutputFormat.table) -> None:
     """Do detractors churn more than promoters in the N months after their answer?
 
-    Only answers whose N months have passed by --as-of are judged; the others are counted
-    as too recent.
+    Only answers whose N months have passed by --as-of are judged; the others are counted as too recent.
 
     Example: retentio analyze nps-vs-churn --workspace acme --months 6
     """

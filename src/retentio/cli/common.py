@@ -59,6 +59,10 @@ AsOfOpt = Annotated[
                  show_default=False),
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", help="Rows of a list to show (0: all).")]
+# Lists whose JSON is pinned as a plain list (health score, predict score): no limit unless
+# asked in JSON and CSV (a script gets every account); the table's default is 20.
+ListLimitOpt = Annotated[int | None, typer.Option("--limit", help="Rows to show (0: all). Default: 20 in the table, all in JSON and CSV.",
+                                                  show_default=False)]
 SortOpt = Annotated[str | None, typer.Option("--sort", help="Column to sort the list by (prefix - for descending).",
                                              show_default=False)]
 
@@ -181,6 +185,14 @@ def _numeric(text: str) -> bool:
 def print_more(total: int, shown: int, what: str = "rows") -> None:
     if total > shown:
         console.print(f"{total - shown} more {what} (--limit 0 shows all)", highlight=False)
+
+
+def list_rows(rows: list[dict[str, Any]], limit: int | None, sort: str | None, format: OutputFormat) -> list[dict[str, Any]]:
+    """The rows of a pinned list command, sorted by ``sort`` and cut to ``limit`` (None: 20
+    in the table, all in JSON and CSV)."""
+    if limit is None:
+        limit = 20 if format == OutputFormat.table else 0
+    return limited(list(rows), limit, sort)
 
 
 def limited(rows: list[dict[str, Any]], limit: int, sort: str | None) -> list[dict[str, Any]]:

@@ -31,10 +31,7 @@ def demo(
 ) -> None:
     """Generate a realistic, deterministic B2B SaaS customer book into a workspace.
 
-    Accounts with attributes, monthly / annual / multi-year subscriptions in EUR, USD, GBP
-    and CHF with FX rates, trials, upgrades, downgrades, add-ons, churn with reasons and
-    reactivations, product usage of named users, support tickets, NPS and CSAT answers in
-    French and English, and monthly costs.  See docs/demo-data.md for the assumptions.
+    Accounts with attributes, monthly / annual / multi-year subscriptions in EUR, USD, GBP and CHF with FX rates, trials, upgrades, downgrades, add-ons, churn with reasons and reactivations, product usage of named users, support tickets, NPS and CSAT answers in French and English, and monthly costs.  See docs/demo-data.md for the assumptions.
 
     Examples:
 

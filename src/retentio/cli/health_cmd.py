@@ -9,7 +9,7 @@ import typer
 from retentio.cli.common import (
     EngineOpt,
     FormatOpt,
-    LimitOpt,
+    ListLimitOpt,
     OutputFormat,
     SortOpt,
     WorkspaceOpt,
@@ -17,6 +17,7 @@ from retentio.cli.common import (
     fmt_value,
     open_workspace,
     print_csv,
+    list_rows,
     print_json,
     print_more,
     print_table,
@@ -47,20 +48,17 @@ def score(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfO
           band: Annotated[str | None, typer.Option("--band", help="Only this band: red, yellow, green, thriving, none.",
                                                    show_default=False)] = None,
           summary: Annotated[bool, typer.Option("--summary", help="Only the number of accounts per band.")] = False,
-          limit: LimitOpt = 20, sort: SortOpt = None,
+          limit: ListLimitOpt = None, sort: SortOpt = None,
           format: FormatOpt = OutputFormat.table) -> None:
     """Health score of every customer account: score, band, trend, missing inputs.
 
-    Lowest score first (--sort to change it); --limit rows in every format (0: all); JSON
-    gives the rows with shown and count.
+    Lowest score first (--sort to change it). The table shows 20 rows unless --limit says otherwise (0: all); JSON (a list, one object per account) and CSV give every account unless --limit is given.
 
     Examples:
       retentio health score -w acme --band red
       retentio health score -w acme --sort=-trend_1m --limit 10
       retentio health score -w acme --limit 0 --format csv > health.csv
     """
-    from retentio.output import listing
-
     rows = open_workspace(workspace, engine).health_scores(as_of=as_of, scorecard=scorecard, band=band)
     counts = {b: 0 for b in ("red", "yellow", "green", "thriving", "not scored")}
     for r in rows:
@@ -74,10 +72,9 @@ def score(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfO
         else:
             print_table(out, title=f"Health bands ({len(rows)} customer accounts)")
         return
-    data = listing({"rows": rows}, "rows", limit, sort)
-    shown = data["rows"]
+    shown = list_rows(rows, limit, sort, format)
     if format == OutputFormat.json:
-        print_json(data)
+        print_json(shown)  # pinned: a list, one object per account
         return
     flat = [{"account_id": r["account_id"], "account_name": r["account_name"], "scorecard": r["scorecard"],
              "score": r["score"], "band": r["band"], "trend_1m": r["trend_1m"], "trend_3m": r["trend_3m"],
@@ -98,8 +95,7 @@ def score(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfO
 @health_app.command("explain")
 def explain(account: AccountArg, workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None,
             scorecard: CardOpt = None, format: FormatOpt = OutputFormat.table) -> None:
-    """Each measure's raw value, 0-100 score, weight and contribution; what is missing; the
-    smallest change that reaches the next band.
+    """Each measure's raw value, 0-100 score, weight and contribution; what is missing; the smallest change that reaches the next band.
 
     Example: retentio health explain acc_00042 -w acme
     """
@@ -132,8 +128,7 @@ def explain(account: AccountArg, workspace: WorkspaceOpt = None, engine: EngineO
 @health_app.command("history")
 def history(account: AccountArg, workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None,
             format: FormatOpt = OutputFormat.table) -> None:
-    """The account's score at every month end (and as of), with band transitions; the stored
-    history (warehouse table health_scores) is brought up to as-of first.
+    """The account's score at every month end (and as of), with band transitions; the stored history (warehouse table health_scores) is brought up to as-of first.
 
     Example: retentio health history acc_00042 -w acme
     """
@@ -166,8 +161,7 @@ def _backtest_table(res: dict[str, Any], title: str) -> None:
 def refresh(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt = None,
             full: Annotated[bool, typer.Option("--full", help="Recompute every stored day (after editing a scorecard).")] = False,
             format: FormatOpt = OutputFormat.table) -> None:
-    """Store every account's score at each month end and as of (incremental), and list the
-    band transitions of the days computed.
+    """Store every account's score at each month end and as of (incremental), and list the band transitions of the days computed.
 
     Example: retentio health refresh -w acme
     """
@@ -189,9 +183,7 @@ def backtest(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: As
              horizon: HorizonOpt = None,
              outcome: Annotated[str, typer.Option("--outcome", help="churn, or churn_or_contraction.")] = "churn",
              format: FormatOpt = OutputFormat.table) -> None:
-    """Score every account at each past month end with only the data known then, and compare
-    with churn within the horizon: AUC with a 95 % bootstrap interval, churn per band, lift,
-    calibration by decile, per scorecard and overall.
+    """Score every account at each past month end with only the data known then, and compare with churn within the horizon: AUC with a 95 % bootstrap interval, churn per band, lift, calibration by decile, per scorecard and overall.
 
     Example: retentio health backtest -w acme --horizon 3 --format json
     """
@@ -220,8 +212,7 @@ def fit(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfOpt
         write: Annotated[str | None, typer.Option("--write", help="Save the fitted card as health/NAME.yaml.",
                                                   show_default=False)] = None,
         format: FormatOpt = OutputFormat.table) -> None:
-    """Propose measure weights (regularised logistic regression on the earlier months) and
-    compare the configured and fitted cards on the later months.
+    """Propose measure weights (regularised logistic regression on the earlier months) and compare the configured and fitted cards on the later months.
 
     Example: retentio health fit -w acme --write fitted
     """

@@ -270,8 +270,7 @@ def cohorts_cmd(
 ) -> None:
     """The cohort triangle: accounts by month (or quarter) of first payment, followed by age.
 
-    Long triangles are shown in pages of ages; cohorts still inside their onboarding window
-    are marked * (in progress).
+    Long triangles are shown in pages of ages; cohorts still inside their onboarding window are marked * (in progress).
 
     Examples:
       retentio cohorts --measure mrr --values relative

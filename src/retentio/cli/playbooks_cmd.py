@@ -144,8 +144,7 @@ def worker(workspace: WorkspaceOpt = None,
            format: FormatOpt = OutputFormat.table) -> None:
     """Deliver the playbooks' outbox: retries with backoff, attempts recorded, dead letters.
 
-    Runs until interrupted (SIGINT / SIGTERM finish the current delivery first), polling every
-    playbooks.poll_interval_seconds; --once delivers what is due and prints the counts.
+    Runs until interrupted (SIGINT / SIGTERM finish the current delivery first), polling every playbooks.poll_interval_seconds; --once delivers what is due and prints the counts.
 
     Example: retentio worker -w acme --once --format json
     """

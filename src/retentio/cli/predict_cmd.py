@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from retentio.cli.common import (FormatOpt, LimitOpt, OutputFormat, SortOpt, WorkspaceOpt, console, open_workspace,
-                                 print_csv, print_json, print_more, print_table)
+from retentio.cli.common import (FormatOpt, ListLimitOpt, OutputFormat, SortOpt, WorkspaceOpt, console, open_workspace,
+                                 list_rows, print_csv, print_json, print_more, print_table)
 from retentio.cli.main import app
 
 
@@ -101,23 +101,20 @@ def _score_rows(res: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @predict_app.command("score")
 def score(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None, horizon: HorizonOpt = None,
-          limit: LimitOpt = 20, sort: SortOpt = None,
+          limit: ListLimitOpt = None, sort: SortOpt = None,
           format: FormatOpt = OutputFormat.table) -> None:
     """Churn risk of every customer at the last complete month end, riskiest first, with its drivers; risks are stored.
 
-    --limit rows in every format (0: all); JSON gives the rows with shown and count.
+    The table shows the 20 riskiest unless --limit says otherwise (0: all); JSON (a list, one object per account) and CSV give every account unless --limit is given.
 
     Examples:
       retentio predict score -w acme --limit 10
       retentio predict score -w acme --limit 0 --format csv > risk.csv
     """
-    from retentio.output import listing
-
     res = _call(workspace, "predict_score", as_of=as_of, horizon=horizon)
-    data = listing({"rows": res}, "rows", limit, sort)
-    shown = data["rows"]
+    shown = list_rows(res, limit, sort, format)
     if format == OutputFormat.json:
-        print_json(data)
+        print_json(shown)  # pinned: a list, one object per account
     elif format == OutputFormat.csv:
         print_csv(_score_rows(shown))
     else:

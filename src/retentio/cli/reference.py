@@ -16,7 +16,9 @@ def _walk(cmd, path: list[str], out: list[str]) -> None:
         out.append(f"## `{' '.join(path)}`\n")
         out.append(inspect.cleandoc(cmd.help or "") + "\n")
     if sub:
-        for name in sub:
+        # the group's own order (the root: the capabilities' declared order), not the order
+        # in which modules happened to register their commands in this process
+        for name in cmd.list_commands(None):
             _walk(sub[name], path + [name], out)
         return
     out.append(f"{'###' if len(path) > 1 else '##'} `{' '.join(path)}`\n")
