@@ -15,11 +15,13 @@ what changed is recomputed:
 - ``derived_meta``          (key, value): first / through month, base currency, FX rule,
                             the last import id seen, when it was computed.
 
-``refresh`` compares the current subscriptions and FX rates with the stored copies (two
-set differences, a scan of the subscription table).  A changed line (added, removed or
-modified) touches only its account and only the months from the earliest start month of
-its old and new versions on (from the earlier end month when only the end date changed); a
-changed FX rate touches every account from the month of the rate's date on.  The change rows
+``refresh`` compares the current subscriptions with the stored copy (one join on the
+subscription id, ``CHANGED_LINES_SQL``) and the FX rates and costs with theirs (set
+differences of small tables).  A changed line (added, removed or modified) touches only its
+account and only the months from the earliest start month of its old and new versions on
+(from the earlier end month when only the end date changed; a kind written differently -
+empty = recurring - changes nothing); the stored copy is updated for the changed lines only.
+A changed FX rate touches every account from the month of the rate's date on.  The change rows
 of the touched accounts are recomputed with the same narwhals code as a full computation
 (``changes.change_table`` on the subscriptions of those accounts only: work proportional to
 their lines), replaced in one transaction, and the figures of the affected months are
