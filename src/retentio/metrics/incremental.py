@@ -217,9 +217,7 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         differs = " OR ".join(f'n."{c}" IS DISTINCT FROM o."{c}"' for c in LINE_COLUMNS if c != "subscription_id")
         changed_lines = engine.sql(CHANGED_LINES_SQL.format(
             cols=subs_cols, lines=LINES, kind_n=KIND_SQL.format(t="n"), kind_o=KIND_SQL.format(t="o"), differs=differs))
-        engine.con.register("_changed_lines", changed_lines)
-        changed = engine.sql(CHANGED_ACCOUNTS_SQL)
-        engine.con.unregister("_changed_lines")
+        changed = engine.sql(CHANGED_ACCOUNTS_SQL, tables={"_changed_lines": changed_lines})
         fx_changed = engine.sql(
             f"""WITH cur AS (SELECT {fx_cols} FROM ws.main.fx_rates), old AS (SELECT {fx_cols} FROM ws.main."{FX}"),
                      d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
