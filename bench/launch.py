@@ -1,5 +1,5 @@
 """Tiny launcher: ``python -S launch.py STAT_FILE CMD...`` runs CMD as a child and writes its wall time,
-CPU time and peak RSS to STAT_FILE.
+CPU time (user + sys) and peak RSS to STAT_FILE.
 
 Why: on Linux a child's ``ru_maxrss`` starts from the RSS of the process that forked it (the
 high-water mark survives fork + exec), so a child of the (large) benchmark driver would
@@ -22,7 +22,6 @@ if pid == 0:  # child
 _, status, usage = os.wait4(pid, 0)
 wall = time.perf_counter() - t0
 with open(stat_file, "w") as f:
-    json.dump({"wall_s": wall, "maxrss_kb": usage.ru_maxrss, "exit": os.waitstatus_to_exitcode(status),
-               # CPU time of the workload (user + system): steadier than wall time on a shared machine
-               "cpu_s": usage.ru_utime + usage.ru_stime}, f)
+    json.dump({"wall_s": wall, "maxrss_kb": usage.ru_maxrss, "cpu_s": usage.ru_utime + usage.ru_stime,
+               "exit": os.waitstatus_to_exitcode(status)}, f)
 sys.exit(0)

@@ -95,7 +95,7 @@ def run_process(name: str, params: dict, out_dir: Path, timeout: float) -> dict:
     proc.returncode = stat["exit"]
     wall = stat["wall_s"]
     rec: dict = {"wall_s": round(wall, 3), "peak_rss_mb": round(stat["maxrss_kb"] / 1024, 1), "ok": False}
-    if "cpu_s" in stat:
+    if "cpu_s" in stat:  # user + sys of the workload process (less sensitive to a shared machine's load)
         rec["cpu_s"] = round(stat["cpu_s"], 3)
     if timed_out:
         rec["error"] = f"timed out after {timeout:.0f} s"

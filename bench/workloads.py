@@ -530,14 +530,15 @@ def incremental(p: dict) -> dict:
     ws.import_file("subscriptions", write("subscriptions", subs))
     ws.import_file("usage", write("usage", usage))
     imported = time.perf_counter() - t
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     rep = ws.refresh(through=through)
-    refresh_s = time.perf_counter() - t
+    refresh_s, refresh_cpu_s = time.perf_counter() - t, time.process_time() - c
     t = time.perf_counter()
     full = ws.metrics_series(f"{rep['from_month']}..{rep['through']}")
     full_s = time.perf_counter() - t
     out = {"incremental": {
-        "initial_build_s": initial, "import_day_s": imported, "refresh_s": refresh_s, "full_series_same_months_s": full_s,
+        "initial_build_s": initial, "import_day_s": imported, "refresh_s": refresh_s, "refresh_cpu_s": refresh_cpu_s,
+        "full_series_same_months_s": full_s,
         "mode": rep["mode"], "from_month": rep["from_month"], "through": rep["through"],
         "accounts_recomputed": rep["accounts_recomputed"], "rows_written": rep["rows_written"],
         "refresh_parts_s": rep["seconds"], "months_refreshed": len(rep["figures"]),

@@ -158,3 +158,25 @@ def test_one_changed_line_recomputes_one_account_from_its_start_month(ws, tmp_pa
     # x's change rows rewritten: 2025-02 (0 -> 150) and 2025-10 (150 -> 0, its line ends)
     assert rep["rows_written"] == 2
     _check_equal_to_full(ws, rep)
+
+
+def test_a_kind_written_differently_changes_nothing(ws, tmp_path):
+    """Hand-worked: x has one EUR monthly line of 100 from 2025-02-10, imported with kind
+    "recurring".  Re-importing it from a file without the kind column (empty = recurring,
+    metrics.md §2) changes no figure: nothing is recomputed.  Re-importing it again without
+    kind but with an end date 2025-10-05 is an end-date change only: figures change from
+    2025-10 (churn 100, MRR 0), not from its start month 2025-02."""
+    ws.import_file("accounts", _write(tmp_path / "a.csv", ["account_id", "name"], [{"account_id": "x", "name": "X"}]))
+    row = {"subscription_id": "sx", "account_id": "x", "plan": "p", "start_date": "2025-02-10", "end_date": None,
+           "amount": 100, "billing_period_months": 1, "currency": "EUR", "is_trial": "false", "kind": "recurring"}
+    ws.import_file("subscriptions", _write(tmp_path / "s.csv", SUB_FIELDS + ["kind"], [row]))
+    assert ws.refresh(through=THROUGH)["mode"] == "full"
+    ws.import_file("subscriptions", _write(tmp_path / "s2.csv", SUB_FIELDS, [row]))
+    rep = ws.refresh(through=THROUGH)
+    assert rep["mode"] == "unchanged" and rep["figures"] == [] and rep["rows_written"] == 0
+    ws.import_file("subscriptions", _write(tmp_path / "s3.csv", SUB_FIELDS, [dict(row, end_date="2025-10-05")]))
+    rep = ws.refresh(through=THROUGH)
+    assert rep["mode"] == "incremental" and rep["from_month"] == "2025-10"
+    assert rep["figures"][0]["movements"]["churn"] == 100.0
+    assert [f["mrr"] for f in rep["figures"]] == [0.0, 0.0, 0.0]
+    _check_equal_to_full(ws, rep)
