@@ -176,6 +176,9 @@ def test_shipped_model_validation_scores():
         # and it beats the lexicon scorer it replaces as the default
         assert trained["macro_f1"] > lexicon["macro_f1"] and trained["accuracy"] > lexicon["accuracy"]
         assert sum(map(sum, trained["confusion"])) == 324
+        # the goal: support text scores higher than tweets, and than the lexicon on it
+        support, support_lexicon = res[f"trained/support_{lang}"], res[f"lexicon/support_{lang}"]
+        assert support["macro_f1"] > trained["macro_f1"] and support["macro_f1"] > support_lexicon["macro_f1"], lang
 
 
 @NEEDS_DATA
@@ -238,10 +241,13 @@ def test_cli_sentiment_text_table_and_errors(tmp_path):
 
 
 # Floors of macro-F1.  The shipped weights and the data are fixed, so the figures are
-# deterministic (docs/sentiment.md: UMSAB val EN 0.675, FR 0.679; support EN 0.832, FR 0.617);
+# deterministic (docs/sentiment.md: UMSAB val EN 0.675, FR 0.685; support EN 0.832, FR 0.919);
 # a floor fails a retrained or changed model that loses more than about 0.015-0.02.
-# UMSAB val: the goal, 0.66 (6 tweets of 324 below the measured EN figure).
+# UMSAB val: the goal, 0.66 (5 tweets of 324 below the measured EN figure, 8 below FR).
 VAL_FLOOR = {"en": 0.66, "fr": 0.66}
-# Support set: EN 0.81 (4 sentences of 161 below); FR 0.60, below the lexicon's 0.641 on the
-# same set: the French model does not beat the lexicon on support text (docs/sentiment.md).
-SUPPORT_FLOOR = {"en": 0.81, "fr": 0.60}
+# Support set: EN 0.81 (4 sentences of 161 below 0.832); FR 0.90 (3 sentences of 161 below
+# 0.919), well above the goal for French support text (> 0.68, above the tweets) and
+# the lexicon's 0.641.  The French figure is measured on sentences written by the same hand
+# as the French training sentences, so it is likely optimistic for real tickets
+# (docs/sentiment.md); the floor guards against regressions, it is not a claim about them.
+SUPPORT_FLOOR = {"en": 0.81, "fr": 0.90}
