@@ -22,7 +22,8 @@ from retentio.errors import ConfigError, DataError, UsageError
 from retentio.metrics.periods import parse_period
 from retentio.satisfaction import sentiment as S
 from retentio.satisfaction import sentiment_model as M
-from retentio.satisfaction.sentiment_eval import evaluate_models, load_support
+from retentio.satisfaction.sentiment_eval import evaluate_models, load_support, load_support_train
+from retentio.satisfaction.train import folds
 from retentio.satisfaction.sentiment_trend import sentiment_by_account
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,12 @@ def test_hashing_is_stable_and_batch_independent():
 
 def test_negation_marks_the_next_three_words():
     assert M._words("it is not good at all really", "en") == ["it", "is", "not", "~good", "~at", "~all", "really"]
-    assert M._words("ce n'est pas bon", "fr") == ["ce", "n", "est", "pas", "~bon"]
+    # French: the words between "ne"/"n'" and the closing particle are negated as well (at
+    # most three), then the particle negates the next three like "not" does ("plus" closes
+    # "ne" like "pas"; without "ne" it is not a negation).
+    assert M._words("ce n'est pas bon", "fr") == ["ce", "n", "~est", "pas", "~bon"]
+    assert M._words("ca ne marche plus du tout, merci", "fr") == ["ca", "ne", "~marche", "plus", "~du", "~tout", "~merci"]
+    assert M._words("plus rapide", "fr") == ["plus", "rapide"]
 
 
 def test_score_is_p_positive_minus_p_negative_on_a_hand_made_model():
@@ -133,6 +139,25 @@ def test_support_set_is_documented_and_balanced():
     assert len({t for t, _, _ in rows}) == len(rows)  # no duplicate text
 
 
+def test_support_training_set_is_separate_from_the_validation_set():
+    # data/README.md: 493 French training texts, 168 / 165 / 160; none equal to a validation
+    # text once normalised (case, accents, apostrophes, spaces), ids distinct from the
+    # validation ids.
+    train, val = load_support_train(), load_support()
+    assert len(train) == 493 and {lg for _, _, _, lg in train} == {"fr"}
+    labels = [g for _, _, g, _ in train]
+    assert {c: labels.count(c) for c in ("negative", "neutral", "positive")} == {"negative": 168, "neutral": 165, "positive": 160}
+    assert len({i for i, _, _, _ in train}) == 493 and all(i.startswith("fr-t") for i, _, _, _ in train)
+    normalised_val = {M.normalize(t) for t, _, _ in val}
+    assert not [t for _, t, _, _ in train if M.normalize(t) in normalised_val]
+    assert len({M.normalize(t) for _, t, _, _ in train}) == 493
+
+
+def test_cross_validation_folds_are_stratified_by_label():
+    # within each label, in order, the i-th row goes to fold i mod 5
+    assert folds(["a", "b", "a", "a", "b", "a", "a", "a", "a"]) == [0, 0, 1, 2, 1, 3, 4, 0, 1]
+
+
 def test_support_set_scores():
     # docs/sentiment.md, support set (language detected); floors justified at SUPPORT_FLOOR.
     res = evaluate_models(None)
@@ -151,6 +176,9 @@ def test_shipped_model_validation_scores():
         # and it beats the lexicon scorer it replaces as the default
         assert trained["macro_f1"] > lexicon["macro_f1"] and trained["accuracy"] > lexicon["accuracy"]
         assert sum(map(sum, trained["confusion"])) == 324
+        # the issue's goal: support text scores higher than tweets, and than the lexicon on it
+        support, support_lexicon = res[f"trained/support_{lang}"], res[f"lexicon/support_{lang}"]
+        assert support["macro_f1"] > trained["macro_f1"] and support["macro_f1"] > support_lexicon["macro_f1"], lang
 
 
 @NEEDS_DATA
@@ -213,10 +241,13 @@ def test_cli_sentiment_text_table_and_errors(tmp_path):
 
 
 # Floors of macro-F1.  The shipped weights and the data are fixed, so the figures are
-# deterministic (docs/sentiment.md: UMSAB val EN 0.675, FR 0.679; support EN 0.832, FR 0.617);
+# deterministic (docs/sentiment.md: UMSAB val EN 0.675, FR 0.685; support EN 0.832, FR 0.919);
 # a floor fails a retrained or changed model that loses more than about 0.015-0.02.
-# UMSAB val: the issue's goal, 0.66 (6 tweets of 324 below the measured EN figure).
+# UMSAB val: the issue's goal, 0.66 (5 tweets of 324 below the measured EN figure, 8 below FR).
 VAL_FLOOR = {"en": 0.66, "fr": 0.66}
-# Support set: EN 0.81 (4 sentences of 161 below); FR 0.60, below the lexicon's 0.641 on the
-# same set: the French model does not beat the lexicon on support text (docs/sentiment.md).
-SUPPORT_FLOOR = {"en": 0.81, "fr": 0.60}
+# Support set: EN 0.81 (4 sentences of 161 below 0.832); FR 0.90 (3 sentences of 161 below
+# 0.919), well above the issue's goal for French support text (> 0.68, above the tweets) and
+# the lexicon's 0.641.  The French figure is measured on sentences written by the same hand
+# as the French training sentences, so it is likely optimistic for real tickets
+# (docs/sentiment.md); the floor guards against regressions, it is not a claim about them.
+SUPPORT_FLOOR = {"en": 0.81, "fr": 0.90}

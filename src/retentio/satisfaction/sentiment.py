@@ -143,7 +143,7 @@ class Sentiment:
     label: str  # positive | neutral | negative
     score: float  # -1 .. 1
     language: str
-    model: str = LEXICON_MODEL  # the model that produced it (lexicon-v1 | trained-linear-v1)
+    model: str = LEXICON_MODEL  # the model that produced it (lexicon-v1 | trained-linear-v2)
     language_source: str = "given"  # given | detected | mixed | fallback (see language_evidence)
 
     def to_dict(self) -> dict:

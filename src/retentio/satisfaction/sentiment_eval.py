@@ -96,6 +96,17 @@ def load_support(lang: str | None = None) -> list[tuple[str, str, str]]:
     return [(r["text"], r["label"], r["lang"]) for r in rows if lang is None or r["lang"] == lang]
 
 
+def load_support_train(lang: str | None = None) -> list[tuple[str, str, str, str]]:
+    """The project's support-text TRAINING sentences (``data/support_train.csv``, written
+    separately from the validation set above, data/README.md): (id, text, label, lang) rows,
+    optionally of one language."""
+    from importlib import resources
+
+    text = resources.files("retentio.satisfaction").joinpath("data", "support_train.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(text.splitlines())
+    return [(r["id"], r["text"], r["label"], r["lang"]) for r in rows if lang is None or r["lang"] == lang]
+
+
 def confusion(gold: list[str], pred: list[str], classes=CLASSES3) -> list[list[int]]:
     """Rows = true class, columns = predicted class, in ``classes`` order."""
     return [[sum(g == a and p == b for g, p in zip(gold, pred)) for b in classes] for a in classes]

@@ -8,7 +8,8 @@ and ``sentiment_linear.npy`` (float16 weights).  Scoring needs numpy alone.
 Features of a text (the same code at training and at run time):
 
 - hashed word unigrams and bigrams of the folded text (lower case, accents removed); a word
-  within three words after a negation (not, pas, jamais ...) is marked as negated;
+  within three words after a negation (not, pas, jamais ...) is marked as negated, and in
+  French so are the words between "ne" / "n'" and its "pas / plus / jamais / rien ...";
 - hashed character 2- to 5-grams of the folded text (punctuation, emoji and emoticons kept);
 - the hashed features of a text are binary, divided by the square root of their number;
 - dense features from the lexicon scorer of ``sentiment.py``: its score, the sums of positive
@@ -36,7 +37,7 @@ import numpy as np
 
 from retentio.satisfaction import sentiment as S
 
-MODEL_NAME = "trained-linear-v1"
+MODEL_NAME = "trained-linear-v2"
 CLASSES = ("negative", "neutral", "positive")
 CHAR_NGRAMS = (2, 3, 4, 5)
 BATCH = 2048  # texts featurised at once (bounds the memory of a large batch)
@@ -72,20 +73,36 @@ def _mix(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(31))
 
 
+# French "ne ... pas / plus / jamais / rien ...": the words between "ne" (or "n'") and the
+# closing particle are negated too ("ne marche pas" -> "ne ~marche pas"), and "plus" closes a
+# "ne" like "pas" does ("ne marche plus").
+FR_NE = frozenset({"ne", "n"})
+FR_NE_CLOSE = frozenset({"pas", "plus", "jamais", "rien", "guere", "aucun", "aucune", "personne", "point"})
+FR_NE_SCOPE = True
+
+
 def _words(norm: str, lang: str) -> list[str]:
-    """Word tokens with negation marking ("not good" -> "not", "~good")."""
+    """Word tokens with negation marking ("not good" -> "not", "~good"; in French also the
+    words between "ne" and "pas": "ne marche pas" -> "ne", "~marche", "pas")."""
     if lang == "fr":
         norm = norm.replace("'", " ")
     toks = _WORD.findall(norm)
     neg = S.NEGATIONS[lang]
-    out, left = [], 0
+    ne_scope = lang == "fr" and FR_NE_SCOPE
+    out, left, ne = [], 0, 0
     for t in toks:
-        if t in neg or t.endswith("n't"):
+        if ne_scope and t in FR_NE:
             out.append(t)
-            left = 3
+            ne, left = 3, 0
+        elif t in neg or t.endswith("n't") or (ne and t in FR_NE_CLOSE):
+            out.append(t)
+            ne, left = 0, 3
         elif t in ("!", "?"):
             out.append(t)
-            left = 0
+            ne = left = 0
+        elif ne:
+            out.append("~" + t)
+            ne -= 1
         elif left:
             out.append("~" + t)
             left -= 1
