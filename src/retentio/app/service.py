@@ -294,7 +294,8 @@ def _portfolio_frame(ws, as_of: date):
         mrr = eng.collect(account_months(eng, ws.settings, m, m, check=False)).select("account_id", "mrr_cents")
         acc = pl.DataFrame(wh.query(
             """SELECT a.account_id, a.name, c.value AS csm_attr
-               FROM accounts a LEFT JOIN account_attributes c ON c.account_id = a.account_id AND c.attribute = 'csm'"""),
+               FROM accounts a LEFT JOIN account_attributes c ON c.account_id = a.account_id AND c.attribute = ?""",
+            [csm_attribute(ws)]),
             schema={"account_id": pl.String, "name": pl.String, "csm_attr": pl.String})
         nps = pl.DataFrame(wh.query(
             """SELECT account_id, arg_max(score, answered_at) AS nps FROM surveys
@@ -312,10 +313,11 @@ def _portfolio_frame(ws, as_of: date):
         with ws.app_session() as s:
             from sqlalchemy import select
 
-            from retentio.store import CsmAssignment
+            from retentio.store import AccountAssignment
 
             assigned = pl.DataFrame([{"account_id": a, "csm_user": c} for a, c in
-                                     s.execute(select(CsmAssignment.account_id, CsmAssignment.csm))],
+                                     s.execute(select(AccountAssignment.account_id, AccountAssignment.csm)
+                                               .where(AccountAssignment.csm.is_not(None)))],
                                     schema={"account_id": pl.String, "csm_user": pl.String})
         f = (acc.join(mrr, on="account_id", how="left").join(nps, on="account_id", how="left")
              .join(act, on="account_id", how="left").join(ren, on="account_id", how="left")
@@ -334,7 +336,19 @@ def _portfolio_frame(ws, as_of: date):
             h = pl.DataFrame(schema=hschema)
         return f.join(h, on="account_id", how="left")
 
-    return CACHE.get_or_compute(ws, "portfolio_frame", {}, build, as_of)
+    # Owners also change without an import (a playbook worker, possibly in another process,
+    # assigns CSMs): the assignments' count and last change are part of the question.
+    return CACHE.get_or_compute(ws, "portfolio_frame", {"owners": _assignments_version(ws)}, build, as_of)
+
+
+def _assignments_version(ws) -> tuple[int, str]:
+    from sqlalchemy import func, select
+
+    from retentio.store import AccountAssignment
+
+    with ws.app_session() as s:
+        n, last = s.execute(select(func.count(), func.max(AccountAssignment.updated_at))).one()
+    return int(n or 0), str(last)
 
 
 def _num(v) -> float | None:
@@ -386,17 +400,23 @@ def portfolio(ws, *, as_of=None, q: str | None = None, band: str | None = None, 
     return {"items": items, "total": total, "as_of": day, "health_available": health_or_none(ws, day) is not None}
 
 
-def account_owner(ws, account_id: str) -> str | None:
-    """The CSM owning an account: the application's assignment, else the account's ``csm`` attribute."""
-    from sqlalchemy import select
+def csm_attribute(ws) -> str:
+    """The account attribute holding the imported CSM (``playbooks.csm_attribute``, "csm")."""
+    pb = getattr(ws.settings, "playbooks", None)
+    return getattr(pb, "csm_attribute", None) or "csm"
 
-    from retentio.store import CsmAssignment
+
+def account_owner(ws, account_id: str) -> str | None:
+    """The CSM owning an account: its assignment in ``account_assignments`` (by a user or a
+    playbook), else the account's imported CSM attribute -- the playbooks' rule too."""
+    from retentio.store import AccountAssignment
 
     with ws.app_session() as s:
-        a = s.scalars(select(CsmAssignment.csm).where(CsmAssignment.account_id == account_id)).one_or_none()
-    if a:
-        return a
-    rows = _q(ws, "SELECT value FROM {account_attributes} WHERE account_id = ? AND attribute = 'csm'", [account_id])
+        a = s.get(AccountAssignment, account_id)
+        if a is not None and a.csm:
+            return a.csm
+    rows = _q(ws, "SELECT value FROM {account_attributes} WHERE account_id = ? AND attribute = ?",
+              [account_id, csm_attribute(ws)])
     return rows[0]["value"] if rows else None
 
 
@@ -742,22 +762,23 @@ def health_band_history(ws) -> list[dict[str, Any]]:
 def assign_csm(ws, account_id: str, csm: str | None, *, actor: str) -> dict[str, Any]:
     """Set (or with ``csm`` None, remove) the application's owner of an account; it overrides
     the account's ``csm`` attribute in the portfolio, the worklist and write rights."""
-    from sqlalchemy import select
-
-    from retentio.store import CsmAssignment, utcnow
+    from retentio.store import AccountAssignment, utcnow
 
     _check_account(ws, account_id)
     with ws.app_session() as s:
-        row = s.scalars(select(CsmAssignment).where(CsmAssignment.account_id == account_id)).one_or_none()
+        row = s.get(AccountAssignment, account_id)
         before = row.csm if row else None
         if csm:
             csm = csm.strip()
-            if row is None:
-                s.add(CsmAssignment(account_id=account_id, csm=csm, assigned_by=actor))
-            else:
-                row.csm, row.assigned_by, row.assigned_at = csm, actor, utcnow()
+            row = row or AccountAssignment(account_id=account_id)
+            # a hand-over by a user: no longer a round-robin member of a team
+            row.csm, row.team, row.assigned_by, row.updated_at = csm, None, actor, utcnow()
+            s.add(row)
         elif row is not None:
-            s.delete(row)
+            if row.touch_tier is None:
+                s.delete(row)
+            else:  # keep the touch tier a playbook set
+                row.csm, row.team, row.assigned_by, row.updated_at = None, None, actor, utcnow()
         audit(ws, actor, "account.assign_csm", f"account:{account_id}", {"csm": [before, csm]}, session=s)
     CACHE.invalidate(ws)  # the portfolio holds the owners
     return {"account_id": account_id, "csm": account_owner(ws, account_id)}
