@@ -529,8 +529,9 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
         "revenue_history": revenue, "movements": movements, "subscriptions": subs,
         "health": health, "health_available": health_all is not None, "health_history": health_history,
         "usage": usage, "tickets": tickets, "surveys": answers,
-        "pulse": work_pulse(ws, account_id), "tasks": work_tasks(ws, account_id=account_id, status=None),
+        "pulse": work_pulse(ws, account_id), "tasks": _with_playbook_names(ws, work_tasks(ws, account_id=account_id, status=None)),
         "notes": work_notes(ws, account_id),
+        "playbook_runs": work_playbook_runs(ws, account_id),
     }
     out["timeline"] = _timeline(out)
     return out
@@ -570,8 +571,66 @@ def _timeline(a: dict[str, Any]) -> list[dict[str, Any]]:
         ev.append({"at": _ts(t["created_at"]), "kind": "task", "text": t["title"]})
     for n in a["notes"]:
         ev.append({"at": _ts(n["created_at"]), "kind": "note", "text": n["body"][:200]})
+    for r in a.get("playbook_runs") or []:
+        ev.extend(_playbook_events(r))
     ev.sort(key=lambda e: e["at"], reverse=True)
     return ev[:100]
+
+
+# -- playbook runs of an account ------------------------------------------------------------
+# What a playbook did to an account (retentio.playbooks writes these tables): shown in the
+# account 360 (its runs and their actions) and in its timeline.
+ACTION_END_EVENTS = {"done": "done", "dead": "failed", "skipped": "skipped", "canceled": "canceled", "retrying": "retrying"}
+
+
+def work_playbook_runs(ws, account_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The account's playbook runs, newest first, each with its actions (in order)."""
+    from sqlalchemy import select
+
+    from retentio.store import PlaybookAction, PlaybookRun
+
+    with ws.app_session() as s:
+        runs = list(s.scalars(select(PlaybookRun).where(PlaybookRun.account_id == account_id)
+                              .order_by(PlaybookRun.created_at.desc(), PlaybookRun.id.desc()).limit(limit)))
+        if not runs:
+            return []
+        acts: dict[int, list[dict[str, Any]]] = {}
+        for a in s.scalars(select(PlaybookAction).where(PlaybookAction.run_id.in_([r.id for r in runs]))
+                           .order_by(PlaybookAction.run_id, PlaybookAction.position)):
+            p = a.params or {}
+            acts.setdefault(a.run_id, []).append({
+                "id": a.id, "position": a.position, "type": a.type, "status": a.status, "recipient": a.recipient,
+                "title": p.get("title") or p.get("subject") or p.get("tag") or p.get("playbook"),
+                "due_at": a.due_at, "created_at": a.created_at, "updated_at": a.updated_at, "done_at": a.done_at,
+                "attempts": a.attempts, "error": a.last_error})
+        return [{"id": r.id, "playbook": r.playbook, "trigger": r.trigger, "reason": r.reason, "status": r.status,
+                 "as_of": r.as_of, "created_at": r.created_at, "closed_at": r.closed_at, "closed_reason": r.closed_reason,
+                 "parent_run_id": r.parent_run_id, "actions": acts.get(r.id, [])} for r in runs]
+
+
+def _playbook_events(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Timeline events of one run: started (with why), each action planned, then done /
+    failed / skipped / canceled (or a failed attempt being retried), and the run closed."""
+    name = r["playbook"]
+    base = {"playbook": name, "run_id": r["id"]}
+    ev = [{"at": _ts(r["created_at"]), "kind": "playbook", "event": "run_started", **base,
+           "detail": r["reason"] or None, "text": f"{name} started" + (f": {r['reason']}" if r["reason"] else "")}]
+    for a in r["actions"]:
+        what = a["type"] + (f" {a['title']!s}" if a.get("title") else "") + (f" to {a['recipient']}" if a.get("recipient") else "")
+        act = {**base, "action": a["type"], "action_id": a["id"], "status": a["status"]}
+        ev.append({"at": _ts(a["created_at"]), "kind": "playbook_action", "event": "planned", **act,
+                   "detail": what, "text": f"{name}: {what} planned"})
+        end = ACTION_END_EVENTS.get(a["status"])
+        if end:
+            when = a["done_at"] if a["status"] != "retrying" and a["done_at"] else a["updated_at"]
+            why = a.get("error")
+            ev.append({"at": _ts(when), "kind": "playbook_action", "event": end, **act,
+                       "detail": what + (f" ({why})" if why else ""),
+                       "text": f"{name}: {what} {end}" + (f": {why}" if why else "")})
+    if r["closed_at"]:
+        ev.append({"at": _ts(r["closed_at"]), "kind": "playbook", "event": "run_closed", **base,
+                   "detail": r["closed_reason"], "text": f"{name} closed" + (f": {r['closed_reason']}" if r["closed_reason"] else "")})
+    return ev
 
 
 # -- worklist ------------------------------------------------------------------------------
@@ -581,8 +640,10 @@ def worklist(ws, user: dict[str, Any], *, as_of=None, limit: int = 50) -> dict[s
     import polars as pl
 
     day = _as_of(as_of)
-    # a CSM's own open tasks; managers, admins and viewers see every open task
-    tasks = work_tasks(ws, owner=user["email"] if user["role"] == "csm" else None, status="open")
+    # a CSM's own open tasks (owner = their e-mail, or their name: a playbook's task for "the
+    # account's CSM" carries the imported csm attribute, a name); others see every open task
+    tasks = work_tasks(ws, owner=_owner_keys(user) if user["role"] == "csm" else None, status="open")
+    _with_playbook_names(ws, tasks)
     f = _portfolio_frame(ws, day).filter(pl.col("mrr") > 0)
     if user["role"] == "csm":
         keys = [(user.get("email") or "").lower(), (user.get("name") or "").strip().lower()]
@@ -610,9 +671,30 @@ def worklist(ws, user: dict[str, Any], *, as_of=None, limit: int = 50) -> dict[s
 
 
 # -- tasks, notes, pulse ------------------------------------------------------------------------
-def work_tasks(ws, *, account_id: str | None = None, owner: str | None = None, status: str | None = "open",
-               limit: int = 500) -> list[dict[str, Any]]:
+def _owner_keys(user: dict[str, Any]) -> list[str]:
+    """What a user can be called in an owner field: e-mail, name (lower-cased; cf. :func:`owns`)."""
+    return [k for k in ((user.get("email") or "").strip().lower(), (user.get("name") or "").strip().lower()) if k]
+
+
+def _with_playbook_names(ws, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add ``playbook`` (the name of the playbook whose run made it, else None) to each task."""
     from sqlalchemy import select
+
+    from retentio.store import PlaybookRun
+
+    ids = {t["playbook_run_id"] for t in tasks if t.get("playbook_run_id")}
+    names: dict[int, str] = {}
+    if ids:
+        with ws.app_session() as s:
+            names = dict(s.execute(select(PlaybookRun.id, PlaybookRun.playbook).where(PlaybookRun.id.in_(ids))).all())
+    for t in tasks:
+        t["playbook"] = names.get(t.get("playbook_run_id"))
+    return tasks
+
+
+def work_tasks(ws, *, account_id: str | None = None, owner: str | list[str] | None = None, status: str | None = "open",
+               limit: int = 500) -> list[dict[str, Any]]:
+    from sqlalchemy import func, select
 
     from retentio.store import Task
 
@@ -620,7 +702,8 @@ def work_tasks(ws, *, account_id: str | None = None, owner: str | None = None, s
     if account_id:
         q = q.where(Task.account_id == account_id)
     if owner:
-        q = q.where(Task.owner == owner.lower())
+        keys = [owner] if isinstance(owner, str) else list(owner)
+        q = q.where(func.lower(Task.owner).in_([k.strip().lower() for k in keys]))
     if status:
         q = q.where(Task.status == status)
     with ws.app_session() as s:
