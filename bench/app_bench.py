@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="bench/results-app.json")
     ap.add_argument("--events-per-user-month", type=float, default=None,
                     help="usage events of the demo book made (default: the generator's 8 up to 20 000 accounts, none above)")
+    ap.add_argument("--timeout", type=float, default=600.0,
+                    help="seconds a request may take (the first ones compute the cache: minutes on a big book on a loaded machine)")
     ap.add_argument("--key", help="the key of this run in --out (default: the number of accounts)")
     a = ap.parse_args(argv)
 
@@ -118,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             raise RuntimeError("the server did not start: " + (server.stderr.read(2000).decode() if server.stderr else ""))
         token = httpx.post(base + "/api/v1/auth/token", data={"username": email, "password": password},
-                           timeout=600).json()["access_token"]
+                           timeout=a.timeout).json()["access_token"]
         api_h = {"Authorization": f"Bearer {token}"}
 
         def login() -> httpx.Client:
-            c = httpx.Client(base_url=base, timeout=600)
+            c = httpx.Client(base_url=base, timeout=a.timeout)
             c.get("/login")
             r = c.post("/login", data={"email": email, "password": password, "csrf_token": c.cookies.get("retentio_csrf"),
                                        "next": "/"})
@@ -132,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         web = login()  # one login (the login is rate-limited per address); the clients share its session
 
         def browser() -> httpx.Client:
-            return httpx.Client(base_url=base, timeout=600, cookies=dict(web.cookies))
+            return httpx.Client(base_url=base, timeout=a.timeout, cookies=dict(web.cookies))
 
-        page = httpx.get(base + "/api/v1/accounts?limit=1", headers=api_h, timeout=600).json()
+        page = httpx.get(base + "/api/v1/accounts?limit=1", headers=api_h, timeout=a.timeout).json()
         if not page["items"]:  # a book ending before the last complete month: no customer today
-            page = httpx.get(base + "/api/v1/accounts?limit=1&all_accounts=true", headers=api_h, timeout=600).json()
+            page = httpx.get(base + "/api/v1/accounts?limit=1&all_accounts=true", headers=api_h, timeout=a.timeout).json()
         top = page["items"][0]["account_id"]
         targets = {
             "overview": (web, "/", {}),

@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         with serve(app) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             ctx = browser.new_context(base_url=base, viewport={"width": 1440, "height": 900}, locale="en-GB")
+            # the first visit of a page computes its figures (cache): allow minutes on a busy machine
+            ctx.set_default_timeout(600_000)
+            ctx.set_default_navigation_timeout(600_000)
             page = ctx.new_page()
             page.goto("/login")
             page.screenshot(path=str(out / "login.png"))
