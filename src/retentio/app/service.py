@@ -371,26 +371,35 @@ def portfolio(ws, *, as_of=None, q: str | None = None, band: str | None = None, 
         raise UsageError(f"order {order!r} is not asc or desc", hint="choose asc or desc")
     if limit < 1 or limit > 1000 or offset < 0:
         raise UsageError("limit must be 1-1000 and offset >= 0", hint="e.g. limit=50&offset=0")
-    f = _portfolio_frame(ws, day)
-    if customers_only:
-        f = f.filter(pl.col("mrr") > 0)
-    if q:
-        needle = q.strip().lower()
-        f = f.filter(pl.col("name").str.to_lowercase().str.contains(needle, literal=True)
-                     | pl.col("account_id").str.to_lowercase().str.contains(needle, literal=True))
-    if band:
-        f = f.filter(pl.col("band") == band)
-    if csm:
-        f = f.filter(pl.col("csm").str.to_lowercase() == csm.strip().lower())
-    if segment:
-        attr, eq, value = segment.partition("=")
-        if not eq:
-            raise UsageError(f"segment {segment!r}: expected ATTR=VALUE", hint="e.g. segment=industry=retail")
-        ids = [r["account_id"] for r in _q(ws,
-            "SELECT account_id FROM {account_attributes} WHERE attribute = ? AND value = ?", [attr.strip(), value.strip()])]
-        f = f.filter(pl.col("account_id").is_in(ids))
-    col = {"health": "health_score", "renewal": "renewal_date"}.get(sort, sort)
-    f = f.sort([col, "account_id"], descending=[order == "desc", False], nulls_last=True)
+    if segment and "=" not in segment:
+        raise UsageError(f"segment {segment!r}: expected ATTR=VALUE", hint="e.g. segment=industry=retail")
+
+    def select():
+        f = _portfolio_frame(ws, day)
+        if customers_only:
+            f = f.filter(pl.col("mrr") > 0)
+        if q:
+            needle = q.strip().lower()
+            f = f.filter(pl.col("name").str.to_lowercase().str.contains(needle, literal=True)
+                         | pl.col("account_id").str.to_lowercase().str.contains(needle, literal=True))
+        if band:
+            f = f.filter(pl.col("band") == band)
+        if csm:
+            f = f.filter(pl.col("csm").str.to_lowercase() == csm.strip().lower())
+        if segment:
+            attr, _, value = segment.partition("=")
+            ids = [r["account_id"] for r in _q(ws,
+                "SELECT account_id FROM {account_attributes} WHERE attribute = ? AND value = ?", [attr.strip(), value.strip()])]
+            f = f.filter(pl.col("account_id").is_in(ids))
+        col = {"health": "health_score", "renewal": "renewal_date"}.get(sort, sort)
+        return f.sort([col, "account_id"], descending=[order == "desc", False], nulls_last=True)
+
+    if q:  # free text: not worth keeping
+        f = select()
+    else:  # the filtered, sorted list is kept, so that paging through it is a slice (100 k accounts: ~50 ms a sort)
+        f = CACHE.get_or_compute(ws, "portfolio_sorted", {
+            "customers_only": customers_only, "band": band, "csm": csm, "segment": segment, "sort": sort, "order": order,
+            "owners": _assignments_version(ws)}, select, day)
     total = f.height
     page = f.slice(offset, limit)
     items = [{"account_id": r["account_id"], "name": r["name"], "mrr": round(r["mrr"], 2), "currency": ws.settings.workspace.base_currency,
@@ -467,10 +476,11 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
         first = history_first_month(eng)
         if first is None:
             return pl.DataFrame(schema={"account_id": pl.String, "month": pl.Int64, "mrr_cents": pl.Int64})
-        return eng.collect(account_months(eng, ws.settings, max(first, m - 35), m, check=False))
+        # sorted by account: a 360 takes its rows by binary search, not a scan of every account's
+        return eng.collect(account_months(eng, ws.settings, max(first, m - 35), m, check=False)).sort(["account_id", "month"])
 
-    hist = CACHE.get_or_compute(ws, "account_month_mrr", {"last": m}, history, day)
-    mine = hist.filter(pl.col("account_id") == account_id).sort("month")
+    hist = CACHE.get_or_compute(ws, "account_month_mrr_sorted", {"last": m}, history, day)
+    mine = _rows_of(hist, account_id)
     by_month = {int(r["month"]): r["mrr_cents"] for r in mine.iter_rows(named=True)}
     first_m = min(by_month) if by_month else m
     revenue = [{"month": month_label(k), "mrr": by_month.get(k, 0) / 100} for k in range(max(first_m, m - 35), m + 1)]
@@ -490,7 +500,9 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
     health_all = health_or_none(ws, day)
     health = None
     if health_all is not None:
-        health = next((h for h in health_all if str(h.get("account_id")) == account_id), None)
+        by_id = CACHE.get_or_compute(ws, "health_by_account", {}, lambda: {str(h.get("account_id")): h for h in reversed(health_all)},
+                                     health_day(day))
+        health = by_id.get(account_id)
     health_history = None
     if health_all is not None:
         # The stored history (the health capability's table health_scores, as its
@@ -509,10 +521,11 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
                                       WHERE CAST("timestamp" AS DATE) <= CAST(? AS DATE)
                                         AND CAST("timestamp" AS DATE) > CAST(? AS DATE) - INTERVAL 365 DAY
                                       GROUP BY 1, 2""", [day.isoformat(), day.isoformat()]),
-                            schema={"account_id": pl.String, "month": pl.String, "events": pl.Int64, "active_users": pl.Int64})
+                            schema={"account_id": pl.String, "month": pl.String, "events": pl.Int64, "active_users": pl.Int64}
+                            ).sort(["account_id", "month"])
 
-    usage_all = CACHE.get_or_compute(ws, "usage_by_month", {}, usage_by_month, day)
-    usage = usage_all.filter(pl.col("account_id") == account_id).sort("month").drop("account_id").to_dicts()
+    usage_all = CACHE.get_or_compute(ws, "usage_by_month_sorted", {}, usage_by_month, day)
+    usage = _rows_of(usage_all, account_id).drop("account_id").to_dicts()
     tickets = _q(ws, """SELECT ticket_id, created_at, resolved_at, status, priority, topic, subject FROM {tickets}
                           WHERE account_id = ? AND CAST(created_at AS DATE) <= CAST(? AS DATE)
                           ORDER BY created_at DESC LIMIT 50""", [account_id, day.isoformat()])
@@ -535,6 +548,15 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
     }
     out["timeline"] = _timeline(out)
     return out
+
+
+def _rows_of(frame, account_id: str):
+    """The rows of one account in a frame sorted by ``account_id``: two binary searches
+    (O(log n)) instead of a filter over every account's rows (O(n): ~3.6 M rows at 100 k
+    accounts × 36 months)."""
+    col = frame.get_column("account_id")
+    lo, hi = int(col.search_sorted(account_id, side="left")), int(col.search_sorted(account_id, side="right"))
+    return frame.slice(lo, hi - lo)
 
 
 def getattr_or_none(ws, name: str):
