@@ -43,6 +43,16 @@ def _pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, max(0, int(round(q * (len(v) - 1)))))]
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc); None elsewhere.  On a
+    shared machine the server's CPU time per request is the figure the load does not inflate."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _summary(times: list[float]) -> dict:
     return {"n": len(times), "p50_ms": round(_pct(times, 0.50) * 1000, 2), "p95_ms": round(_pct(times, 0.95) * 1000, 2),
             "max_ms": round(max(times) * 1000, 2), "mean_ms": round(statistics.fmean(times) * 1000, 2)}
@@ -57,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--out", default="bench/results-app.json")
+    ap.add_argument("--events-per-user-month", type=float, default=None,
+                    help="usage events of the demo book made (default: the generator's 8 up to 20 000 accounts, none above)")
+    ap.add_argument("--timeout", type=float, default=600.0,
+                    help="seconds a request may take (the first ones compute the cache: minutes on a big book on a loaded machine)")
+    ap.add_argument("--key", help="the key of this run in --out (default: the number of accounts)")
     a = ap.parse_args(argv)
 
     import httpx
@@ -71,13 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.mkdtemp(prefix="retentio-app-bench-")
         path = Path(tmp) / "ws"
         print(f"making a demo book of {a.accounts} accounts in {path} ...", flush=True)
+        epum = a.events_per_user_month
         Workspace.demo(path, accounts=a.accounts, months=36, seed=42, force=True,
-                       usage=a.accounts <= 20000)
+                       usage=a.accounts <= 20000 if epum is None else epum > 0,
+                       **({} if epum is None else {"events_per_user_month": epum}))
     build_s = time.perf_counter() - t0
     ws = Workspace(path)
     email, password = f"bench-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(18)
     ws.users_create(email=email, role="admin", password=password, name="Bench", actor="bench")
-    accounts = ws.counts()["accounts"]
+    counts = ws.counts()
+    accounts = counts["accounts"]
     ws.close()
     del ws
 
@@ -88,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
            "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    result: dict = {"workspace": str(path), "accounts": accounts, "machine": {"cpus": os.cpu_count(),
-                    "python": platform.python_version(), "platform": platform.platform()}}
+    result: dict = {"workspace": str(path), "accounts": accounts, "counts": counts, "machine": {"cpus": os.cpu_count(),
+                    "python": platform.python_version(), "platform": platform.platform()},
+                    "load_avg_start": [round(x, 2) for x in os.getloadavg()]}
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -101,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             raise RuntimeError("the server did not start: " + (server.stderr.read(2000).decode() if server.stderr else ""))
         token = httpx.post(base + "/api/v1/auth/token", data={"username": email, "password": password},
-                           timeout=600).json()["access_token"]
+                           timeout=a.timeout).json()["access_token"]
         api_h = {"Authorization": f"Bearer {token}"}
 
         def login() -> httpx.Client:
-            c = httpx.Client(base_url=base, timeout=600)
+            c = httpx.Client(base_url=base, timeout=a.timeout)
             c.get("/login")
             r = c.post("/login", data={"email": email, "password": password, "csrf_token": c.cookies.get("retentio_csrf"),
                                        "next": "/"})
@@ -115,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         web = login()  # one login (the login is rate-limited per address); the clients share its session
 
         def browser() -> httpx.Client:
-            return httpx.Client(base_url=base, timeout=600, cookies=dict(web.cookies))
+            return httpx.Client(base_url=base, timeout=a.timeout, cookies=dict(web.cookies))
 
-        page = httpx.get(base + "/api/v1/accounts?limit=1", headers=api_h, timeout=600).json()
+        page = httpx.get(base + "/api/v1/accounts?limit=1", headers=api_h, timeout=a.timeout).json()
         if not page["items"]:  # a book ending before the last complete month: no customer today
-            page = httpx.get(base + "/api/v1/accounts?limit=1&all_accounts=true", headers=api_h, timeout=600).json()
+            page = httpx.get(base + "/api/v1/accounts?limit=1&all_accounts=true", headers=api_h, timeout=a.timeout).json()
         top = page["items"][0]["account_id"]
         targets = {
             "overview": (web, "/", {}),
@@ -140,12 +159,17 @@ def main(argv: list[str] | None = None) -> int:
         seq = {}
         for name, (c, url, h) in targets.items():
             times = []
+            cpu0 = _cpu_s(server.pid)
             for _ in range(a.requests):
                 t = time.perf_counter()
                 r = c.get(url, headers=h)
                 times.append(time.perf_counter() - t)
                 assert r.status_code == 200, (name, r.status_code)
+            cpu1 = _cpu_s(server.pid)
             seq[name] = _summary(times)
+            if cpu0 is not None and cpu1 is not None:
+                seq[name]["server_cpu_ms_per_request"] = round((cpu1 - cpu0) * 1000 / a.requests, 2)
+            seq[name]["load_avg_1m"] = round(os.getloadavg()[0], 2)
         result["sequential"] = seq
 
         stop = time.time() + a.seconds
@@ -183,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         for th in threads:
             th.join()
         wall = time.perf_counter() - t
+        result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
         result["concurrent"] = {"clients": a.clients, "seconds": round(wall, 1), "requests": count[0], "errors": len(errors),
                                 "error_samples": errors[:5], "throughput_rps": round(count[0] / wall, 1), **_summary(lat)}
         result["build_s"] = round(build_s, 1)
@@ -205,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{c['throughput_rps']} req/s, p95 {c['p95_ms']} ms")
     out = Path(a.out)
     existing = json.loads(out.read_text()) if out.exists() else {}
-    existing[str(accounts)] = result
+    existing[a.key or str(accounts)] = result
     out.write_text(json.dumps(existing, indent=2, default=str) + "\n")
     return 0 if c["errors"] == 0 else 1
 

@@ -41,6 +41,20 @@ def serve(app):
         t.join(timeout=10)
 
 
+def _account_to_show(ws) -> str:
+    """The account of the 360 screenshot: the largest customer that playbooks have worked on
+    (so the timeline shows runs and actions; `retentio playbooks run` + `retentio worker`),
+    else the largest customer."""
+    from sqlalchemy import select
+
+    from retentio.store import PlaybookRun
+
+    with ws.app_session() as s:
+        worked = set(s.scalars(select(PlaybookRun.account_id).distinct()))
+    items = ws.portfolio(limit=1000, sort="mrr")["items"]
+    return next((i["account_id"] for i in items if i["account_id"] in worked), items[0]["account_id"])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workspace", required=True)
@@ -59,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     ws.users_create(email=email, role="admin", password=password, name="Camille Durand", actor="screenshots")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    top = ws.portfolio(limit=1, sort="mrr")["items"][0]["account_id"]
+    top = _account_to_show(ws)
     pages = [("overview", "/"), ("portfolio", "/portfolio"), ("account-360", f"/accounts/{top}"), ("worklist", "/worklist"),
              ("cohorts", "/cohorts"), ("segments", "/segments?by=industry"), ("explain-nrr", "/explain/nrr"),
              ("import", "/import"), ("health", "/health"), ("api-docs", "/api/docs")]
@@ -67,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         with serve(app) as base, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             ctx = browser.new_context(base_url=base, viewport={"width": 1440, "height": 900}, locale="en-GB")
+            # the first visit of a page computes its figures (cache): allow minutes on a busy machine
+            ctx.set_default_timeout(600_000)
+            ctx.set_default_navigation_timeout(600_000)
             page = ctx.new_page()
             page.goto("/login")
             page.screenshot(path=str(out / "login.png"))

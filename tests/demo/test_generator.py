@@ -155,8 +155,17 @@ def test_scores_in_range_and_comments_match_the_score(book):
 def test_account_attributes(book):
     _, _, _, con = book
     n = q(con, "select count(*) from accounts")[0][0]
-    for attr in ("industry", "vertical", "size", "channel", "country", "csm", "signup_date", "plan", "language"):
+    for attr in ("industry", "vertical", "size", "channel", "country", "csm", "signup_date", "plan", "language",
+                 "contact_email"):
         assert q(con, f"select count(distinct account_id) from attrs where attribute = '{attr}'") == [(n,)], attr
+    # one attribute row per account and attribute; churn_reason only for churned accounts
+    churn_rows = q(con, "select count(*) from attrs where attribute = 'churn_reason'")[0][0]
+    assert q(con, "select count(*) from attrs")[0][0] == 11 * n + churn_rows
+    # the playbooks' contact (``to: contact``): one address per account, all at the reserved
+    # domain example.com, made from the account number (acc_00042 -> contact-00042@example.com)
+    emails = dict(q(con, "select account_id, value from attrs where attribute = 'contact_email'"))
+    assert len(set(emails.values())) == n
+    assert all(v == "contact-" + a.removeprefix("acc_") + "@example.com" for a, v in emails.items())
     for attr, allowed in (("vertical", VERTICALS), ("size", SIZES), ("channel", CHANNELS),
                           ("churn_reason", CHURN_REASONS)):
         values = {r[0] for r in q(con, f"select distinct value from attrs where attribute = '{attr}'")}

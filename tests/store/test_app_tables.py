@@ -1,4 +1,5 @@
-"""Revision 0003 (the application): users log in, API tokens, sessions, CSM assignments, saved views.
+"""Revision 0003 (the application): users log in, API tokens, sessions, saved views; the CSM
+assignments it made are in account_assignments since revision 0006 (test_assignments.py).
 
 Runs on SQLite and PostgreSQL (db_url), from an empty database and from a database at 0002
 that already holds a user.
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from retentio import store
-from retentio.store import ApiToken, CsmAssignment, SavedView, User, WebSession, utcnow
+from retentio.store import AccountAssignment, ApiToken, SavedView, User, WebSession, utcnow
 
 
 def test_app_tables_round_trip(db_url):
@@ -25,7 +26,7 @@ def test_app_tables_round_trip(db_url):
         s.flush()
         s.add(ApiToken(user_id=u.id, name="cron", token_hash="a" * 64, prefix="rt_abc"))
         s.add(WebSession(user_id=u.id, token_hash="b" * 64, expires_at=utcnow() + timedelta(days=1)))
-        s.add(CsmAssignment(account_id="acc_1", csm="max@example.com", assigned_by="admin@example.com"))
+        s.add(AccountAssignment(account_id="acc_1", csm="max@example.com", assigned_by="admin@example.com"))
         s.add(SavedView(owner="max@example.com", name="red EMEA", page="portfolio", params={"band": "red"}))
     with store.session(db_url) as s:
         u = s.scalars(select(User)).one()
@@ -37,7 +38,7 @@ def test_app_tables_round_trip(db_url):
             s.add(ApiToken(user_id=1, name="dup", token_hash="a" * 64, prefix="rt_x"))
     with pytest.raises(IntegrityError):  # one owner per account
         with store.session(db_url) as s:
-            s.add(CsmAssignment(account_id="acc_1", csm="other@example.com", assigned_by="x"))
+            s.add(AccountAssignment(account_id="acc_1", csm="other@example.com", assigned_by="x"))
 
 
 def test_role_check_in_the_database(db_url):

@@ -720,6 +720,11 @@ class _Assembler:
             ("plan", _take(plan_names, plan_idx), None),
             ("signup_date", signup, None),
             ("churn_reason", _take(CHURN_REASONS, np.maximum(b.reason, 0)), b.reason >= 0),
+            # The customer contact the playbooks' e-mails go to (``to: contact`` reads
+            # playbooks.contact_email_attribute = "contact_email"): one per account at the
+            # reserved domain example.com (RFC 2606), so a demo can never mail a real person.
+            # Made from the account number, not drawn: every other table stays the same.
+            ("contact_email", pc.binary_join_element_wise("contact-", self.num, "@example.com", ""), None),
         ]
         ids, names_, values = [], [], []
         for name, arr, mask in attrs:

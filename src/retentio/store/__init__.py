@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 # The latest revision under migrations/versions.  Kept here as a constant so that opening a
 # workspace can check its app.sqlite with the standard library alone (no SQLAlchemy import);
 # tests/store/test_migrations.py fails when it differs from Alembic's head.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 _DB_NAMES = {
     "MIGRATIONS_DIR", "check_revision", "current_revision", "dispose", "engine_for",
@@ -36,7 +36,7 @@ _DB_NAMES = {
 }
 _MODEL_NAMES = {"AuditEntry", "Base", "CsmPulse", "Note", "PULSE_COLOURS", "ROLES", "TASK_PRIORITIES", "TASK_STATUSES", "Task",
                "User", "UTCDateTime", "utcnow",
-               "ApiToken", "CsmAssignment", "SavedView", "WebSession",
+               "ApiToken", "SavedView", "WebSession",
                "ACTION_STATUSES", "AccountAssignment", "AccountTag", "Notification", "PlaybookAction",
                "PlaybookAttempt", "PlaybookRun", "RUN_STATUSES"}
 

@@ -331,8 +331,11 @@ class AccountTag(Base):
 
 
 class AccountAssignment(Base):
-    """The CSM and touch tier given to an account by the application (a playbook or a user);
-    they take precedence over the imported ``csm`` attribute."""
+    """Who owns an account, and its touch tier, as set in the application: by a playbook
+    (``run_id``; ``team`` for a round-robin assignment) or by a user on the account 360 page
+    (``assigned_by``).  The one table of ownership (revision 0006 merged the application's
+    former ``csm_assignments`` into it): a ``csm`` here takes precedence over the imported
+    ``csm`` attribute in the playbooks, the portfolio, the worklist and write rights."""
 
     __tablename__ = "account_assignments"
     account_id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -341,9 +344,12 @@ class AccountAssignment(Base):
     touch_tier: Mapped[str | None] = mapped_column(String(16))
     run_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # -- revision 0006 --
+    assigned_by: Mapped[str | None] = mapped_column(String(320))  # a user's e-mail; None: a playbook
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("account_id", "csm", "team", "touch_tier", "run_id", "updated_at")}
+        return {k: getattr(self, k) for k in ("account_id", "csm", "team", "touch_tier", "run_id", "updated_at",
+                                               "assigned_by")}
 
 
 class Notification(Base):
@@ -397,17 +403,6 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column()
     last_seen_at: Mapped[datetime | None] = mapped_column()
     user_agent: Mapped[str | None] = mapped_column(String(300))
-
-
-class CsmAssignment(Base):
-    """Who owns an account, when set in the application (overrides the account's ``csm`` attribute)."""
-
-    __tablename__ = "csm_assignments"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(200), unique=True)
-    csm: Mapped[str] = mapped_column(String(320), index=True)  # a user's e-mail
-    assigned_by: Mapped[str] = mapped_column(String(320))
-    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SavedView(Base):
