@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -67,6 +67,44 @@ def _ddl(entity: Entity) -> str:
 def _plain_ddl(table: str, columns: Sequence[tuple[str, str]], *, temp: bool = False) -> str:
     kind = "TEMP TABLE" if temp else "TABLE"
     return f'CREATE {kind} IF NOT EXISTS "{table}" (' + ", ".join(f'"{n}" {t}' for n, t in columns) + ")"
+
+
+# Accounts whose snapshot rows may change, and from which month (Warehouse.diff_stored_copies):
+# per changed subscription id (old and new versions, a full outer join of the two set
+# differences), a line whose only change is its end date moves the months
+# [min(old end, new end), max(...)) - from the earlier end month on; any other change (or an
+# added / removed line) from the earlier start month on.  Both the old and the new account of
+# a line are touched.
+CHANGED_ACCOUNTS_SQL = """
+WITH cur AS (SELECT {cols} FROM subscriptions),
+     old AS (SELECT {cols} FROM "{lines}"),
+     n AS (SELECT * FROM cur EXCEPT ALL SELECT * FROM old),
+     o AS (SELECT * FROM old EXCEPT ALL SELECT * FROM cur),
+     pairs AS (
+        SELECT n.account_id AS na, o.account_id AS oa,
+               CASE WHEN n.subscription_id IS NOT NULL AND o.subscription_id IS NOT NULL
+                         AND n.account_id = o.account_id AND n.plan IS NOT DISTINCT FROM o.plan
+                         AND n.start_date = o.start_date AND n.amount = o.amount
+                         AND n.billing_period_months = o.billing_period_months AND n.currency = o.currency
+                         AND n.is_trial = o.is_trial AND n.kind IS NOT DISTINCT FROM o.kind
+                    THEN least(coalesce(n.end_date, DATE '9999-12-01'), coalesce(o.end_date, DATE '9999-12-01'))
+                    ELSE least(coalesce(n.start_date, o.start_date), coalesce(o.start_date, n.start_date)) END AS d
+        FROM n FULL OUTER JOIN o ON n.subscription_id = o.subscription_id)
+SELECT account_id, min(year(d) * 12 + month(d) - 1) AS m
+FROM (SELECT na AS account_id, d FROM pairs WHERE na IS NOT NULL
+      UNION ALL SELECT oa AS account_id, d FROM pairs WHERE oa IS NOT NULL)
+GROUP BY account_id
+"""
+
+
+class StoredCopiesDiff(NamedTuple):
+    """Warehouse.diff_stored_copies: the changed accounts (account_id, m = the first month
+    index touched), the first month index of a changed FX rate and the first period of a
+    changed cost (None: unchanged)."""
+
+    accounts: pa.Table
+    fx_month: int | None
+    cost_period: Any
 
 
 class Warehouse:
@@ -237,6 +275,26 @@ class Warehouse:
                 con.execute(f"COPY (SELECT * FROM \"{table}\") TO '{target}' (FORMAT PARQUET)")
                 written[table] = int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])
         return written
+
+    # -- the stored copies of the incremental refresh (retentio.metrics.incremental) --------
+    def diff_stored_copies(self, *, lines: str, fx: str, costs: str, line_columns: Sequence[str],
+                           fx_columns: Sequence[str]) -> StoredCopiesDiff:
+        """What changed since the incremental refresh copied its inputs (tables ``lines``,
+        ``fx``, ``costs``): two set differences (EXCEPT ALL) per table."""
+        cols = ", ".join(f'"{c}"' for c in line_columns)
+        fx_cols = ", ".join(f'"{c}"' for c in fx_columns)
+        with self.connect(read_only=True) as con:
+            accounts = con.sql(CHANGED_ACCOUNTS_SQL.format(cols=cols, lines=lines)).to_arrow_table()
+            fx_month = con.execute(
+                f"""WITH cur AS (SELECT {fx_cols} FROM fx_rates), old AS (SELECT {fx_cols} FROM "{fx}"),
+                         d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
+                    SELECT min(year(date) * 12 + month(date) - 1) AS m FROM d""").fetchone()[0]
+            cost_period = con.execute(
+                f"""WITH cur AS (SELECT period, category, amount, currency FROM costs),
+                         old AS (SELECT period, category, amount, currency FROM "{costs}"),
+                         d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
+                    SELECT min(period) AS p FROM d""").fetchone()[0]
+        return StoredCopiesDiff(accounts, fx_month, cost_period)
 
     # -- health score history (retentio.health) --------------------------------------------
     HEALTH_SCORES = "health_scores"

@@ -96,9 +96,5 @@ class DuckDBEngine(Engine):
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'memory' AND table_name LIKE '\\_m%' ESCAPE '\\'"
         ).fetchall()[0][0])
 
-    def sql(self, query: str) -> pa.Table:
-        """Run SQL on the workspace's tables (attached as ``ws``) and return Arrow."""
-        return self.con.sql(query).to_arrow_table()
-
     def close(self) -> None:
         self.con.close()

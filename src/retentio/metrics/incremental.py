@@ -52,31 +52,6 @@ FX = "derived_fx_rates"
 META = "derived_meta"
 COSTS = "derived_costs"
 
-# Accounts whose snapshot rows may change, and from which month: per changed subscription id
-# (old and new versions, a full outer join of the two set differences), a line whose only
-# change is its end date moves the months [min(old end, new end), max(...)) - from the
-# earlier end month on; any other change (or an added / removed line) from the earlier start
-# month on.  Both the old and the new account of a line are touched.
-CHANGED_ACCOUNTS_SQL = """
-WITH cur AS (SELECT {cols} FROM ws.main.subscriptions),
-     old AS (SELECT {cols} FROM ws.main."{lines}"),
-     n AS (SELECT * FROM cur EXCEPT ALL SELECT * FROM old),
-     o AS (SELECT * FROM old EXCEPT ALL SELECT * FROM cur),
-     pairs AS (
-        SELECT n.account_id AS na, o.account_id AS oa,
-               CASE WHEN n.subscription_id IS NOT NULL AND o.subscription_id IS NOT NULL
-                         AND n.account_id = o.account_id AND n.plan IS NOT DISTINCT FROM o.plan
-                         AND n.start_date = o.start_date AND n.amount = o.amount
-                         AND n.billing_period_months = o.billing_period_months AND n.currency = o.currency
-                         AND n.is_trial = o.is_trial AND n.kind IS NOT DISTINCT FROM o.kind
-                    THEN least(coalesce(n.end_date, DATE '9999-12-01'), coalesce(o.end_date, DATE '9999-12-01'))
-                    ELSE least(coalesce(n.start_date, o.start_date), coalesce(o.start_date, n.start_date)) END AS d
-        FROM n FULL OUTER JOIN o ON n.subscription_id = o.subscription_id)
-SELECT account_id, min(year(d) * 12 + month(d) - 1) AS m
-FROM (SELECT na AS account_id, d FROM pairs WHERE na IS NOT NULL
-      UNION ALL SELECT oa AS account_id, d FROM pairs WHERE oa IS NOT NULL)
-GROUP BY account_id
-"""
 LINE_COLUMNS = ("subscription_id", "account_id", "plan", "start_date", "end_date", "amount",
                 "billing_period_months", "currency", "is_trial", "kind")
 C_COLUMNS = ("account_id", "month", "s", "e", "ecc", "raw", "arr", "arr_prev", "last_churn",
@@ -193,19 +168,10 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         mode = "full"
     else:
         t = time.perf_counter()
-        # DuckDB only: the snapshot lives in the workspace's DuckDB file (engine.sql runs on it)
-        changed = engine.sql(CHANGED_ACCOUNTS_SQL.format(cols=subs_cols, lines=LINES))
-        fx_changed = engine.sql(
-            f"""WITH cur AS (SELECT {fx_cols} FROM ws.main.fx_rates), old AS (SELECT {fx_cols} FROM ws.main."{FX}"),
-                     d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
-                SELECT min(year(date) * 12 + month(date) - 1) AS m FROM d"""
-        ).column(0)[0].as_py()
-        costs_changed = engine.sql(
-            """WITH cur AS (SELECT period, category, amount, currency FROM ws.main.costs),
-                    old AS (SELECT period, category, amount, currency FROM ws.main."%s"),
-                    d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
-               SELECT min(period) AS p FROM d""" % COSTS
-        ).column(0)[0].as_py()
+        # the stored copies live in the workspace's DuckDB file: the warehouse compares them
+        diff = ws.warehouse.diff_stored_copies(lines=LINES, fx=FX, costs=COSTS, line_columns=LINE_COLUMNS,
+                                               fx_columns=FX_COLUMNS)
+        changed, fx_changed, costs_changed = diff.accounts, diff.fx_month, diff.cost_period
         seconds["diff"] = time.perf_counter() - t
         t = time.perf_counter()
         candidates = [int(m) for m in changed.column("m").to_pylist()]
@@ -311,5 +277,5 @@ def snapshot_series(ws, period: str) -> list[dict[str, Any]]:
     return _compute(book, [Period.month(m) for m in p.months], by=None)
 
 
-__all__ = ["CHANGED_ACCOUNTS_SQL", "COSTS", "FX", "FX_COLUMNS", "LINES", "LINE_COLUMNS", "META",
+__all__ = ["COSTS", "FX", "FX_COLUMNS", "LINES", "LINE_COLUMNS", "META",
     "RefreshReport", "SNAPSHOT", "refresh", "snapshot_series"]
