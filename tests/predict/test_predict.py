@@ -292,11 +292,13 @@ def test_telco_mapping_and_auc_floor():
 
 # -- CLI shapes on a small demo workspace ------------------------------------------------------------
 @pytest.fixture(scope="module")
-def demo_ws(tmp_path_factory):
-    from retentio.service import Workspace
+def demo_ws(demo_workspace, tmp_path_factory):
+    """A copy of the run's demo workspace (the same 300 accounts, 24 months, seed 7, ending
+    2024-12; tests/conftest.py): the CLI writes models and risks into it."""
+    import shutil
 
     path = tmp_path_factory.mktemp("predict-demo") / "ws"
-    Workspace.demo(path, accounts=300, months=24, seed=7, end_month="2024-12", force=True)
+    shutil.copytree(demo_workspace, path)
     return path
 
 
