@@ -38,7 +38,9 @@ def canonical_arrow(table: str, rows: list[dict]) -> pa.Table:
 # gains from it), the serial collector (no GC threads competing for two cores), and no
 # whole-stage code generation (each new query plan is otherwise compiled by Janino, which
 # costs more than interpreting it on a few hundred rows).  Results are the same; a command's
-# environment wins over these.
+# environment wins over these.  Measured together (CPU seconds of Python + JVM, interleaved
+# runs on a loaded 2-core machine): session start 26 -> 15, the Spark change-point check of
+# tests/metrics/test_change_points.py 231 -> 145.
 os.environ.setdefault(
     "PYSPARK_SUBMIT_ARGS",
     '--driver-java-options "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" '
