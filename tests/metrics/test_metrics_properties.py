@@ -91,6 +91,7 @@ def check_bridge(series):
 
 
 @pytest.mark.parametrize("name", ["duckdb", "polars"])
+@pytest.mark.slow  # 30 random books per engine (make test; make check leaves it out)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books())
 def test_bridge_balances_every_month(name, book):
@@ -99,6 +100,7 @@ def test_bridge_balances_every_month(name, book):
     check_bridge(series)
 
 
+@pytest.mark.slow  # 25 random books (make test; make check leaves it out)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books())
 def test_duckdb_equals_polars(book):
