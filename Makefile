@@ -51,9 +51,10 @@ demo: venv
 test: venv browser
 	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup
 
-# The edit loop: everything but Spark and PostgreSQL.
+# The edit loop: everything but Spark, PostgreSQL and the tests marked slow (browser, OpenAPI
+# fuzzing, property tests with many examples, model training ...); `make test` runs them all.
 check: venv
-	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m "not spark and not postgres"
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m "not spark and not postgres and not slow"
 
 # Debian's Chromium for the browser tests (they skip, saying why, when it cannot be installed).
 browser:

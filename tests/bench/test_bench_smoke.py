@@ -9,9 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # runs the quick benchmark end to end (make test; make check leaves it out)
 def test_quick_bench_produces_results_and_equal_figures(tmp_path):
     out = tmp_path / "results.json"
     proc = subprocess.run(

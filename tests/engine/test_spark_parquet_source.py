@@ -28,44 +28,45 @@ def test_export_writes_every_table(demo_workspace, tmp_path):
 
 
 @pytest.mark.spark
-def test_spark_from_parquet_equals_duckdb(demo_workspace, tmp_path):
-    ws = Workspace(demo_workspace)
-    ws.export_parquet(tmp_path / "pq")
-    expected = ws.metrics("2024-Q2")
-    spark_ws = Workspace(demo_workspace, engine="spark")
-    spark_ws.settings.workspace.spark_data_uri = str(tmp_path / "pq")
-    assert spark_ws.metrics("2024-Q2") == expected
-    # a wrong location is one clear error, not a Spark stack trace
-    broken = Workspace(demo_workspace, engine="spark")
-    broken.settings.workspace.spark_data_uri = str(tmp_path / "nowhere")
+def test_spark_from_parquet_equals_duckdb_and_large_books_spread_shuffles(demo_workspace, tmp_path, monkeypatch):
+    """Spark reading Parquet (the cluster set-up) gives DuckDB's figures; a book of
+    LARGE_BOOK_LINES lines or more gets two shuffle partitions per core (local[2]: 4), from
+    either source, and a smaller one gets one.  The demo book stands in for a large one by
+    moving the threshold (its size proves nothing); one Spark computation proves the figures,
+    at 4 partitions from Parquet, since the figures at one partition are those of every other
+    Spark test."""
+    from retentio.engine import spark_engine
     from retentio.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="cannot read"):
-        broken.metrics("2024-06")
-
-
-@pytest.mark.spark
-def test_large_books_spread_shuffles_over_the_cores_with_the_same_figures(demo_workspace, tmp_path, monkeypatch):
-    from retentio.engine import spark_engine
-
     monkeypatch.delenv("RETENTIO_SPARK_PARTITIONS", raising=False)
-    expected = Workspace(demo_workspace).metrics("2024-Q2")
-    lines = Workspace(demo_workspace).warehouse.count("subscriptions")
+    ws = Workspace(demo_workspace)
+    expected = ws.metrics("2024-Q2")
+    lines = ws.warehouse.count("subscriptions")
+    ws.export_parquet(tmp_path / "pq")
 
-    def partitions_after_loading(threshold: int, uri: str = "") -> tuple[str, dict]:
+    def spark_ws(threshold: int, uri: str = "") -> Workspace:
         monkeypatch.setattr(spark_engine, "LARGE_BOOK_LINES", threshold)
-        ws = Workspace(demo_workspace, engine="spark")
-        ws.settings.workspace.spark_data_uri = uri
-        figures = ws.metrics("2024-Q2")
-        return ws.engine("spark").spark.conf.get("spark.sql.shuffle.partitions"), figures
+        w = Workspace(demo_workspace, engine="spark")
+        w.settings.workspace.spark_data_uri = uri
+        return w
 
-    # local[2]: two partitions per core once the book has LARGE_BOOK_LINES lines, else one
-    assert partitions_after_loading(lines) == ("4", expected)
-    assert partitions_after_loading(lines + 1) == ("1", expected)
-    Workspace(demo_workspace).export_parquet(tmp_path / "pq")
-    assert partitions_after_loading(lines, str(tmp_path / "pq")) == ("4", expected)
+    def partitions_after_loading(w: Workspace) -> str:
+        eng = w.engine("spark")
+        eng.table("subscriptions")  # the shuffle partitions are sized when the lines are loaded
+        return eng.spark.conf.get("spark.sql.shuffle.partitions")
+
+    # from Parquet, at the threshold: 4 partitions, and exactly DuckDB's figures
+    from_parquet = spark_ws(lines, str(tmp_path / "pq"))
+    assert partitions_after_loading(from_parquet) == "4"
+    assert from_parquet.metrics("2024-Q2") == expected
+    # from the workspace itself: the same rule
+    assert partitions_after_loading(spark_ws(lines)) == "4"
+    assert partitions_after_loading(spark_ws(lines + 1)) == "1"
     # an explicit setting wins
     monkeypatch.setenv("RETENTIO_SPARK_PARTITIONS", "3")
     spark_engine.spark_session().conf.set("spark.sql.shuffle.partitions", "3")
-    assert partitions_after_loading(lines)[0] == "3"
+    assert partitions_after_loading(spark_ws(lines)) == "3"
     spark_engine.spark_session().conf.set("spark.sql.shuffle.partitions", "1")
+    # a wrong location is one clear error, not a Spark stack trace
+    with pytest.raises(ConfigError, match="cannot read"):
+        spark_ws(lines, str(tmp_path / "nowhere")).metrics("2024-06")

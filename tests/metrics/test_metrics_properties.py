@@ -91,6 +91,7 @@ def check_bridge(series):
 
 
 @pytest.mark.parametrize("name", ["duckdb", "polars"])
+@pytest.mark.slow  # 30 random books per engine (make test; make check leaves it out)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books())
 def test_bridge_balances_every_month(name, book):
@@ -99,6 +100,7 @@ def test_bridge_balances_every_month(name, book):
     check_bridge(series)
 
 
+@pytest.mark.slow  # 25 random books (make test; make check leaves it out)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books())
 def test_duckdb_equals_polars(book):
@@ -109,8 +111,10 @@ def test_duckdb_equals_polars(book):
     d.close()
 
 
+# Spark: two random books (a JVM query plan costs seconds; the rich deterministic book of
+# test_change_points.py covers every case on Spark, this test keeps a random search there).
 @pytest.mark.spark
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books())
 def test_duckdb_equals_polars_equals_spark(book):
     s = Settings()

@@ -35,12 +35,11 @@ def _customer_months(engine: Engine, settings: Settings, period: Period) -> set[
 
 
 def usage_by_account_month(engine: Engine, last_day) -> dict[tuple[str, int], int]:
-    """Active user-days per (account, month index) up to ``last_day`` (cached per engine: an
-    engine is dropped when its workspace's data changes)."""
-    cache: dict = engine.__dict__.setdefault("_usage_by_account_month", {})
-    if last_day not in cache:
-        cache[last_day] = _usage_by_account_month(engine, last_day)
-    return dict(cache[last_day])
+    """Active user-days per (account, month index) up to ``last_day`` (in the engine's bounded
+    cache, ``Engine.cached``: an engine is dropped when its workspace's data changes)."""
+    counts = engine.cached(("usage_by_account_month", last_day),
+                           lambda: _usage_by_account_month(engine, last_day), lambda _counts: [])
+    return dict(counts)
 
 
 def _usage_by_account_month(engine: Engine, last_day) -> dict[tuple[str, int], int]:

@@ -102,11 +102,6 @@ class Engine(ABC):
     def cache_size(self) -> int:
         return len(getattr(self, "_cache_lru", ()))
 
-    def sql(self, query: str, tables: dict | None = None):
-        """Run SQL on the workspace's tables (engines that own a database only); ``tables``:
-        Arrow tables the query reads by name."""
-        raise UsageError(f"the {self.name} engine runs no SQL", hint="use the duckdb engine")
-
     def collect(self, lf: nw.LazyFrame) -> pl.DataFrame:
         return lf.collect(backend="polars").to_native()
 

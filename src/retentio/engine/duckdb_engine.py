@@ -96,16 +96,5 @@ class DuckDBEngine(Engine):
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'memory' AND table_name LIKE '\\_m%' ESCAPE '\\'"
         ).fetchall()[0][0])
 
-    def sql(self, query: str, tables: dict[str, pa.Table] | None = None) -> pa.Table:
-        """Run SQL on the workspace's tables (attached as ``ws``) and return Arrow; ``tables``
-        are Arrow tables the query reads by name (registered for this query only)."""
-        for name, table in (tables or {}).items():
-            self.con.register(name, table)
-        try:
-            return self.con.sql(query).to_arrow_table()
-        finally:
-            for name in tables or {}:
-                self.con.unregister(name)
-
     def close(self) -> None:
         self.con.close()

@@ -16,7 +16,7 @@ what changed is recomputed:
                             the last import id seen, when it was computed.
 
 ``refresh`` compares the current subscriptions with the stored copy (one join on the
-subscription id, ``CHANGED_LINES_SQL``) and the FX rates and costs with theirs (set
+subscription id, ``warehouse.CHANGED_LINES_SQL`` run by ``Warehouse.diff_stored_copies``) and the FX rates and costs with theirs (set
 differences of small tables).  A changed line (added, removed or modified) touches only its
 account and only the months from the earliest start month of its old and new versions on
 (from the earlier end month when only the end date changed; a kind written differently -
@@ -54,42 +54,6 @@ FX = "derived_fx_rates"
 META = "derived_meta"
 COSTS = "derived_costs"
 
-# The changed lines: per subscription id, the current and the stored version when they differ
-# in a column of LINE_COLUMNS (a full outer join on the id: rows on one side only are added
-# or removed lines), with the month from which its MRR may change.  A line whose only change
-# is its end date moves the months [min(old end, new end), max(...)) - from the earlier end
-# month on; one whose kind changed only in how it is written (empty = recurring) moves none
-# (m is null); any other change (or an added / removed line) from the earlier start month
-# on.  Both the old and the new account of a line are touched.  One hash join of the two
-# tables on the id (the set differences it replaced, EXCEPT ALL both ways, cost 3-4 times
-# more at 100 k accounts).
-CHANGED_LINES_SQL = """
-WITH cur AS (SELECT {cols} FROM ws.main.subscriptions),
-     old AS (SELECT {cols} FROM ws.main."{lines}")
-SELECT coalesce(n.subscription_id, o.subscription_id) AS subscription_id, n.account_id AS na, o.account_id AS oa,
-       CASE WHEN n.subscription_id IS NOT NULL AND o.subscription_id IS NOT NULL
-                 AND n.account_id = o.account_id AND n.plan IS NOT DISTINCT FROM o.plan
-                 AND n.start_date = o.start_date AND n.amount = o.amount
-                 AND n.billing_period_months = o.billing_period_months AND n.currency = o.currency
-                 AND n.is_trial = o.is_trial AND {kind_n} = {kind_o}
-            THEN CASE WHEN n.end_date IS NOT DISTINCT FROM o.end_date THEN NULL
-                      ELSE least(coalesce(n.end_date, DATE '9999-12-01'), coalesce(o.end_date, DATE '9999-12-01')) END
-            ELSE least(coalesce(n.start_date, o.start_date), coalesce(o.start_date, n.start_date)) END AS d
-FROM cur n FULL OUTER JOIN old o ON n.subscription_id = o.subscription_id
-WHERE n.subscription_id IS NULL OR o.subscription_id IS NULL OR {differs}
-"""
-# Accounts whose change rows may change, and from which month (over the changed lines).
-CHANGED_ACCOUNTS_SQL = """
-SELECT account_id, min(year(d) * 12 + month(d) - 1) AS m
-FROM (SELECT na AS account_id, d FROM _changed_lines WHERE na IS NOT NULL
-      UNION ALL SELECT oa AS account_id, d FROM _changed_lines WHERE oa IS NOT NULL)
-WHERE d IS NOT NULL
-GROUP BY account_id
-"""
-# A line's kind as metrics read it (mrr.line_kind): empty or missing = recurring, so a file
-# re-imported without the kind column changes no line's kind.
-KIND_SQL = ("coalesce(nullif(lower(trim({t}.kind, chr(32) || chr(9) || chr(10) || chr(13) || chr(11) || chr(12))), ''),"
-            " 'recurring')")  # the characters of string.whitespace, as narwhals' strip_chars()
 LINE_COLUMNS = ("subscription_id", "account_id", "plan", "start_date", "end_date", "amount",
                 "billing_period_months", "currency", "is_trial", "kind")
 C_COLUMNS = ("account_id", "month", "s", "e", "ecc", "raw", "arr", "arr_prev", "last_churn",
@@ -213,22 +177,11 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         mode = "full"
     else:
         t = time.perf_counter()
-        # DuckDB only: the snapshot lives in the workspace's DuckDB file (engine.sql runs on it)
-        differs = " OR ".join(f'n."{c}" IS DISTINCT FROM o."{c}"' for c in LINE_COLUMNS if c != "subscription_id")
-        changed_lines = engine.sql(CHANGED_LINES_SQL.format(
-            cols=subs_cols, lines=LINES, kind_n=KIND_SQL.format(t="n"), kind_o=KIND_SQL.format(t="o"), differs=differs))
-        changed = engine.sql(CHANGED_ACCOUNTS_SQL, tables={"_changed_lines": changed_lines})
-        fx_changed = engine.sql(
-            f"""WITH cur AS (SELECT {fx_cols} FROM ws.main.fx_rates), old AS (SELECT {fx_cols} FROM ws.main."{FX}"),
-                     d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
-                SELECT min(year(date) * 12 + month(date) - 1) AS m FROM d"""
-        ).column(0)[0].as_py()
-        costs_changed = engine.sql(
-            """WITH cur AS (SELECT period, category, amount, currency FROM ws.main.costs),
-                    old AS (SELECT period, category, amount, currency FROM ws.main."%s"),
-                    d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
-               SELECT min(period) AS p FROM d""" % COSTS
-        ).column(0)[0].as_py()
+        # the stored copies live in the workspace's DuckDB file: the warehouse compares them
+        diff = ws.warehouse.diff_stored_copies(lines=LINES, fx=FX, costs=COSTS, line_columns=LINE_COLUMNS,
+                                               fx_columns=FX_COLUMNS)
+        changed_lines, changed = diff.lines, diff.accounts
+        fx_changed, costs_changed = diff.fx_month, diff.cost_period
         seconds["diff"] = time.perf_counter() - t
         t = time.perf_counter()
         candidates = [int(m) for m in changed.column("m").to_pylist()]
@@ -343,5 +296,5 @@ def snapshot_series(ws, period: str) -> list[dict[str, Any]]:
     return _compute(book, [Period.month(m) for m in p.months], by=None)
 
 
-__all__ = ["CHANGED_ACCOUNTS_SQL", "COSTS", "FX", "FX_COLUMNS", "LINES", "LINE_COLUMNS", "META",
+__all__ = ["COSTS", "FX", "FX_COLUMNS", "LINES", "LINE_COLUMNS", "META",
     "RefreshReport", "SNAPSHOT", "refresh", "snapshot_series"]

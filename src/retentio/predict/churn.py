@@ -94,11 +94,13 @@ def build_dataset(engine: Engine, settings: Settings, as_of: date, horizon: int)
     if first > last:
         raise DataError(f"too little history before {month_label(last)} to build features",
                         hint="import more months of subscriptions or pass a later as_of")
-    cache: dict = engine.__dict__.setdefault("_predict_features", {})
-    key = (settings.model_dump_json(), first, last)
-    if key not in cache:
-        cache[key] = account_features(engine, settings, [month_end(i) for i in range(first, last + 1)])
-    feats = cache[key].with_columns(
+    # in the engine's bounded cache (a Polars frame: nothing of the engine's to release)
+    feats = engine.cached(
+        ("predict_features", settings.model_dump_json(), first, last),
+        lambda: account_features(engine, settings, [month_end(i) for i in range(first, last + 1)]),
+        lambda _frame: [],
+    )
+    feats = feats.with_columns(
         (pl.col("day").dt.year().cast(pl.Int64) * 12 + pl.col("day").dt.month().cast(pl.Int64) - 1).alias("month")
     )
     labels = churn_labels(engine, settings, start, last, horizon)
