@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from itertools import chain
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -61,9 +62,17 @@ _P = np.uint64(1_000_003)
 
 def normalize(text: str) -> str:
     """Lower case, accents removed, literal \\uXXXX escapes decoded, URLs as one token."""
-    text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
-    text = _URL.sub(" http ", S._fold(text).replace("‘", "'"))
-    return _SPACES.sub(" ", text).strip()
+    # Each step is skipped when it cannot change the text (same result, less time): an escape
+    # needs "\\u", a URL "http" or "www."; str.split() splits on exactly the characters of
+    # the regex \s (both use str.isspace), so the join equals sub(r"\s+", " ").strip().
+    if "\\u" in text:
+        text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    text = S._fold(text)
+    if not text.isascii():
+        text = text.replace("‘", "'")
+    if "http" in text or "www." in text:
+        text = _URL.sub(" http ", text)
+    return " ".join(text.split())
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
@@ -79,6 +88,9 @@ def _mix(h: np.ndarray) -> np.ndarray:
 FR_NE = frozenset({"ne", "n"})
 FR_NE_CLOSE = frozenset({"pas", "plus", "jamais", "rien", "guere", "aucun", "aucune", "personne", "point"})
 FR_NE_SCOPE = True
+# The words that can start a negation scope, per language (``_words``'s fast path).
+_NOT_MARKING = {lang: frozenset(neg | (FR_NE if lang == "fr" and FR_NE_SCOPE else set()))
+                for lang, neg in S.NEGATIONS.items()}
 
 
 def _words(norm: str, lang: str) -> list[str]:
@@ -88,6 +100,9 @@ def _words(norm: str, lang: str) -> list[str]:
         norm = norm.replace("'", " ")
     toks = _WORD.findall(norm)
     neg = S.NEGATIONS[lang]
+    # Fast path: no negation, no "n't" and (French) no "ne": nothing is marked.
+    if _NOT_MARKING[lang].isdisjoint(toks) and "n't" not in norm:
+        return toks
     ne_scope = lang == "fr" and FR_NE_SCOPE
     out, left, ne = [], 0, 0
     for t in toks:
@@ -154,7 +169,7 @@ def hashed_features(norms: Sequence[str], words: Sequence[list[str]], bits: int)
     # -- words: crc32 of the UTF-8 string, salted by a different constant than char n-grams
     codes = [_word_codes(w) for w in words]
     wl = np.fromiter((len(c) for c in codes), dtype=np.int64, count=n)
-    crc = np.fromiter((zlib.crc32(c.encode()) for cs in codes for c in cs), dtype=np.uint64, count=int(wl.sum()))
+    crc = np.array(list(map(zlib.crc32, map(str.encode, chain.from_iterable(codes)))), dtype=np.uint64)
     w_tid = np.repeat(np.arange(n, dtype=np.int64), wl)
     w_b = _bucket(crc + np.uint64(0x9E3779B97F4A7C15), bits)
     # -- character n-grams over " text " of every text joined by NUL separators
@@ -197,17 +212,26 @@ class LinearModel:
     hashed: dict[str, np.ndarray]
     dense: dict[str, np.ndarray]
 
+    def _hashed_by_class(self, lang: str) -> np.ndarray:
+        """The hashed weights of a language as (3 x 2**bits) float64, one contiguous row per
+        class, computed once: gathering from a row is faster than from a column, and
+        float32 -> float64 is exact and is what np.bincount did to the gathered weights."""
+        cache = self.__dict__.setdefault("_by_class", {})
+        if lang not in cache:
+            cache[lang] = np.ascontiguousarray(self.hashed[lang].T, dtype=np.float64)
+        return cache[lang]
+
     def logits(self, texts: Sequence[str], lang: str) -> tuple[np.ndarray, np.ndarray]:
         """Class logits (n x 3) and the dense features (n x len(DENSE)) of texts of one language."""
         n = len(texts)
         if n == 0:
             return np.zeros((0, len(CLASSES))), np.zeros((0, len(DENSE)))
         tid, bucket, counts, dense = featurize(texts, lang, self.bits)
-        w = self.hashed[lang]
+        w = self._hashed_by_class(lang)
         scale = 1.0 / np.sqrt(np.maximum(counts, 1))
         out = dense @ self.dense[lang]
         for c in range(len(CLASSES)):
-            out[:, c] += np.bincount(tid, weights=w[bucket, c], minlength=n) * scale
+            out[:, c] += np.bincount(tid, weights=w[c].take(bucket), minlength=n) * scale
         return out, dense
 
     def predict(self, texts: Sequence[str], lang: str) -> tuple[list[str], np.ndarray]:
