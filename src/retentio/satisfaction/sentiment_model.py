@@ -130,19 +130,17 @@ def dense_features(text: str, norm: str, lang: str) -> list[float]:
     lex = S.lexicon(lang)
     words = S._tokens(text, lang)
     pos = neg = 0.0
-    negs = boost = 0
     negations, boosters = S.NEGATIONS[lang], S.BOOSTERS[lang]
-    for w in words:
-        v = lex.get(w)
+    for v in map(lex.get, words):  # same sums in the same order as word by word
         if v:
             if v > 0:
                 pos += v
             else:
                 neg -= v
-        if w in negations:
-            negs += 1
-        elif w in boosters:
-            boost += 1
+    negs = sum(map(negations.__contains__, words))
+    boost = sum(map(boosters.__contains__, words))
+    if not negations.isdisjoint(boosters):  # a word counts as a negation before a booster
+        boost = sum(1 for w in words if w in boosters and w not in negations)
     e_pos = e_neg = 0
     for m in _EMOTICON.finditer(norm) if norm.isascii() else (*_EMOJI.finditer(norm), *_EMOTICON.finditer(norm)):
         if m.lastgroup == "pos":
@@ -169,7 +167,7 @@ def hashed_features(norms: Sequence[str], words: Sequence[list[str]], bits: int)
     # -- words: crc32 of the UTF-8 string, salted by a different constant than char n-grams
     codes = [_word_codes(w) for w in words]
     wl = np.fromiter((len(c) for c in codes), dtype=np.int64, count=n)
-    crc = np.array(list(map(zlib.crc32, map(str.encode, chain.from_iterable(codes)))), dtype=np.uint64)
+    crc = np.fromiter(map(zlib.crc32, map(str.encode, chain.from_iterable(codes))), dtype=np.uint64, count=int(wl.sum()))
     w_tid = np.repeat(np.arange(n, dtype=np.int64), wl)
     w_b = _bucket(crc + np.uint64(0x9E3779B97F4A7C15), bits)
     # -- character n-grams over " text " of every text joined by NUL separators
