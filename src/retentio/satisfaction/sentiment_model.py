@@ -52,6 +52,7 @@ NEG_EMOJI = set("😡😠🤬😤😞😟😢😭😩😫😖😣😒🙄😔�
 _EMOJI = re.compile("(?P<pos>[" + "".join(re.escape(c) for c in sorted(POS_EMOJI)) + "])|(?P<neg>["
                     + "".join(re.escape(c) for c in sorted(NEG_EMOJI)) + "])")
 _EMOTICON = re.compile(r"(?P<pos>[:;=]-?[)\]dp]|\^_?\^|<3)|(?P<neg>[:;=]'?-?[(\[/\\|]|>:?\()")
+_EMOTICON_START = ":;=^<>"  # the first characters of the matches of _EMOTICON
 DENSE = ("lexicon_score", "valence_pos", "valence_neg", "negations", "boosters", "exclamations", "questions",
          "emoji_pos", "emoji_neg", "bias")
 
@@ -77,9 +78,12 @@ def normalize(text: str) -> str:
 
 def _mix(h: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser (uint64, wrapping)."""
-    h = (h ^ (h >> np.uint64(30))) * _M1
-    h = (h ^ (h >> np.uint64(27))) * _M2
-    return h ^ (h >> np.uint64(31))
+    h = h ^ (h >> np.uint64(30))  # a new array: the steps below work in place on it
+    h *= _M1
+    h ^= h >> np.uint64(27)
+    h *= _M2
+    h ^= h >> np.uint64(31)
+    return h
 
 
 # French "ne ... pas / plus / jamais / rien ...": the words between "ne" (or "n'") and the
@@ -142,7 +146,12 @@ def dense_features(text: str, norm: str, lang: str) -> list[float]:
     if not negations.isdisjoint(boosters):  # a word counts as a negation before a booster
         boost = sum(1 for w in words if w in boosters and w not in negations)
     e_pos = e_neg = 0
-    for m in _EMOTICON.finditer(norm) if norm.isascii() else (*_EMOJI.finditer(norm), *_EMOTICON.finditer(norm)):
+    if norm.isascii():
+        # every emoticon starts with one of these characters: without them, no regex scan
+        found = _EMOTICON.finditer(norm) if any(c in norm for c in _EMOTICON_START) else ()
+    else:
+        found = (*_EMOJI.finditer(norm), *_EMOTICON.finditer(norm))
+    for m in found:
         if m.lastgroup == "pos":
             e_pos += 1
         else:
@@ -177,13 +186,17 @@ def hashed_features(norms: Sequence[str], words: Sequence[list[str]], bits: int)
     tid_at = np.repeat(np.arange(n, dtype=np.int64), lens)[: cp.size]
     is_sep = np.concatenate([[0], np.cumsum(cp == 0)])
     tids, buckets = [w_tid], [w_b]
-    for k in CHAR_NGRAMS:
+    # polynomial hash of the k-gram at i: h_k[i] = h_(k-1)[i] * P + cp[i + k - 1] (wrapping),
+    # so each length extends the previous one
+    h = cp
+    for k in range(2, max(CHAR_NGRAMS) + 1):
         m = cp.size - k + 1
         if m <= 0:
+            break
+        h = h[:m] * _P
+        h += cp[k - 1:m + k - 1]
+        if k not in CHAR_NGRAMS:
             continue
-        h = cp[:m].copy()
-        for j in range(1, k):
-            h = h * _P + cp[j:m + j]
         ok = (is_sep[k:m + k] - is_sep[:m]) == 0
         tids.append(tid_at[:m][ok])
         buckets.append(_bucket(h[ok] + np.uint64((k * 0x632BE59BD9B4E019) % (1 << 64)), bits))
