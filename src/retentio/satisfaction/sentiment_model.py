@@ -100,13 +100,20 @@ _NOT_MARKING = {lang: frozenset(neg | (FR_NE if lang == "fr" and FR_NE_SCOPE els
 def _words(norm: str, lang: str) -> list[str]:
     """Word tokens with negation marking ("not good" -> "not", "~good"; in French also the
     words between "ne" and "pas": "ne marche pas" -> "ne", "~marche", "pas")."""
-    if lang == "fr":
-        norm = norm.replace("'", " ")
-    toks = _WORD.findall(norm)
+    return _mark_negations(_word_tokens(norm, lang), norm, lang)
+
+
+def _word_tokens(norm: str, lang: str) -> list[str]:
+    """The word tokens of a normalised text, before negation marking."""
+    return _WORD.findall(norm.replace("'", " ") if lang == "fr" else norm)
+
+
+def _mark_negations(toks: list[str], norm: str, lang: str) -> list[str]:
+    """``_words`` from the tokens of ``_word_tokens`` (a new list; ``toks`` is not changed)."""
     neg = S.NEGATIONS[lang]
     # Fast path: no negation, no "n't" and (French) no "ne": nothing is marked.
-    if _NOT_MARKING[lang].isdisjoint(toks) and "n't" not in norm:
-        return toks
+    if _NOT_MARKING[lang].isdisjoint(toks) and (lang == "fr" or "n't" not in norm):
+        return list(toks)
     ne_scope = lang == "fr" and FR_NE_SCOPE
     out, left, ne = [], 0, 0
     for t in toks:
@@ -130,9 +137,20 @@ def _words(norm: str, lang: str) -> list[str]:
     return out
 
 
-def dense_features(text: str, norm: str, lang: str) -> list[float]:
+def _same_tokens(text: str, norm: str, lang: str) -> bool:
+    """True when the lexicon tokens of ``text`` (``S._tokens``) are the word tokens of ``norm``
+    before negation marking (``_WORD`` on ``norm``, apostrophes as spaces in French): no
+    \\uXXXX escape and no URL (which ``normalize`` changes), and in English no apostrophe
+    (which the two tokenisers treat differently).  Then both regexes match [a-z0-9]+ and
+    [!?] of the same folded text, whose runs of spaces do not matter."""
+    return ("\\u" not in text and "http" not in norm and "www." not in norm
+            and (lang == "fr" or "'" not in norm))
+
+
+def dense_features(text: str, norm: str, lang: str, tokens: list[str] | None = None) -> list[float]:
+    """``tokens``: the lexicon tokens of ``text`` when the caller has them (``featurize``)."""
     lex = S.lexicon(lang)
-    words = S._tokens(text, lang)
+    words = S._tokens(text, lang) if tokens is None else tokens
     pos = neg = 0.0
     negations, boosters = S.NEGATIONS[lang], S.BOOSTERS[lang]
     for v in map(lex.get, words):  # same sums in the same order as word by word
@@ -209,8 +227,12 @@ def hashed_features(norms: Sequence[str], words: Sequence[list[str]], bits: int)
 def featurize(texts: Sequence[str], lang: str, bits: int):
     """Everything the model needs for a batch of texts of one language."""
     norms = [normalize(t) for t in texts]
-    words = [_words(t, lang) for t in norms]
-    dense = np.array([dense_features(t, nm, lang) for t, nm in zip(texts, norms)], dtype=np.float64).reshape(len(texts), len(DENSE))
+    words, rows = [], []
+    for t, nm in zip(texts, norms):
+        toks = _word_tokens(nm, lang)
+        words.append(_mark_negations(toks, nm, lang))
+        rows.append(dense_features(t, nm, lang, toks if _same_tokens(t, nm, lang) else None))
+    dense = np.array(rows, dtype=np.float64).reshape(len(texts), len(DENSE))
     tid, bucket, counts = hashed_features(norms, words, bits)
     return tid, bucket, counts, dense
 
