@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from itertools import chain
+from itertools import chain, repeat
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -187,14 +187,43 @@ def _bucket(h: np.ndarray, bits: int) -> np.ndarray:
     return (_mix(h) >> np.uint64(64 - bits)).astype(np.int64)
 
 
+_CRC_W, _CRC_B = zlib.crc32(b"w "), zlib.crc32(b"b ")
+
+
+def _word_crcs(words: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """crc32 of the ``_word_codes`` of every text, in that order (per text its unigrams then
+    its bigrams), and their number per text; computed in bulk over the batch:
+    crc32(prefix + s) = crc32(s, crc32(prefix)), so no prefixed string is built, and the
+    bigrams are formed over the flat word list, those across two texts dropped."""
+    n = len(words)
+    nw = np.fromiter(map(len, words), dtype=np.int64, count=n)
+    flat = list(chain.from_iterable(words))
+    uni = np.fromiter(map(zlib.crc32, map(str.encode, flat), repeat(_CRC_W)), dtype=np.uint64, count=len(flat))
+    bi = np.fromiter(map(zlib.crc32, map(str.encode, map("%s %s".__mod__, zip(flat, flat[1:]))), repeat(_CRC_B)),
+                     dtype=np.uint64, count=max(len(flat) - 1, 0))
+    nb = np.maximum(nw - 1, 0)
+    wl = nw + nb
+    # flat pair j joins flat[j] and flat[j + 1]: kept when both are words of the same text
+    ends = np.cumsum(nw)
+    in_text = np.ones(bi.size, dtype=bool)
+    last = ends[nw > 0] - 1  # the last word of each text with words starts no pair of its own
+    in_text[last[last < bi.size]] = False
+    bi = bi[in_text]
+    out = np.empty(int(wl.sum()), dtype=np.uint64)
+    start = np.cumsum(wl) - wl  # where each text's codes begin
+    text_u = np.repeat(np.arange(n), nw)
+    out[start[text_u] + (np.arange(len(flat)) - (ends - nw)[text_u])] = uni
+    text_b = np.repeat(np.arange(n), nb)
+    out[start[text_b] + nw[text_b] + (np.arange(bi.size) - (np.cumsum(nb) - nb)[text_b])] = bi
+    return out, wl
+
+
 def hashed_features(norms: Sequence[str], words: Sequence[list[str]], bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(text index, bucket) of every hashed feature occurrence of a batch, and the number of
     occurrences per text."""
     n = len(norms)
     # -- words: crc32 of the UTF-8 string, salted by a different constant than char n-grams
-    codes = [_word_codes(w) for w in words]
-    wl = np.fromiter((len(c) for c in codes), dtype=np.int64, count=n)
-    crc = np.fromiter(map(zlib.crc32, map(str.encode, chain.from_iterable(codes))), dtype=np.uint64, count=int(wl.sum()))
+    crc, wl = _word_crcs(words)
     w_tid = np.repeat(np.arange(n, dtype=np.int64), wl)
     w_b = _bucket(crc + np.uint64(0x9E3779B97F4A7C15), bits)
     # -- character n-grams over " text " of every text joined by NUL separators
