@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+import zlib
 from datetime import datetime
 from pathlib import Path
 
@@ -251,3 +252,10 @@ VAL_FLOOR = {"en": 0.66, "fr": 0.66}
 # as the French training sentences, so it is likely optimistic for real tickets
 # (docs/sentiment.md); the floor guards against regressions, it is not a claim about them.
 SUPPORT_FLOOR = {"en": 0.81, "fr": 0.90}
+
+
+def test_word_crcs_in_bulk_are_the_crc32_of_the_word_codes_per_text():
+    # unigrams "w <word>" then bigrams "b <a> <b>" of each text, in order; none across texts
+    crc, counts = M._word_crcs([["a", "b"], [], ["c"]])
+    assert crc.tolist() == [zlib.crc32(b"w a"), zlib.crc32(b"w b"), zlib.crc32(b"b a b"), zlib.crc32(b"w c")]
+    assert counts.tolist() == [3, 0, 1]

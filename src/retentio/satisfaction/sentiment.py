@@ -68,6 +68,8 @@ STOPWORDS = {
 }
 _TOKEN = re.compile(r"[a-z0-9]+(?:n't)?|[!?]")
 _ACCENTED = re.compile(r"[éèêëàâîïôûùç]")
+_LETTERS = re.compile(r"[a-z]+")
+_NT = re.compile(r"(\w)n't\b")
 
 
 class _FoldTable(dict):
@@ -83,8 +85,10 @@ class _FoldTable(dict):
 _FOLD_TABLE = _FoldTable({ord("’"): "'", ord("`"): "'"})
 
 
+@lru_cache(maxsize=8192)
 def _fold(text: str) -> str:
-    """Lower case, accents removed, typographic apostrophes made plain."""
+    """Lower case, accents removed, typographic apostrophes made plain.  Cached: a text is
+    folded up to three times when scored (language, normalisation, lexicon tokens)."""
     text = text.lower()
     return text if text.isascii() and "`" not in text else text.translate(_FOLD_TABLE)
 
@@ -115,7 +119,9 @@ def _tokens(text: str, lang: str) -> list[str]:
         # Elisions: l'equipe -> l equipe, n'est -> n est
         folded = folded.replace("'", " ")
     else:
-        folded = re.sub(r"(\w)n't\b", r"\1 n't", folded).replace("'", "")
+        if "n't" in folded:
+            folded = _NT.sub(r"\1 n't", folded)
+        folded = folded.replace("'", "")
     return _TOKEN.findall(folded)
 
 
@@ -124,9 +130,13 @@ def language_evidence(text: str) -> tuple[str, str]:
     (an accented letter counts one for French).  ``how`` is "detected" (evidence for one
     language only), "mixed" (evidence for both: the larger wins) or "fallback" (no evidence,
     or a tie: English is used)."""
-    words = re.findall(r"[a-z]+", _fold(text).replace("'", " "))
-    fr = sum(w in STOPWORDS["fr"] for w in words) + (1 if _ACCENTED.search(text.lower()) else 0)
-    en = sum(w in STOPWORDS["en"] for w in words)
+    # (an apostrophe is not a letter: the words are those of the text with "'" as a space;
+    # an accented letter is never ASCII)
+    words = _LETTERS.findall(_fold(text))
+    fr = sum(map(STOPWORDS["fr"].__contains__, words))
+    if not text.isascii() and _ACCENTED.search(text.lower()):
+        fr += 1
+    en = sum(map(STOPWORDS["en"].__contains__, words))
     if fr == en:
         return "en", "fallback"
     lo, hi = min(fr, en), max(fr, en)
@@ -159,15 +169,15 @@ def score_tokens(toks: list[str], lang: str) -> float:
     """The lexicon score of a text's tokens (``_tokens``), in [-1, 1]."""
     lex = lexicon(lang)
     neg, boost, but = NEGATIONS[lang], BOOSTERS[lang], BUT[lang]
-    words = [t for t in toks if t not in ("!", "?")]
-    but_at = next((i for i, w in enumerate(words) if w in but), None)
+    words = [t for t in toks if t != "!" and t != "?"]
     total = 0.0
-    for i, w in enumerate(words):
-        if w in boost or w in neg:
-            continue
-        v = lex.get(w)
-        if v is None or v == 0:
-            continue
+    # Only the words with a valence (not boosters, not negations) contribute: visit those alone.
+    hits = [i for i, v in enumerate(map(lex.get, words)) if v and words[i] not in boost and words[i] not in neg]
+    if not hits:
+        return total / math.sqrt(total * total + ALPHA)
+    but_at = next((i for i, w in enumerate(words) if w in but), None)
+    for i in hits:
+        v = lex[words[i]]
         for k, decay in ((1, 1.0), (2, 0.95), (3, 0.9)):
             if i - k >= 0 and words[i - k] in boost:
                 v += math.copysign(BOOSTER * boost[words[i - k]] * decay, v)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
+from itertools import chain, repeat
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -51,6 +52,7 @@ NEG_EMOJI = set("😡😠🤬😤😞😟😢😭😩😫😖😣😒🙄😔�
 _EMOJI = re.compile("(?P<pos>[" + "".join(re.escape(c) for c in sorted(POS_EMOJI)) + "])|(?P<neg>["
                     + "".join(re.escape(c) for c in sorted(NEG_EMOJI)) + "])")
 _EMOTICON = re.compile(r"(?P<pos>[:;=]-?[)\]dp]|\^_?\^|<3)|(?P<neg>[:;=]'?-?[(\[/\\|]|>:?\()")
+_EMOTICON_START = ":;=^<>"  # the first characters of the matches of _EMOTICON
 DENSE = ("lexicon_score", "valence_pos", "valence_neg", "negations", "boosters", "exclamations", "questions",
          "emoji_pos", "emoji_neg", "bias")
 
@@ -61,16 +63,27 @@ _P = np.uint64(1_000_003)
 
 def normalize(text: str) -> str:
     """Lower case, accents removed, literal \\uXXXX escapes decoded, URLs as one token."""
-    text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
-    text = _URL.sub(" http ", S._fold(text).replace("‘", "'"))
-    return _SPACES.sub(" ", text).strip()
+    # Each step is skipped when it cannot change the text (same result, less time): an escape
+    # needs "\\u", a URL "http" or "www."; str.split() splits on exactly the characters of
+    # the regex \s (both use str.isspace), so the join equals sub(r"\s+", " ").strip().
+    if "\\u" in text:
+        text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    text = S._fold(text)
+    if not text.isascii():
+        text = text.replace("‘", "'")
+    if "http" in text or "www." in text:
+        text = _URL.sub(" http ", text)
+    return " ".join(text.split())
 
 
 def _mix(h: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser (uint64, wrapping)."""
-    h = (h ^ (h >> np.uint64(30))) * _M1
-    h = (h ^ (h >> np.uint64(27))) * _M2
-    return h ^ (h >> np.uint64(31))
+    h = h ^ (h >> np.uint64(30))  # a new array: the steps below work in place on it
+    h *= _M1
+    h ^= h >> np.uint64(27)
+    h *= _M2
+    h ^= h >> np.uint64(31)
+    return h
 
 
 # French "ne ... pas / plus / jamais / rien ...": the words between "ne" (or "n'") and the
@@ -79,15 +92,28 @@ def _mix(h: np.ndarray) -> np.ndarray:
 FR_NE = frozenset({"ne", "n"})
 FR_NE_CLOSE = frozenset({"pas", "plus", "jamais", "rien", "guere", "aucun", "aucune", "personne", "point"})
 FR_NE_SCOPE = True
+# The words that can start a negation scope, per language (``_words``'s fast path).
+_NOT_MARKING = {lang: frozenset(neg | (FR_NE if lang == "fr" and FR_NE_SCOPE else set()))
+                for lang, neg in S.NEGATIONS.items()}
 
 
 def _words(norm: str, lang: str) -> list[str]:
     """Word tokens with negation marking ("not good" -> "not", "~good"; in French also the
     words between "ne" and "pas": "ne marche pas" -> "ne", "~marche", "pas")."""
-    if lang == "fr":
-        norm = norm.replace("'", " ")
-    toks = _WORD.findall(norm)
+    return _mark_negations(_word_tokens(norm, lang), norm, lang)
+
+
+def _word_tokens(norm: str, lang: str) -> list[str]:
+    """The word tokens of a normalised text, before negation marking."""
+    return _WORD.findall(norm.replace("'", " ") if lang == "fr" else norm)
+
+
+def _mark_negations(toks: list[str], norm: str, lang: str) -> list[str]:
+    """``_words`` from the tokens of ``_word_tokens`` (a new list; ``toks`` is not changed)."""
     neg = S.NEGATIONS[lang]
+    # Fast path: no negation, no "n't" and (French) no "ne": nothing is marked.
+    if _NOT_MARKING[lang].isdisjoint(toks) and (lang == "fr" or "n't" not in norm):
+        return list(toks)
     ne_scope = lang == "fr" and FR_NE_SCOPE
     out, left, ne = [], 0, 0
     for t in toks:
@@ -111,25 +137,39 @@ def _words(norm: str, lang: str) -> list[str]:
     return out
 
 
-def dense_features(text: str, norm: str, lang: str) -> list[float]:
+def _same_tokens(text: str, norm: str, lang: str) -> bool:
+    """True when the lexicon tokens of ``text`` (``S._tokens``) are the word tokens of ``norm``
+    before negation marking (``_WORD`` on ``norm``, apostrophes as spaces in French): no
+    \\uXXXX escape and no URL (which ``normalize`` changes), and in English no apostrophe
+    (which the two tokenisers treat differently).  Then both regexes match [a-z0-9]+ and
+    [!?] of the same folded text, whose runs of spaces do not matter."""
+    return ("\\u" not in text and "http" not in norm and "www." not in norm
+            and (lang == "fr" or "'" not in norm))
+
+
+def dense_features(text: str, norm: str, lang: str, tokens: list[str] | None = None) -> list[float]:
+    """``tokens``: the lexicon tokens of ``text`` when the caller has them (``featurize``)."""
     lex = S.lexicon(lang)
-    words = S._tokens(text, lang)
+    words = S._tokens(text, lang) if tokens is None else tokens
     pos = neg = 0.0
-    negs = boost = 0
     negations, boosters = S.NEGATIONS[lang], S.BOOSTERS[lang]
-    for w in words:
-        v = lex.get(w)
+    for v in map(lex.get, words):  # same sums in the same order as word by word
         if v:
             if v > 0:
                 pos += v
             else:
                 neg -= v
-        if w in negations:
-            negs += 1
-        elif w in boosters:
-            boost += 1
+    negs = sum(map(negations.__contains__, words))
+    boost = sum(map(boosters.__contains__, words))
+    if not negations.isdisjoint(boosters):  # a word counts as a negation before a booster
+        boost = sum(1 for w in words if w in boosters and w not in negations)
     e_pos = e_neg = 0
-    for m in _EMOTICON.finditer(norm) if norm.isascii() else (*_EMOJI.finditer(norm), *_EMOTICON.finditer(norm)):
+    if norm.isascii():
+        # every emoticon starts with one of these characters: without them, no regex scan
+        found = _EMOTICON.finditer(norm) if any(c in norm for c in _EMOTICON_START) else ()
+    else:
+        found = (*_EMOJI.finditer(norm), *_EMOTICON.finditer(norm))
+    for m in found:
         if m.lastgroup == "pos":
             e_pos += 1
         else:
@@ -147,14 +187,43 @@ def _bucket(h: np.ndarray, bits: int) -> np.ndarray:
     return (_mix(h) >> np.uint64(64 - bits)).astype(np.int64)
 
 
+_CRC_W, _CRC_B = zlib.crc32(b"w "), zlib.crc32(b"b ")
+
+
+def _word_crcs(words: Sequence[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """crc32 of the ``_word_codes`` of every text, in that order (per text its unigrams then
+    its bigrams), and their number per text; computed in bulk over the batch:
+    crc32(prefix + s) = crc32(s, crc32(prefix)), so no prefixed string is built, and the
+    bigrams are formed over the flat word list, those across two texts dropped."""
+    n = len(words)
+    nw = np.fromiter(map(len, words), dtype=np.int64, count=n)
+    flat = list(chain.from_iterable(words))
+    uni = np.fromiter(map(zlib.crc32, map(str.encode, flat), repeat(_CRC_W)), dtype=np.uint64, count=len(flat))
+    bi = np.fromiter(map(zlib.crc32, map(str.encode, map("%s %s".__mod__, zip(flat, flat[1:]))), repeat(_CRC_B)),
+                     dtype=np.uint64, count=max(len(flat) - 1, 0))
+    nb = np.maximum(nw - 1, 0)
+    wl = nw + nb
+    # flat pair j joins flat[j] and flat[j + 1]: kept when both are words of the same text
+    ends = np.cumsum(nw)
+    in_text = np.ones(bi.size, dtype=bool)
+    last = ends[nw > 0] - 1  # the last word of each text with words starts no pair of its own
+    in_text[last[last < bi.size]] = False
+    bi = bi[in_text]
+    out = np.empty(int(wl.sum()), dtype=np.uint64)
+    start = np.cumsum(wl) - wl  # where each text's codes begin
+    text_u = np.repeat(np.arange(n), nw)
+    out[start[text_u] + (np.arange(len(flat)) - (ends - nw)[text_u])] = uni
+    text_b = np.repeat(np.arange(n), nb)
+    out[start[text_b] + nw[text_b] + (np.arange(bi.size) - (np.cumsum(nb) - nb)[text_b])] = bi
+    return out, wl
+
+
 def hashed_features(norms: Sequence[str], words: Sequence[list[str]], bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(text index, bucket) of every hashed feature occurrence of a batch, and the number of
     occurrences per text."""
     n = len(norms)
     # -- words: crc32 of the UTF-8 string, salted by a different constant than char n-grams
-    codes = [_word_codes(w) for w in words]
-    wl = np.fromiter((len(c) for c in codes), dtype=np.int64, count=n)
-    crc = np.fromiter((zlib.crc32(c.encode()) for cs in codes for c in cs), dtype=np.uint64, count=int(wl.sum()))
+    crc, wl = _word_crcs(words)
     w_tid = np.repeat(np.arange(n, dtype=np.int64), wl)
     w_b = _bucket(crc + np.uint64(0x9E3779B97F4A7C15), bits)
     # -- character n-grams over " text " of every text joined by NUL separators
@@ -164,13 +233,17 @@ def hashed_features(norms: Sequence[str], words: Sequence[list[str]], bits: int)
     tid_at = np.repeat(np.arange(n, dtype=np.int64), lens)[: cp.size]
     is_sep = np.concatenate([[0], np.cumsum(cp == 0)])
     tids, buckets = [w_tid], [w_b]
-    for k in CHAR_NGRAMS:
+    # polynomial hash of the k-gram at i: h_k[i] = h_(k-1)[i] * P + cp[i + k - 1] (wrapping),
+    # so each length extends the previous one
+    h = cp
+    for k in range(2, max(CHAR_NGRAMS) + 1):
         m = cp.size - k + 1
         if m <= 0:
+            break
+        h = h[:m] * _P
+        h += cp[k - 1:m + k - 1]
+        if k not in CHAR_NGRAMS:
             continue
-        h = cp[:m].copy()
-        for j in range(1, k):
-            h = h * _P + cp[j:m + j]
         ok = (is_sep[k:m + k] - is_sep[:m]) == 0
         tids.append(tid_at[:m][ok])
         buckets.append(_bucket(h[ok] + np.uint64((k * 0x632BE59BD9B4E019) % (1 << 64)), bits))
@@ -183,8 +256,12 @@ def hashed_features(norms: Sequence[str], words: Sequence[list[str]], bits: int)
 def featurize(texts: Sequence[str], lang: str, bits: int):
     """Everything the model needs for a batch of texts of one language."""
     norms = [normalize(t) for t in texts]
-    words = [_words(t, lang) for t in norms]
-    dense = np.array([dense_features(t, nm, lang) for t, nm in zip(texts, norms)], dtype=np.float64).reshape(len(texts), len(DENSE))
+    words, rows = [], []
+    for t, nm in zip(texts, norms):
+        toks = _word_tokens(nm, lang)
+        words.append(_mark_negations(toks, nm, lang))
+        rows.append(dense_features(t, nm, lang, toks if _same_tokens(t, nm, lang) else None))
+    dense = np.array(rows, dtype=np.float64).reshape(len(texts), len(DENSE))
     tid, bucket, counts = hashed_features(norms, words, bits)
     return tid, bucket, counts, dense
 
@@ -197,17 +274,26 @@ class LinearModel:
     hashed: dict[str, np.ndarray]
     dense: dict[str, np.ndarray]
 
+    def _hashed_by_class(self, lang: str) -> np.ndarray:
+        """The hashed weights of a language as (3 x 2**bits) float64, one contiguous row per
+        class, computed once: gathering from a row is faster than from a column, and
+        float32 -> float64 is exact and is what np.bincount did to the gathered weights."""
+        cache = self.__dict__.setdefault("_by_class", {})
+        if lang not in cache:
+            cache[lang] = np.ascontiguousarray(self.hashed[lang].T, dtype=np.float64)
+        return cache[lang]
+
     def logits(self, texts: Sequence[str], lang: str) -> tuple[np.ndarray, np.ndarray]:
         """Class logits (n x 3) and the dense features (n x len(DENSE)) of texts of one language."""
         n = len(texts)
         if n == 0:
             return np.zeros((0, len(CLASSES))), np.zeros((0, len(DENSE)))
         tid, bucket, counts, dense = featurize(texts, lang, self.bits)
-        w = self.hashed[lang]
+        w = self._hashed_by_class(lang)
         scale = 1.0 / np.sqrt(np.maximum(counts, 1))
         out = dense @ self.dense[lang]
         for c in range(len(CLASSES)):
-            out[:, c] += np.bincount(tid, weights=w[bucket, c], minlength=n) * scale
+            out[:, c] += np.bincount(tid, weights=w[c].take(bucket), minlength=n) * scale
         return out, dense
 
     def predict(self, texts: Sequence[str], lang: str) -> tuple[list[str], np.ndarray]:
