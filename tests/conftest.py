@@ -72,6 +72,8 @@ def pytest_collection_modifyitems(config, items):
     reason = spark_skip_reason()
     spark, other = [], []
     for item in items:
+        if _slow_end_to_end(item.nodeid):
+            item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("spark"):
             item.add_marker(pytest.mark.xdist_group("spark"))
             if reason:
@@ -80,6 +82,35 @@ def pytest_collection_modifyitems(config, items):
         else:
             other.append(item)
     items[:] = spark + other
+
+
+# End-to-end tests that each took 5 s or more in `make check` (measured with --durations on
+# 2026-11-30): whole CLI sessions over the demo workspace, the app's figure-parity sweeps,
+# real worker processes killed mid-delivery.  They are marked slow here, in one place, so that
+# `make check` (the edit loop) stays short; `make test` runs them all.
+SLOW_END_TO_END = (
+    "tests/app/test_api.py::test_other_figures_equal_the_cli_json",
+    "tests/app/test_api.py::test_metrics_equal_the_cli_json",
+    "tests/app/test_api.py::test_health_shows_in_the_portfolio_and_the_360_when_available",
+    "tests/app/test_web.py::test_login_sets_a_safe_session_cookie_and_logout_ends_it",
+    "tests/app/test_web.py::test_viewer_sees_no_write_forms_and_cannot_post",
+    "tests/app/test_playbook_work.py::",
+    "tests/app/test_cli_app.py::test_users_list_disable_and_tokens",
+    "tests/engagement/test_rollups.py::test_rollup_results_equal_raw_event_results",
+    "tests/cli/test_output_contract.py::test_relative_periods",
+    "tests/cli/test_metrics_cmd.py::test_movements_explain_cohorts",
+    "tests/cli/test_metrics_cmd.py::test_metrics_by_and_filter",
+    "tests/demo/test_demo_cmd.py::test_demo_refuses_existing_data_without_force_then_replaces_with_force",
+    "tests/ingest/test_ingest_atomicity.py::test_read_equals_accepted_plus_quarantined",
+    "tests/playbooks/test_worker_kill.py::",
+    "tests/metrics/test_incremental.py::test_incremental_equals_full_recompute_after_several_imports",
+    "tests/health/test_backtest.py::test_no_future_leak",
+    "tests/features/test_features.py::test_no_leakage_small_book",
+)
+
+
+def _slow_end_to_end(nodeid: str) -> bool:
+    return any(nodeid == s or nodeid.startswith(s if s.endswith("::") else s + "[") for s in SLOW_END_TO_END)
 
 
 # Hand-computed tests run on the two in-process engines; Spark proves that it agrees with
