@@ -24,7 +24,9 @@ from retentio import workspace as layout
 from retentio.errors import DataError, UsageError
 
 if TYPE_CHECKING:
+    from retentio.config import Settings
     from retentio.engine import Engine
+    from retentio.warehouse import Warehouse
 
 __all__ = ["ProgressCallback", "Workspace"]
 
@@ -35,12 +37,73 @@ class Workspace:
     """A Retentio workspace: the customer data of one company and everything computed from it."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, engine: str | None = None):
+        from retentio.answers import Answers
+
         root = layout.resolve_path(path)
-        self.files, self.settings, self.warehouse = layout.open_files(root)
+        self.files, settings_text, self._raw_settings = layout.read_settings(root)
         self.path = self.files.root
-        self._engine_name = engine or self.settings.workspace.engine
+        self._engine_arg = engine
+        self._settings: Settings | None = None
+        self._settings_json: str | None = None
+        self._warehouse: Warehouse | None = None
         self._engines: dict[str, Engine] = {}
         self._lock = threading.RLock()
+        # The figure cache (retentio.answers).  Settings bytes already validated by this code
+        # are validated again on first use only, so that an answer found in the cache needs
+        # neither pydantic nor DuckDB; any other settings are validated now, as always.
+        self.answers = Answers.open(self.path, settings_text, self._raw_settings)
+        if not self.answers.settings_known():
+            self._load_settings()
+        layout.check_data_files(self.files, self._raw_settings)
+
+    def _load_settings(self) -> Settings:
+        settings = layout.validate_settings(self.files, self._raw_settings)
+        self._settings, self._settings_json = settings, settings.model_dump_json()
+        self.answers.mark_settings_known()
+        return settings
+
+    @property
+    def settings(self) -> Settings:
+        """The workspace's settings (retentio.config.Settings), validated on first use."""
+        with self._lock:
+            return self._settings if self._settings is not None else self._load_settings()
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The analytics DuckDB file (retentio.warehouse), opened on first use."""
+        with self._lock:
+            if self._warehouse is None:
+                from retentio.warehouse import Warehouse
+
+                self._warehouse = Warehouse(self.files.analytics)
+            return self._warehouse
+
+    @property
+    def _engine_name(self) -> str:
+        return self._engine_arg or self.settings.workspace.engine
+
+    def _answer(self, method: str, question: dict[str, Any], engine: str | None, compute: Callable[[], Any],
+                to_json: Callable[[Any], Any] = lambda v: v, from_json: Callable[[Any], Any] = lambda v: v) -> Any:
+        """The answer to a question from the figure cache, else computed and stored
+        (retentio.answers).  ``question``: the arguments with the period resolved and the
+        as_of day; the engine, the data, the settings and the code complete the key."""
+        with self._lock:
+            ws = self._raw_settings.get("workspace")
+            ws = ws if isinstance(ws, dict) else {}
+            name = engine or self._engine_arg or ws.get("engine") or "default"
+            modified = self._settings is not None and self._settings.model_dump_json() != self._settings_json
+            if modified or (name == "spark" and ws.get("spark_data_uri")):
+                # settings changed in memory (not those of the file), or data outside the workspace
+                return compute()
+            value, ticket = self.answers.get({"method": method, "engine": name, **question})
+            if value is not None:
+                try:
+                    return from_json(value)
+                except Exception:  # noqa: BLE001 - an answer of another shape: compute it again
+                    pass
+            result = compute()
+            self.answers.put(ticket, to_json(result))
+            return result
 
     def __getattr__(self, name: str) -> Any:
         # Methods added by capabilities (retentio.capabilities): ws.health_scores(...) calls
@@ -181,8 +244,10 @@ class Workspace:
             self._engines.clear()
 
     def _invalidate(self) -> None:
-        """Data changed: engines holding cached copies of tables must re-read them."""
+        """Data changed: engines holding cached copies of tables must re-read them; the figure
+        cache's answers are stale (their data fingerprint no longer matches): drop them."""
         self.close()
+        self.answers.clear()
 
     # -- import -------------------------------------------------------------------------
     def import_file(
@@ -404,27 +469,38 @@ class Workspace:
     ):
         """All figures of one period, e.g. ``ws.metrics("2024-03", by="industry")``: a
         :class:`retentio.results.MetricsResult` (with ``by``: one set per group and ``overall``)."""
-        from retentio.metrics.kpis import compute
         from retentio.results import MetricsResult
 
         p, day, to_date = self.period(period, as_of=_as_day(as_of))
-        with self._computing(engine) as eng:
-            self._check_names(eng, by, filters)
-            whole = compute(eng, self.settings, [p], filters=filters)[0]
-            groups = compute(eng, self.settings, [p], by=by, filters=filters)[0]["groups"] if by else None
-        return MetricsResult(p.label, self.settings.workspace.base_currency, whole, day, to_date, by, groups)
+
+        def run() -> MetricsResult:
+            from retentio.metrics.kpis import compute
+
+            with self._computing(engine) as eng:
+                self._check_names(eng, by, filters)
+                whole = compute(eng, self.settings, [p], filters=filters)[0]
+                groups = compute(eng, self.settings, [p], by=by, filters=filters)[0]["groups"] if by else None
+            return MetricsResult(p.label, self.settings.workspace.base_currency, whole, day, to_date, by, groups)
+
+        question = {"period": p.label, "as_of": day.isoformat(), "by": by, "filters": _filters_key(filters)}
+        return self._answer("metrics", question, engine, run, MetricsResult.to_dict, MetricsResult.from_dict)
 
     def metrics_series(
         self, period: str, *, filters: dict[str, str] | None = None, engine: str | None = None,
         as_of: date | str | None = None,
     ) -> list[dict[str, Any]]:
         """One dict of figures per month of the period."""
-        from retentio.metrics import metrics_series
+        p, day, _to_date = self.period(period, as_of=_as_day(as_of))
 
-        p, _day, _to_date = self.period(period, as_of=_as_day(as_of))
-        with self._computing(engine) as eng:
-            self._check_names(eng, None, filters)
-            return metrics_series(eng, self.settings, p, filters=filters)
+        def run() -> list[dict[str, Any]]:
+            from retentio.metrics import metrics_series
+
+            with self._computing(engine) as eng:
+                self._check_names(eng, None, filters)
+                return metrics_series(eng, self.settings, p, filters=filters)
+
+        question = {"period": p.label, "as_of": day.isoformat(), "filters": _filters_key(filters)}
+        return self._answer("metrics_series", question, engine, run)
 
     def metrics_frame(
         self,
@@ -547,6 +623,11 @@ class Workspace:
         """Write every canonical table as ``<destination>/<table>.parquet`` (for the Spark
         engine's ``spark_data_uri``, or any other tool); returns the rows written per table."""
         return self.warehouse.export_parquet(Path(destination))
+
+
+def _filters_key(filters: dict[str, str] | None) -> list[list[str]] | None:
+    """Filters as part of a cache key: their order does not change the figures."""
+    return sorted([str(k), str(v)] for k, v in filters.items()) if filters else None
 
 
 def _as_day(value: date | str | None) -> date | str | None:
