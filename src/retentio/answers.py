@@ -17,9 +17,9 @@ file ``<workspace>/.cache/figures/<sha256>.json`` whose name is the hash of
   ``.py`` files, so that an edited checkout never reads an answer of the code before.
 
 The file also holds the key in clear, compared on reading.  An answer is stored only when it
-survives a JSON round trip unchanged (``json.loads(json.dumps(v)) == v``: no tuple, date or
-non-text key turned into something else), so that a cached answer formats exactly as a
-fresh one; and only when the data fingerprint is the same after the computation as before.
+survives a JSON round trip unchanged (days are kept as ``{"$date": ...}``; a tuple, a set,
+NaN or a non-text key would come back as something else, so such an answer is not stored),
+so that a cached answer formats exactly as a fresh one; and only when the data fingerprint is the same after the computation as before.
 Files are written atomically (a temporary file, then ``os.replace``); the folder is bounded
 (the newest :data:`MAX_FILES` files are kept); an unreadable, corrupt or foreign file is a
 miss (the figure is computed), never an error.  ``RETENTIO_NO_CACHE=1`` or the setting
@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import tempfile
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -132,17 +133,20 @@ class Answers:
             return None, ticket
         if not isinstance(stored, dict) or stored.get("key") != key or "value" not in stored:
             return None, ticket
-        return stored["value"], ticket
+        try:
+            return _decode(stored["value"]), ticket
+        except (TypeError, ValueError):
+            return None, ticket
 
     def put(self, ticket: Ticket | None, value: Any) -> bool:
         """Store ``value`` if it survives JSON unchanged and the data did not change meanwhile."""
         if ticket is None or not self.enabled:
             return False
         try:
-            text = json.dumps({"key": ticket.key, "value": value}, ensure_ascii=False, allow_nan=False)
+            text = json.dumps({"key": ticket.key, "value": _encode(value)}, ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError):
-            return False  # a value JSON cannot hold as it is (a date, NaN ...): not cached
-        if json.loads(text)["value"] != value or data_fingerprint(self.root) != ticket.data:
+            return False  # a value JSON cannot hold as it is (a set, NaN ...): not cached
+        if _decode(json.loads(text)["value"]) != value or data_fingerprint(self.root) != ticket.data:
             return False
         return self._write(ticket.path, text)
 
@@ -203,6 +207,33 @@ class Answers:
     def mark_settings_known(self) -> None:
         if self.enabled and not self._settings_marker().exists():
             self._write(self._settings_marker(), "{}")
+
+
+# Days and times (rows of engagement usage) are kept as {"$date": "2024-12-31"} /
+# {"$datetime": ...} and read back as such; every other value is plain JSON.
+def _encode(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _encode(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_encode(x) for x in v]
+    if isinstance(v, datetime):
+        return {"$datetime": v.isoformat()}
+    if isinstance(v, date):
+        return {"$date": v.isoformat()}
+    return v
+
+
+def _decode(v: Any) -> Any:
+    if isinstance(v, dict):
+        if len(v) == 1:
+            if "$date" in v:
+                return date.fromisoformat(v["$date"])
+            if "$datetime" in v:
+                return datetime.fromisoformat(v["$datetime"])
+        return {k: _decode(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_decode(x) for x in v]
+    return v
 
 
 class _quiet:

@@ -355,9 +355,6 @@ class Workspace:
                    per_account: bool = True, as_of: date | str | None = None):
         """One engagement metric: usage | adoption | key-time | lifecycle | ces | ttfv | onboarding | trials.
         ``by`` groups ttfv, onboarding and trials; the others are per account and refuse it."""
-        from retentio import engagement as E
-        from retentio.attributes import check_attribute
-
         if metric not in self.ENGAGEMENT:
             raise UsageError(f"unknown engagement metric {metric!r}", hint="choose one of: " + ", ".join(self.ENGAGEMENT),
                              details={"parameter": "metric"})
@@ -365,27 +362,38 @@ class Workspace:
             raise UsageError(f"by does not apply to engagement {metric} (one row per account)",
                              hint="by groups ttfv, onboarding and trials; drop it here", details={"parameter": "by"})
         p, day, to_date = self.period(period, as_of=_as_day(as_of))
-        with self._computing() as eng:
-            check_attribute(eng, by, derived=False)
-            if metric == "usage":
-                pts = E.daily_points(p.first_day, min(p.last_day, day)) if daily else E.month_end_points(p)
-                out = {"period": p.label, "active_window": self.settings.engagement.active_window,
-                       "rows": E.active_users(eng, self.settings, pts, per_account=per_account)}
-            elif metric == "adoption":
-                out = E.feature_adoption(eng, self.settings, p)
-            elif metric == "key-time":
-                out = E.key_feature_time(eng, self.settings, p)
-            elif metric == "lifecycle":
-                out = E.lifecycle(eng, self.settings, p)
-            elif metric == "ces":
-                out = E.engagement_score(eng, self.settings, p)
-            else:
-                fn = {"ttfv": E.time_to_first_value, "onboarding": E.onboarding, "trials": E.trial_conversion}[metric]
-                out = fn(eng, self.settings, p, by, as_of=day) if metric != "ttfv" else fn(eng, self.settings, p, by)
-                out = {"period": p.label, **out}
+
+        def run():
+            from retentio import engagement as E
+            from retentio.attributes import check_attribute
+
+            with self._computing() as eng:
+                check_attribute(eng, by, derived=False)
+                if metric == "usage":
+                    pts = E.daily_points(p.first_day, min(p.last_day, day)) if daily else E.month_end_points(p)
+                    out = {"period": p.label, "active_window": self.settings.engagement.active_window,
+                           "rows": E.active_users(eng, self.settings, pts, per_account=per_account)}
+                elif metric == "adoption":
+                    out = E.feature_adoption(eng, self.settings, p)
+                elif metric == "key-time":
+                    out = E.key_feature_time(eng, self.settings, p)
+                elif metric == "lifecycle":
+                    out = E.lifecycle(eng, self.settings, p)
+                elif metric == "ces":
+                    out = E.engagement_score(eng, self.settings, p)
+                else:
+                    fn = {"ttfv": E.time_to_first_value, "onboarding": E.onboarding, "trials": E.trial_conversion}[metric]
+                    out = fn(eng, self.settings, p, by, as_of=day) if metric != "ttfv" else fn(eng, self.settings, p, by)
+                    out = {"period": p.label, **out}
+            return Report(f"engagement.{metric}", {**self._label_lists(out), "as_of": day.isoformat(),
+                                                   "to_date": to_date})
+
         from retentio.results import Report
 
-        return Report(f"engagement.{metric}", {**self._label_lists(out), "as_of": day.isoformat(), "to_date": to_date})
+        question = {"metric": metric, "period": p.label, "as_of": day.isoformat(), "by": by, "daily": daily,
+                    "per_account": per_account}
+        return self._answer("engagement", question, None, run, Report.to_dict,
+                            lambda data: Report(f"engagement.{metric}", data))
 
     def _label_lists(self, out: dict[str, Any]) -> dict[str, Any]:
         """Every list of account rows of a result gets account_name and csm."""
@@ -587,27 +595,36 @@ class Workspace:
         """The cohort triangle; each row says whether its cohort is still ``in_progress``
         (inside the onboarding window at as_of)."""
         from retentio.clock import resolve_as_of
-        from retentio.metrics import cohorts
+
+        def cohorts(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            from retentio.metrics.cohorts import cohorts as compute
+
+            return compute(*args, **kwargs)
 
         day = resolve_as_of(_as_day(as_of))
-        if through is not None:
-            self.period(through, as_of=day)
-        with self._computing(engine) as eng:
-            from retentio.attributes import check_attribute
+        through_label = None if through is None else self.period(through, as_of=day)[0].label
 
-            check_attribute(eng, segment, parameter="segment")
-            self._check_names(eng, None, filters)
-            out = cohorts(eng, self.settings, grain=grain, measure=measure, values=values, segment=segment,
-                          through=through, filters=filters, as_of=day)
-        window = self.settings.engagement.onboarding_window_days
-        from datetime import timedelta
+        def run() -> dict[str, Any]:
+            with self._computing(engine) as eng:
+                from retentio.attributes import check_attribute
 
-        from retentio.metrics.periods import month_start, parse_period
+                check_attribute(eng, segment, parameter="segment")
+                self._check_names(eng, None, filters)
+                out = cohorts(eng, self.settings, grain=grain, measure=measure, values=values, segment=segment,
+                              through=through, filters=filters, as_of=day)
+            window = self.settings.engagement.onboarding_window_days
+            from datetime import timedelta
 
-        for r in out["rows"]:
-            start = month_start(parse_period(r["cohort"]).first)
-            r["in_progress"] = start + timedelta(days=window) > day
-        return {**out, "as_of": day.isoformat(), "onboarding_window_days": window}
+            from retentio.metrics.periods import month_start, parse_period
+
+            for r in out["rows"]:
+                start = month_start(parse_period(r["cohort"]).first)
+                r["in_progress"] = start + timedelta(days=window) > day
+            return {**out, "as_of": day.isoformat(), "onboarding_window_days": window}
+
+        question = {"grain": grain, "measure": measure, "values": values, "segment": segment,
+                    "through": through_label, "as_of": day.isoformat(), "filters": _filters_key(filters)}
+        return self._answer("cohorts", question, engine, run)
 
     def refresh(self, *, through: str | None = None, figures: bool = True, full: bool = False) -> dict[str, Any]:
         """Update the stored account-month MRR snapshot after imports (only the accounts and

@@ -55,6 +55,24 @@ def test_cold_and_warm_outputs_are_the_same_bytes(ws_path, fmt, extra, monkeypat
     assert fresh == cold == warm
 
 
+@pytest.mark.parametrize("fmt", ["table", "json", "csv"])
+@pytest.mark.parametrize("args", [("cohorts", "--measure", "mrr", "--as-of", "2024-12-31"),
+                                  ("engagement", "usage", "--period", "last", "--as-of", "2024-12-31")],
+                         ids=["cohorts", "engagement-usage"])
+def test_cohorts_and_engagement_usage_cold_and_warm_are_the_same_bytes(ws_path, fmt, args, monkeypatch):
+    argv = [*args, "-w", str(ws_path), "--format", fmt]
+    monkeypatch.setenv("RETENTIO_NO_CACHE", "1")
+    fresh = invoke(*argv)
+    monkeypatch.delenv("RETENTIO_NO_CACHE")
+    cold = invoke(*argv)
+
+    def boom(self, *a, **k):
+        raise AssertionError("computed instead of read from the figure cache")
+
+    monkeypatch.setattr(Workspace, "engine", boom)
+    assert fresh == cold == invoke(*argv)
+
+
 def test_a_warm_metrics_process_imports_no_data_library(ws_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     env.pop("RETENTIO_NO_CACHE", None)

@@ -155,3 +155,13 @@ def test_invalid_settings_are_still_refused_when_opening(ws_path):
     toml.write_text(toml.read_text().replace('engine = "duckdb"', 'engine = "excel"', 1))
     with pytest.raises(ConfigError, match="workspace.engine"):
         Workspace(ws_path)
+
+
+def test_cohorts_and_engagement_answers(ws_path, no_engine):
+    c = Workspace(ws_path).cohorts(measure="logos", through="last", as_of=AS_OF)
+    u = Workspace(ws_path).engagement("usage", period="last", as_of=AS_OF)
+    no_engine()
+    ws = Workspace(ws_path)
+    assert ws.cohorts(measure="logos", through="2024-12", as_of=AS_OF) == c
+    assert ws.engagement("usage", period="2024-12", as_of=AS_OF).to_dict() == u.to_dict()
+    assert ws.engagement("usage", period="2024-12", as_of=AS_OF).kind == "engagement.usage"
