@@ -45,3 +45,4 @@ def lazy_exports(package: str, exports: dict[str, str]) -> None:
     cls = type(f"LazyPackage[{package}]", (types.ModuleType,),
                {name: make(name, target) for name, target in exports.items()})
     module.__class__ = cls
+    module.__dir__ = lambda: sorted(set(vars(module)) | set(exports))  # type: ignore[method-assign]
