@@ -15,10 +15,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from retentio.errors import ConfigError
-
-CONFIG_FILE = "retentio.toml"
-# Bumped whenever the on-disk layout of a workspace changes; see retentio.workspace.upgrade.
-SCHEMA_VERSION = 2
+from retentio.files import CONFIG_FILE, SCHEMA_VERSION  # defined there (standard library only)
 
 
 class _Strict(BaseModel):
@@ -46,6 +43,10 @@ class WorkspaceSettings(_Strict):
     spark_data_uri: str = ""
     # SQLAlchemy URL of the application-state database; empty means the workspace's SQLite file.
     app_database_url: str = ""
+    # Keep figure answers in <workspace>/.cache/figures, keyed by the question and the
+    # fingerprints of the data, these settings and the code (retentio.answers); false: always
+    # compute (the environment variable RETENTIO_NO_CACHE=1 does the same).
+    figure_cache: bool = True
 
     @field_validator("base_currency")
     @classmethod

@@ -148,13 +148,16 @@ class MetricDef:
 
 
 _REGISTRY: dict[str, MetricDef] = {}
+_ORDERED: dict[str, MetricDef] | None = None  # _REGISTRY in the order of the capabilities
 
 
 def register(*defs: MetricDef) -> None:
+    global _ORDERED
     for d in defs:
         if d.key in _REGISTRY and _REGISTRY[d.key] != d:
             raise RuntimeError(f"figure {d.key!r} defined twice")
         _REGISTRY[d.key] = d
+    _ORDERED = None
 
 
 _loaded = False
@@ -173,9 +176,17 @@ def _load_all() -> None:
 
 
 def all_figures() -> dict[str, MetricDef]:
-    """Every registered figure of every capability, by key (in registration order)."""
+    """Every registered figure of every capability, by key: capability by capability in the
+    order they are declared, each in its registration order (whatever order the capability
+    packages happened to be imported in: they import their computations lazily)."""
+    global _ORDERED
     _load_all()
-    return dict(_REGISTRY)
+    if _ORDERED is None:
+        from retentio.capabilities import all_capabilities
+
+        rank = {c.name: i for i, c in enumerate(all_capabilities())}
+        _ORDERED = dict(sorted(_REGISTRY.items(), key=lambda kv: rank.get(kv[1].capability, len(rank))))
+    return dict(_ORDERED)
 
 
 def figures_of(capability: str) -> list[MetricDef]:

@@ -57,6 +57,17 @@ class MetricsResult(_DictLike):
         return {"period": self.period, "by": self.by, "groups": {g: dict(f) for g, f in (self.groups or {}).items()},
                 "overall": dict(self.figures), **when}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "MetricsResult":
+        """The result whose :meth:`to_dict` is ``data`` (the figure cache stores that shape)."""
+        as_of = None if data.get("as_of") is None else date.fromisoformat(data["as_of"])
+        if data.get("by") is not None and "overall" in data and "groups" in data:
+            figures = data["overall"]
+            return cls(data["period"], figures["currency"], figures, as_of, data["to_date"], data["by"],
+                       data["groups"])
+        figures = {k: v for k, v in data.items() if k not in ("as_of", "to_date")}
+        return cls(figures["period"], figures["currency"], figures, as_of, data["to_date"])
+
 
 @dataclass(frozen=True, eq=False)
 class Report(_DictLike):

@@ -24,7 +24,9 @@ from retentio import workspace as layout
 from retentio.errors import DataError, UsageError
 
 if TYPE_CHECKING:
+    from retentio.config import Settings
     from retentio.engine import Engine
+    from retentio.warehouse import Warehouse
 
 __all__ = ["ProgressCallback", "Workspace"]
 
@@ -35,12 +37,73 @@ class Workspace:
     """A Retentio workspace: the customer data of one company and everything computed from it."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, engine: str | None = None):
+        from retentio.answers import Answers
+
         root = layout.resolve_path(path)
-        self.files, self.settings, self.warehouse = layout.open_files(root)
+        self.files, settings_text, self._raw_settings = layout.read_settings(root)
         self.path = self.files.root
-        self._engine_name = engine or self.settings.workspace.engine
+        self._engine_arg = engine
+        self._settings: Settings | None = None
+        self._settings_json: str | None = None
+        self._warehouse: Warehouse | None = None
         self._engines: dict[str, Engine] = {}
         self._lock = threading.RLock()
+        # The figure cache (retentio.answers).  Settings bytes already validated by this code
+        # are validated again on first use only, so that an answer found in the cache needs
+        # neither pydantic nor DuckDB; any other settings are validated now, as always.
+        self.answers = Answers.open(self.path, settings_text, self._raw_settings)
+        if not self.answers.settings_known():
+            self._load_settings()
+        layout.check_data_files(self.files, self._raw_settings)
+
+    def _load_settings(self) -> Settings:
+        settings = layout.validate_settings(self.files, self._raw_settings)
+        self._settings, self._settings_json = settings, settings.model_dump_json()
+        self.answers.mark_settings_known()
+        return settings
+
+    @property
+    def settings(self) -> Settings:
+        """The workspace's settings (retentio.config.Settings), validated on first use."""
+        with self._lock:
+            return self._settings if self._settings is not None else self._load_settings()
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The analytics DuckDB file (retentio.warehouse), opened on first use."""
+        with self._lock:
+            if self._warehouse is None:
+                from retentio.warehouse import Warehouse
+
+                self._warehouse = Warehouse(self.files.analytics)
+            return self._warehouse
+
+    @property
+    def _engine_name(self) -> str:
+        return self._engine_arg or self.settings.workspace.engine
+
+    def _answer(self, method: str, question: dict[str, Any], engine: str | None, compute: Callable[[], Any],
+                to_json: Callable[[Any], Any] = lambda v: v, from_json: Callable[[Any], Any] = lambda v: v) -> Any:
+        """The answer to a question from the figure cache, else computed and stored
+        (retentio.answers).  ``question``: the arguments with the period resolved and the
+        as_of day; the engine, the data, the settings and the code complete the key."""
+        with self._lock:
+            ws = self._raw_settings.get("workspace")
+            ws = ws if isinstance(ws, dict) else {}
+            name = engine or self._engine_arg or ws.get("engine") or "default"
+            modified = self._settings is not None and self._settings.model_dump_json() != self._settings_json
+            if modified or (name == "spark" and ws.get("spark_data_uri")):
+                # settings changed in memory (not those of the file), or data outside the workspace
+                return compute()
+            value, ticket = self.answers.get({"method": method, "engine": name, **question})
+            if value is not None:
+                try:
+                    return from_json(value)
+                except Exception:  # noqa: BLE001 - an answer of another shape: compute it again
+                    pass
+            result = compute()
+            self.answers.put(ticket, to_json(result))
+            return result
 
     def __getattr__(self, name: str) -> Any:
         # Methods added by capabilities (retentio.capabilities): ws.health_scores(...) calls
@@ -181,8 +244,10 @@ class Workspace:
             self._engines.clear()
 
     def _invalidate(self) -> None:
-        """Data changed: engines holding cached copies of tables must re-read them."""
+        """Data changed: engines holding cached copies of tables must re-read them; the figure
+        cache's answers are stale (their data fingerprint no longer matches): drop them."""
         self.close()
+        self.answers.clear()
 
     # -- import -------------------------------------------------------------------------
     def import_file(
@@ -290,9 +355,6 @@ class Workspace:
                    per_account: bool = True, as_of: date | str | None = None):
         """One engagement metric: usage | adoption | key-time | lifecycle | ces | ttfv | onboarding | trials.
         ``by`` groups ttfv, onboarding and trials; the others are per account and refuse it."""
-        from retentio import engagement as E
-        from retentio.attributes import check_attribute
-
         if metric not in self.ENGAGEMENT:
             raise UsageError(f"unknown engagement metric {metric!r}", hint="choose one of: " + ", ".join(self.ENGAGEMENT),
                              details={"parameter": "metric"})
@@ -300,27 +362,38 @@ class Workspace:
             raise UsageError(f"by does not apply to engagement {metric} (one row per account)",
                              hint="by groups ttfv, onboarding and trials; drop it here", details={"parameter": "by"})
         p, day, to_date = self.period(period, as_of=_as_day(as_of))
-        with self._computing() as eng:
-            check_attribute(eng, by, derived=False)
-            if metric == "usage":
-                pts = E.daily_points(p.first_day, min(p.last_day, day)) if daily else E.month_end_points(p)
-                out = {"period": p.label, "active_window": self.settings.engagement.active_window,
-                       "rows": E.active_users(eng, self.settings, pts, per_account=per_account)}
-            elif metric == "adoption":
-                out = E.feature_adoption(eng, self.settings, p)
-            elif metric == "key-time":
-                out = E.key_feature_time(eng, self.settings, p)
-            elif metric == "lifecycle":
-                out = E.lifecycle(eng, self.settings, p)
-            elif metric == "ces":
-                out = E.engagement_score(eng, self.settings, p)
-            else:
-                fn = {"ttfv": E.time_to_first_value, "onboarding": E.onboarding, "trials": E.trial_conversion}[metric]
-                out = fn(eng, self.settings, p, by, as_of=day) if metric != "ttfv" else fn(eng, self.settings, p, by)
-                out = {"period": p.label, **out}
+
+        def run():
+            from retentio import engagement as E
+            from retentio.attributes import check_attribute
+
+            with self._computing() as eng:
+                check_attribute(eng, by, derived=False)
+                if metric == "usage":
+                    pts = E.daily_points(p.first_day, min(p.last_day, day)) if daily else E.month_end_points(p)
+                    out = {"period": p.label, "active_window": self.settings.engagement.active_window,
+                           "rows": E.active_users(eng, self.settings, pts, per_account=per_account)}
+                elif metric == "adoption":
+                    out = E.feature_adoption(eng, self.settings, p)
+                elif metric == "key-time":
+                    out = E.key_feature_time(eng, self.settings, p)
+                elif metric == "lifecycle":
+                    out = E.lifecycle(eng, self.settings, p)
+                elif metric == "ces":
+                    out = E.engagement_score(eng, self.settings, p)
+                else:
+                    fn = {"ttfv": E.time_to_first_value, "onboarding": E.onboarding, "trials": E.trial_conversion}[metric]
+                    out = fn(eng, self.settings, p, by, as_of=day) if metric != "ttfv" else fn(eng, self.settings, p, by)
+                    out = {"period": p.label, **out}
+            return Report(f"engagement.{metric}", {**self._label_lists(out), "as_of": day.isoformat(),
+                                                   "to_date": to_date})
+
         from retentio.results import Report
 
-        return Report(f"engagement.{metric}", {**self._label_lists(out), "as_of": day.isoformat(), "to_date": to_date})
+        question = {"metric": metric, "period": p.label, "as_of": day.isoformat(), "by": by, "daily": daily,
+                    "per_account": per_account}
+        return self._answer("engagement", question, None, run, Report.to_dict,
+                            lambda data: Report(f"engagement.{metric}", data))
 
     def _label_lists(self, out: dict[str, Any]) -> dict[str, Any]:
         """Every list of account rows of a result gets account_name and csm."""
@@ -404,27 +477,38 @@ class Workspace:
     ):
         """All figures of one period, e.g. ``ws.metrics("2024-03", by="industry")``: a
         :class:`retentio.results.MetricsResult` (with ``by``: one set per group and ``overall``)."""
-        from retentio.metrics.kpis import compute
         from retentio.results import MetricsResult
 
         p, day, to_date = self.period(period, as_of=_as_day(as_of))
-        with self._computing(engine) as eng:
-            self._check_names(eng, by, filters)
-            whole = compute(eng, self.settings, [p], filters=filters)[0]
-            groups = compute(eng, self.settings, [p], by=by, filters=filters)[0]["groups"] if by else None
-        return MetricsResult(p.label, self.settings.workspace.base_currency, whole, day, to_date, by, groups)
+
+        def run() -> MetricsResult:
+            from retentio.metrics.kpis import compute
+
+            with self._computing(engine) as eng:
+                self._check_names(eng, by, filters)
+                whole = compute(eng, self.settings, [p], filters=filters)[0]
+                groups = compute(eng, self.settings, [p], by=by, filters=filters)[0]["groups"] if by else None
+            return MetricsResult(p.label, self.settings.workspace.base_currency, whole, day, to_date, by, groups)
+
+        question = {"period": p.label, "as_of": day.isoformat(), "by": by, "filters": _filters_key(filters)}
+        return self._answer("metrics", question, engine, run, MetricsResult.to_dict, MetricsResult.from_dict)
 
     def metrics_series(
         self, period: str, *, filters: dict[str, str] | None = None, engine: str | None = None,
         as_of: date | str | None = None,
     ) -> list[dict[str, Any]]:
         """One dict of figures per month of the period."""
-        from retentio.metrics import metrics_series
+        p, day, _to_date = self.period(period, as_of=_as_day(as_of))
 
-        p, _day, _to_date = self.period(period, as_of=_as_day(as_of))
-        with self._computing(engine) as eng:
-            self._check_names(eng, None, filters)
-            return metrics_series(eng, self.settings, p, filters=filters)
+        def run() -> list[dict[str, Any]]:
+            from retentio.metrics import metrics_series
+
+            with self._computing(engine) as eng:
+                self._check_names(eng, None, filters)
+                return metrics_series(eng, self.settings, p, filters=filters)
+
+        question = {"period": p.label, "as_of": day.isoformat(), "filters": _filters_key(filters)}
+        return self._answer("metrics_series", question, engine, run)
 
     def metrics_frame(
         self,
@@ -511,27 +595,36 @@ class Workspace:
         """The cohort triangle; each row says whether its cohort is still ``in_progress``
         (inside the onboarding window at as_of)."""
         from retentio.clock import resolve_as_of
-        from retentio.metrics import cohorts
+
+        def cohorts(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            from retentio.metrics.cohorts import cohorts as compute
+
+            return compute(*args, **kwargs)
 
         day = resolve_as_of(_as_day(as_of))
-        if through is not None:
-            self.period(through, as_of=day)
-        with self._computing(engine) as eng:
-            from retentio.attributes import check_attribute
+        through_label = None if through is None else self.period(through, as_of=day)[0].label
 
-            check_attribute(eng, segment, parameter="segment")
-            self._check_names(eng, None, filters)
-            out = cohorts(eng, self.settings, grain=grain, measure=measure, values=values, segment=segment,
-                          through=through, filters=filters, as_of=day)
-        window = self.settings.engagement.onboarding_window_days
-        from datetime import timedelta
+        def run() -> dict[str, Any]:
+            with self._computing(engine) as eng:
+                from retentio.attributes import check_attribute
 
-        from retentio.metrics.periods import month_start, parse_period
+                check_attribute(eng, segment, parameter="segment")
+                self._check_names(eng, None, filters)
+                out = cohorts(eng, self.settings, grain=grain, measure=measure, values=values, segment=segment,
+                              through=through, filters=filters, as_of=day)
+            window = self.settings.engagement.onboarding_window_days
+            from datetime import timedelta
 
-        for r in out["rows"]:
-            start = month_start(parse_period(r["cohort"]).first)
-            r["in_progress"] = start + timedelta(days=window) > day
-        return {**out, "as_of": day.isoformat(), "onboarding_window_days": window}
+            from retentio.metrics.periods import month_start, parse_period
+
+            for r in out["rows"]:
+                start = month_start(parse_period(r["cohort"]).first)
+                r["in_progress"] = start + timedelta(days=window) > day
+            return {**out, "as_of": day.isoformat(), "onboarding_window_days": window}
+
+        question = {"grain": grain, "measure": measure, "values": values, "segment": segment,
+                    "through": through_label, "as_of": day.isoformat(), "filters": _filters_key(filters)}
+        return self._answer("cohorts", question, engine, run)
 
     def refresh(self, *, through: str | None = None, figures: bool = True, full: bool = False) -> dict[str, Any]:
         """Update the stored account-month MRR snapshot after imports (only the accounts and
@@ -547,6 +640,11 @@ class Workspace:
         """Write every canonical table as ``<destination>/<table>.parquet`` (for the Spark
         engine's ``spark_data_uri``, or any other tool); returns the rows written per table."""
         return self.warehouse.export_parquet(Path(destination))
+
+
+def _filters_key(filters: dict[str, str] | None) -> list[list[str]] | None:
+    """Filters as part of a cache key: their order does not change the figures."""
+    return sorted([str(k), str(v)] for k, v in filters.items()) if filters else None
 
 
 def _as_day(value: date | str | None) -> date | str | None:

@@ -20,9 +20,9 @@ import duckdb
 import pyarrow as pa
 
 from retentio.errors import ConfigError, DataError
+from retentio.files import ANALYTICS_FILE  # defined there (standard library only)
 from retentio.model import ACCOUNT_ATTRIBUTES_TABLE, DUCKDB_TYPES, ENTITIES, Entity
 
-ANALYTICS_FILE = "analytics.duckdb"
 
 # Columns an import may add to its staged rows: the row's index in the file (0-based) and a
 # hash of its key, with which ``ImportWriter.repeated_keys`` finds the candidate duplicates.

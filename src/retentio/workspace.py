@@ -26,17 +26,19 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from retentio.config import CONFIG_FILE, SCHEMA_VERSION, Settings
 from retentio.errors import ConfigError, UsageError, WorkspaceVersionError
-from retentio.warehouse import ANALYTICS_FILE, Warehouse
+from retentio.files import ANALYTICS_FILE, APP_DB_FILE, CONFIG_FILE, SCHEMA_VERSION
 
+if TYPE_CHECKING:
+    from retentio.config import Settings
+    from retentio.warehouse import Warehouse
+
+# pydantic (the settings) and DuckDB (the warehouse) are imported by the functions that need
+# them: opening a workspace whose answer is in the figure cache reads neither (retentio.answers).
 DEFAULT_WORKSPACE = "retentio-workspace"
 ENV_VAR = "RETENTIO_WORKSPACE"
-APP_DB_FILE = "app.sqlite"
 
 # Settings rewrites between workspace formats: ``_SETTINGS_UPGRADES[v]`` turns the raw TOML
 # mapping of format ``v`` into format ``v + 1`` (rename or drop keys, convert values ...).
@@ -83,6 +85,11 @@ def create(path: Path, *, base_currency: str = "EUR", engine: str = "duckdb", fo
     ``force`` on an existing workspace resets its settings to the defaults and keeps its data.
     Options are validated before anything is written.
     """
+    from pydantic import ValidationError
+
+    from retentio.config import Settings
+    from retentio.warehouse import Warehouse
+
     files = WorkspaceFiles(Path(path))
     if files.root.exists() and not files.root.is_dir():
         raise ConfigError(f"{files.root}: exists and is not a folder", hint="choose another --workspace path")
@@ -124,9 +131,17 @@ def _require_root(files: WorkspaceFiles) -> None:
 
 def _raw_settings(files: WorkspaceFiles) -> dict[str, Any]:
     """The TOML as written, unvalidated (Settings.load reports a missing or broken file)."""
+    return _read_settings(files)[1]
+
+
+def _read_settings(files: WorkspaceFiles) -> tuple[bytes, dict[str, Any]]:
+    """The bytes of the settings file and their TOML, unvalidated."""
     try:
-        return tomllib.loads(files.config.read_text(encoding="utf-8"))
-    except (FileNotFoundError, tomllib.TOMLDecodeError):
+        text = files.config.read_bytes()
+        return text, tomllib.loads(text.decode("utf-8"))
+    except (FileNotFoundError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        from retentio.config import Settings
+
         Settings.load(files.config)  # raises the ConfigError saying what to do
         raise  # pragma: no cover - Settings.load always raises here
 
@@ -151,9 +166,22 @@ def _newer_error(files: WorkspaceFiles, version: int) -> WorkspaceVersionError:
 
 
 def open_files(path: Path) -> tuple[WorkspaceFiles, Settings, Warehouse]:
+    from retentio.warehouse import Warehouse
+
+    files, _text, raw = read_settings(path)
+    settings = validate_settings(files, raw)
+    check_data_files(files, raw)
+    return files, settings, Warehouse(files.analytics)
+
+
+def read_settings(path: Path) -> tuple[WorkspaceFiles, bytes, dict[str, Any]]:
+    """The first half of opening a workspace, standard library only: the folder exists, the
+    settings file reads as TOML and is of the current format.  Returns the files, the bytes
+    of the settings and their TOML, not validated yet (:func:`validate_settings`)."""
     files = WorkspaceFiles(Path(path))
     _require_root(files)
-    version = _schema_version(files, _raw_settings(files))
+    text, raw = _read_settings(files)
+    version = _schema_version(files, raw)
     if version > SCHEMA_VERSION:
         raise _newer_error(files, version)
     if version < SCHEMA_VERSION:
@@ -161,16 +189,26 @@ def open_files(path: Path) -> tuple[WorkspaceFiles, Settings, Warehouse]:
             f"{files.root}: made by an older Retentio (workspace format {version}, current {SCHEMA_VERSION})",
             hint=f"run `retentio upgrade --workspace {files.root}` (it keeps your data)",
         )
-    settings = Settings.load(files.config)
-    warehouse = Warehouse(files.analytics)
+    return files, text, raw
+
+
+def validate_settings(files: WorkspaceFiles, raw: dict[str, Any]) -> Settings:
+    from retentio.config import Settings
+
+    return Settings.validate_document(raw, files.config)
+
+
+def check_data_files(files: WorkspaceFiles, raw: dict[str, Any]) -> None:
+    """The analytics file exists; the default app.sqlite exists and is at the latest revision
+    (``raw``: the settings' TOML, for ``workspace.app_database_url``)."""
     if not files.analytics.exists():
         raise ConfigError(
             f"{files.analytics}: analytics database missing",
             hint=f"run `retentio upgrade --workspace {files.root}` to re-create it, then import your data again",
         )
-    if not settings.workspace.app_database_url:
+    section = raw.get("workspace")
+    if not (isinstance(section, dict) and section.get("app_database_url")):
         _check_app_sqlite(files)
-    return files, settings, warehouse
 
 
 def _check_app_sqlite(files: WorkspaceFiles) -> None:
@@ -210,6 +248,8 @@ def upgrade(path: Path) -> list[str]:
         raw = _SETTINGS_UPGRADES[v](raw)
     raw.setdefault("workspace", {})["schema_version"] = SCHEMA_VERSION
     settings = _validate(files, raw)
+    from retentio.warehouse import Warehouse
+
     done: list[str] = []
     Warehouse(files.analytics).create(SCHEMA_VERSION)
     done.append("analytics tables checked")
@@ -222,6 +262,8 @@ def upgrade(path: Path) -> list[str]:
 
 
 def _validate(files: WorkspaceFiles, raw: dict[str, Any]) -> Settings:
+    from retentio.config import Settings
+
     return Settings.validate_document(
         raw,
         files.config,
@@ -229,5 +271,5 @@ def _validate(files: WorkspaceFiles, raw: dict[str, Any]) -> Settings:
     )
 
 
-__all__ = ["APP_DB_FILE", "DEFAULT_WORKSPACE", "ENV_VAR", "WorkspaceFiles", "create", "open_files",
-    "resolve_path", "upgrade"]
+__all__ = ["APP_DB_FILE", "DEFAULT_WORKSPACE", "ENV_VAR", "WorkspaceFiles", "check_data_files", "create",
+    "open_files", "read_settings", "resolve_path", "upgrade", "validate_settings"]

@@ -15,7 +15,12 @@ def _dump(x) -> str:
 
 
 @pytest.mark.slow
-def test_eight_threads_get_the_single_thread_results(demo_workspace):
+@pytest.mark.parametrize("figure_cache", [False, True], ids=["computed", "figure-cache"])
+def test_eight_threads_get_the_single_thread_results(demo_workspace, figure_cache, monkeypatch):
+    # computed: the engines under the workspace's lock; figure-cache: answers read and
+    # written by eight threads (retentio.answers)
+    if not figure_cache:
+        monkeypatch.setenv("RETENTIO_NO_CACHE", "1")
     calls = [("metrics", "2024-10"), ("metrics", "2024-Q4"), ("engagement", "usage"), ("engagement", "lifecycle"),
              ("metrics", "2024-11"), ("engagement", "ces"), ("metrics", "2024"), ("engagement", "adoption")]
 
@@ -36,7 +41,8 @@ def test_eight_threads_get_the_single_thread_results(demo_workspace):
 
 
 @pytest.mark.slow
-def test_the_book_cache_stays_bounded(demo_workspace):
+def test_the_book_cache_stays_bounded(demo_workspace, monkeypatch):
+    monkeypatch.setenv("RETENTIO_NO_CACHE", "1")  # every call computes (no answer from retentio.answers)
     ws = Workspace(demo_workspace)
     eng = ws.engine("duckdb")
     months = [f"{y}-{m:02d}" for y in (2023, 2024) for m in range(1, 13)]

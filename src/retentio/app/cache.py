@@ -1,15 +1,17 @@
 """A bounded cache of figure results keyed by the question.
 
 The key is (workspace folder, data version, method, arguments, as_of).  The data version is
-the analytics file's size and modification time, so that an import made by anyone (the web
-app, the API, the CLI in another process) invalidates every cached figure of the workspace
-without a message between processes; :func:`invalidate` also drops them at once after an
-import made through the application.  Bounded: least recently used entries go first.
+the figure cache's data fingerprint (``retentio.answers.data_fingerprint``: size and
+modification time of the analytics file and of its write-ahead log), so that an import made
+by anyone (the web app, the API, the CLI in another process) invalidates every cached figure
+of the workspace without a message between processes; :func:`invalidate` also drops them at
+once after an import made through the application.  Bounded: least recently used entries go
+first.  This is the in-memory layer in front of the persistent answers of
+``retentio.answers``, which ``ws.metrics`` and the other cached service methods read first.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,12 +20,10 @@ from typing import Any
 MAX_ENTRIES = 256
 
 
-def data_version(ws) -> tuple[int, int]:
-    try:
-        st = os.stat(ws.files.analytics)
-    except OSError:
-        return (0, 0)
-    return (st.st_size, st.st_mtime_ns)
+def data_version(ws) -> tuple:
+    from retentio.answers import data_fingerprint
+
+    return tuple(tuple(x) if x else None for x in data_fingerprint(ws.path))
 
 
 class FigureCache:

@@ -12,9 +12,7 @@ import narwhals as nw
 from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.metrics.mrr import line_months, paid_lines, to_cents
-
-
-MOVEMENT_TYPES = ("new", "expansion", "contraction", "churn", "reactivation", "fx")
+from retentio.metrics.registry import MOVEMENT_TYPES
 
 
 def movement_amount(kind: str, s, e):

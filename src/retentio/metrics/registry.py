@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from retentio.figures import ABSENT, Band, MetricDef, Zone, register, safe_div
-from retentio.metrics.movements import MOVEMENT_TYPES
+
+# The kinds of MRR movement, in the order of the output (retentio.metrics.movements classifies them).
+MOVEMENT_TYPES = ("new", "expansion", "contraction", "churn", "reactivation", "fx")
 
 __all__ = ["AGGREGATE_LABELS", "COST_CATEGORIES", "METRICS", "MOVEMENT_TYPES", "RevenueAggregates", "annualise"]
 
