@@ -10,26 +10,17 @@ import csv
 import io
 import json
 import shutil
-import sys
 
 import pytest
 
 from retentio.cli import main as cli_main
 from retentio.errors import UsageError
 from retentio.output import limited
+from test_output_contract import run  # the command line run in this process
 
 AS_OF = ["--as-of", "2024-12-31"]
 
 
-def run(monkeypatch, capsys, *argv: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["retentio", *argv])
-    try:
-        cli_main.run()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _check_list(monkeypatch, capsys, argv: list[str], key: str, descending: bool) -> None:

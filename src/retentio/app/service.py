@@ -222,21 +222,34 @@ def user_set_language(ws, user_id: int, language: str) -> None:
 TABLES = ("accounts", "account_attributes", "subscriptions", "usage", "tickets", "surveys", "health_scores")
 
 
-def _q(ws, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    """A read query on the workspace's analytics tables, written with ``{accounts}``-style
-    placeholders.  On DuckDB it runs on a cursor of the engine's connection, which has the
-    file attached already (opening the file costs ~40 ms a query); else through the warehouse."""
+def _on_engine_cursor(ws, sql: str, params: list[Any] | None, read):
+    """Run ``sql`` (with ``{accounts}``-style placeholders) on a cursor of the DuckDB engine's
+    connection, which has the workspace's file attached already (opening the file costs ~40 ms
+    a query), and return ``read(result)``; None when the engine is not DuckDB."""
     eng = ws.engine()
     con = getattr(eng, "con", None)
-    if con is not None and ws.engine_name == "duckdb":
-        cur = con.cursor()
-        try:
-            res = cur.execute(sql.format(**{t: f'ws.main."{t}"' for t in TABLES}), params or [])
-            names = [d[0] for d in res.description]
-            return [dict(zip(names, r)) for r in res.fetchall()]
-        finally:
-            cur.close()
+    if con is None or ws.engine_name != "duckdb":
+        return None
+    cur = con.cursor()
+    try:
+        return read(cur.execute(sql.format(**{t: f'ws.main."{t}"' for t in TABLES}), params or []))
+    finally:
+        cur.close()
+
+
+def _warehouse_rows(ws, sql: str, params: list[Any] | None) -> list[dict[str, Any]]:
     return ws.warehouse.query(sql.format(**{t: f'"{t}"' for t in TABLES}), params)
+
+
+def _q(ws, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    """A read query on the workspace's analytics tables, written with ``{accounts}``-style
+    placeholders: on the DuckDB engine's connection, else through the warehouse."""
+    def rows(res):
+        names = [d[0] for d in res.description]
+        return [dict(zip(names, r)) for r in res.fetchall()]
+
+    out = _on_engine_cursor(ws, sql, params, rows)
+    return out if out is not None else _warehouse_rows(ws, sql, params)
 
 
 def _has_table(ws, name: str) -> bool:
@@ -550,23 +563,18 @@ def account_360(ws, account_id: str, *, as_of=None) -> dict[str, Any]:
 
 def _frame(ws, sql: str, params: list[Any] | None = None):
     """:func:`_q` as a polars DataFrame."""
+    import warnings
+
     import polars as pl
 
-    eng = ws.engine()
-    con = getattr(eng, "con", None)
-    if con is not None and ws.engine_name == "duckdb":
-        cur = con.cursor()
-        try:
-            import warnings
+    def frame(res):
+        to_arrow = getattr(res, "to_arrow_table", None) or res.fetch_arrow_table  # DuckDB 2 renamed it
+        with warnings.catch_warnings():  # "an extra copy of the rows": made once per data version
+            warnings.simplefilter("ignore")
+            return pl.from_arrow(to_arrow())
 
-            res = cur.execute(sql.format(**{t: f'ws.main."{t}"' for t in TABLES}), params or [])
-            to_arrow = getattr(res, "to_arrow_table", None) or res.fetch_arrow_table  # DuckDB 2 renamed it
-            with warnings.catch_warnings():  # "an extra copy of the rows": made once per data version
-                warnings.simplefilter("ignore")
-                return pl.from_arrow(to_arrow())
-        finally:
-            cur.close()
-    return pl.DataFrame(ws.warehouse.query(sql.format(**{t: f'"{t}"' for t in TABLES}), params))
+    out = _on_engine_cursor(ws, sql, params, frame)
+    return out if out is not None else pl.DataFrame(_warehouse_rows(ws, sql, params))
 
 
 def _account_rows(ws, name: str, sql: str, params: list[Any], account_id: str, order: list[str], descending: list[bool]):
