@@ -276,11 +276,12 @@ def endpoint_deltas(pairs: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
     )
 
 
-def monthly_deltas(C: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
-    """Per change month (and keys): the change of MRR, customers and ARR, the movements and
-    their counts, and the change of the month's own endpoint sums (lag 1)."""
-    k = nw.col("kind")
-    s, e, ecc = nw.col("s"), nw.col("e"), nw.col("ecc")
+def movement_sums() -> list[nw.Expr]:
+    """The month's movements (metrics.md §4, at constant currency, §3) and their counts, as
+    aggregations over account-month rows with columns kind, s (start MRR), e (end MRR), ecc
+    (end MRR at constant currency) and fx: one definition for the change-point path and the
+    expansion oracle (which differ in how they get those rows, not in what a movement is)."""
+    k, s, e, ecc = nw.col("kind"), nw.col("s"), nw.col("e"), nw.col("ecc")
     zero, one = _i64(0), _i64(1)
 
     def sum_if(cond, val):
@@ -289,12 +290,7 @@ def monthly_deltas(C: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
     def count(cond):
         return nw.when(cond).then(one).otherwise(zero).sum().cast(nw.Int64)
 
-    in_s = s > 0
-    return C.group_by("month", *keys).agg(
-        (e - s).sum().cast(nw.Int64).alias("d_mrr"),
-        (nw.when(e > 0).then(one).otherwise(zero) - nw.when(in_s).then(one).otherwise(zero)).sum().cast(nw.Int64)
-        .alias("d_customers"),
-        (nw.col("arr") - nw.col("arr_prev")).sum().cast(nw.Int64).alias("d_arr"),
+    return [
         sum_if(k == "new", e).alias("new"),
         sum_if(k == "reactivation", e).alias("reactivation"),
         sum_if(k == "expansion", ecc - s).alias("expansion"),
@@ -307,6 +303,25 @@ def monthly_deltas(C: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
         count(k == "contraction").alias("n_contraction"),
         count(k == "churn").alias("n_churn"),
         count(nw.col("fx") != 0).alias("n_fx"),
+    ]
+
+
+def monthly_deltas(C: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """Per change month (and keys): the change of MRR, customers and ARR, the movements and
+    their counts, and the change of the month's own endpoint sums (lag 1)."""
+    s, e, ecc = nw.col("s"), nw.col("e"), nw.col("ecc")
+    zero, one = _i64(0), _i64(1)
+
+    def sum_if(cond, val):
+        return nw.when(cond).then(val).otherwise(zero).sum().cast(nw.Int64)
+
+    in_s = s > 0
+    return C.group_by("month", *keys).agg(
+        (e - s).sum().cast(nw.Int64).alias("d_mrr"),
+        (nw.when(e > 0).then(one).otherwise(zero) - nw.when(in_s).then(one).otherwise(zero)).sum().cast(nw.Int64)
+        .alias("d_customers"),
+        (nw.col("arr") - nw.col("arr_prev")).sum().cast(nw.Int64).alias("d_arr"),
+        *movement_sums(),
         sum_if(in_s, e - s).alias("x_end"),
         sum_if(in_s, nw.min_horizontal(s, e) - s).alias("x_kept"),
         sum_if(in_s, ecc - s).alias("x_end_cc"),

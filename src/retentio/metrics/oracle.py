@@ -15,6 +15,7 @@ import narwhals as nw
 from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.metrics import kpis
+from retentio.metrics.changes import movement_sums
 from retentio.metrics.movements import account_movements, cc_account_months, lag_endpoints
 from retentio.metrics.mrr import account_months
 from retentio.metrics.periods import Period
@@ -33,25 +34,13 @@ def _sum_if(cond: nw.Expr, value: nw.Expr) -> nw.Expr:
 
 
 def monthly_totals(mv: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
-    k = nw.col("kind")
     s, e, ecc = nw.col("s"), nw.col("e"), nw.col("ecc")
     return mv.group_by("month", *keys).agg(
         s.sum().cast(nw.Int64).alias("mrr_start"),
         e.sum().cast(nw.Int64).alias("mrr_end"),
         _count(s > 0).alias("customers_start"),
         _count(e > 0).alias("customers_end"),
-        _sum_if(k == "new", e).alias("new"),
-        _sum_if(k == "reactivation", e).alias("reactivation"),
-        _sum_if(k == "expansion", ecc - s).alias("expansion"),
-        _sum_if(k == "contraction", s - ecc).alias("contraction"),
-        _sum_if(k == "churn", s).alias("churn"),
-        nw.col("fx").sum().cast(nw.Int64).alias("fx"),
-        _count(k == "new").alias("n_new"),
-        _count(k == "reactivation").alias("n_reactivation"),
-        _count(k == "expansion").alias("n_expansion"),
-        _count(k == "contraction").alias("n_contraction"),
-        _count(k == "churn").alias("n_churn"),
-        _count(nw.col("fx") != 0).alias("n_fx"),
+        *movement_sums(),
         _sum_if(s > 0, e).alias("s_end_mrr"),
         _sum_if(s > 0, nw.min_horizontal("s", "e")).alias("s_kept_mrr"),
         _sum_if(s > 0, ecc).alias("s_end_mrr_cc"),
