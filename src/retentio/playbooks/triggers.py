@@ -75,12 +75,17 @@ def _segment(p, inp, d: date) -> dict[str, Hit]:
     return out
 
 
+def _score_text(score) -> str:
+    """A health score as people read it (one decimal, like the health tables), not 59.108504..."""
+    return "none" if score is None else f"{float(score):.1f}"
+
+
 def _health_band(p, inp, d: date) -> dict[str, Hit]:
     h = inp.health()
     if h is None:
         raise Unavailable("health scores are not available (the health capability is not installed)")
     bands = set(p["band"])
-    return {acc: Hit(f"band={r['band']}@{d}", f"health band {r['band']} (score {r.get('score')})",
+    return {acc: Hit(f"band={r['band']}@{d}", f"health band {r['band']} (score {_score_text(r.get('score'))})",
                      {"band": r["band"], "health_score": r.get("score")})
             for acc, r in sorted(h.items()) if r.get("band") in bands}
 
