@@ -221,7 +221,7 @@ def explain_cmd(
 ) -> None:
     """How a figure was computed: formula, inputs, the value recomputed from them, top accounts.
 
-    --format csv gives the contributing accounts, one row each, with the figure's value.
+    --format csv gives the contributing accounts, one row each, with the figure's value and unit.
 
     Examples:
       retentio explain nrr --period 2024-03
@@ -233,7 +233,9 @@ def explain_cmd(
         print_json(e)
         return
     if format == OutputFormat.csv:
-        print_csv([{"metric": e.metric, "period": e.period, "value": e.value, **a} for a in e.accounts])
+        # each row carries the figure's unit, so the shared rounding (retentio.output.rounded)
+        # rounds its value as in the JSON
+        print_csv([{"metric": e.metric, "period": e.period, "value": e.value, **a, "unit": e.unit} for a in e.accounts])
         return
     cur = e.currency
     value = fmt(e.metric, e.value, cur) if e.value is not None else f"undefined ({e.undefined_reason})"
