@@ -148,17 +148,25 @@ def authenticate(ws, email: str, password: str) -> dict[str, Any] | None:
         return u.to_dict()
 
 
-def authenticate_token(ws, token: str) -> dict[str, Any] | None:
+def _held_secret(s, model, secret: str):
+    """(record, its user) of the ``model`` row (an API token or a web session) whose stored
+    hash is the hash of ``secret``; None when no row matches.  Secrets are stored hashed only."""
     from sqlalchemy import select
 
-    from retentio.store import ApiToken, User, utcnow
+    from retentio.store import User
+
+    return s.execute(select(model, User).join(User, User.id == model.user_id)
+                     .where(model.token_hash == digest(secret))).one_or_none()
+
+
+def authenticate_token(ws, token: str) -> dict[str, Any] | None:
+    from retentio.store import ApiToken, utcnow
 
     if not token:
         return None
     now = utcnow()
     with ws.app_session() as s:
-        row = s.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                        .where(ApiToken.token_hash == digest(token))).one_or_none()
+        row = _held_secret(s, ApiToken, token)
         if row is None:
             return None
         t, u = row
@@ -180,16 +188,13 @@ def session_create(ws, user_id: int, user_agent: str | None = None) -> str:
 
 
 def session_user(ws, secret: str) -> dict[str, Any] | None:
-    from sqlalchemy import select
-
-    from retentio.store import User, WebSession, utcnow
+    from retentio.store import WebSession, utcnow
 
     if not secret:
         return None
     now = utcnow()
     with ws.app_session() as s:
-        row = s.execute(select(WebSession, User).join(User, User.id == WebSession.user_id)
-                        .where(WebSession.token_hash == digest(secret))).one_or_none()
+        row = _held_secret(s, WebSession, secret)
         if row is None:
             return None
         sess, u = row
