@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retentio import clock
 from retentio.app.cache import CACHE
-from retentio.app.security import AppError, current_user, forbidden, require_role, unauthenticated
+from retentio.app.security import AppError, current_user, forbidden, require_role, require_write, unauthenticated
 from retentio.output import dumps
 
 router = APIRouter(prefix="/api/v1")
@@ -318,13 +318,6 @@ class TaskPatch(BaseModel):
     note: str | None = Field(default=None, max_length=4000)
 
 
-def _may_write(request: Request, user: dict, account_id: str) -> None:
-    from retentio.app.service import can_write
-
-    if user["role"] == "viewer" or not can_write(_ws(request), user, account_id):
-        raise forbidden(f"write on account {account_id}")
-
-
 @router.get("/tasks", tags=["work"], summary="Tasks (filter by account, owner, status)")
 def tasks(request: Request, user: User, account_id: Annotated[str | None, Query(max_length=200)] = None,
           owner: Annotated[str | None, Query(max_length=320)] = None,
@@ -342,7 +335,7 @@ def task_create(request: Request, user: User, body: TaskIn) -> Response:
     if user["role"] == "viewer":
         raise forbidden("create tasks")
     _check_account(ws, body.account_id)
-    _may_write(request, user, body.account_id)
+    require_write(_ws(request), user, body.account_id)
     t = work_task_create(ws, actor=user["email"], account_id=body.account_id, title=body.title, due=body.due,
                          description=body.description, priority=body.priority, owner=body.owner)
     return Response(dumps(t), status_code=201, media_type=JSON)
@@ -355,7 +348,7 @@ def task_update(request: Request, user: User, task_id: Annotated[int, PathParam(
     ws = _ws(request)
     if user["role"] == "viewer":
         raise forbidden("update tasks")
-    _may_write(request, user, task_account(ws, task_id))
+    require_write(_ws(request), user, task_account(ws, task_id))
     t = work_task_update(ws, task_id, actor=user["email"], status=body.status, title=body.title, due=body.due, note=body.note)
     return Response(dumps(t), media_type=JSON)
 
@@ -381,7 +374,7 @@ def note_create(request: Request, user: User, body: NoteIn) -> Response:
     if user["role"] == "viewer":
         raise forbidden("write notes")
     _check_account(_ws(request), body.account_id)
-    _may_write(request, user, body.account_id)
+    require_write(_ws(request), user, body.account_id)
     n = work_note_create(_ws(request), actor=user["email"], account_id=body.account_id, body=body.body)
     return Response(dumps(n), status_code=201, media_type=JSON)
 
@@ -409,7 +402,7 @@ def pulse_create(request: Request, user: User, body: PulseIn) -> Response:
     if user["role"] == "viewer":
         raise forbidden("rate accounts")
     _check_account(_ws(request), body.account_id)
-    _may_write(request, user, body.account_id)
+    require_write(_ws(request), user, body.account_id)
     if body.score is None and body.colour is None:
         raise AppError(422, "usage_error", "give a score (1-5) or a colour", "e.g. {\"score\": 2}")
     p = work_pulse_create(_ws(request), actor=user["email"], account_id=body.account_id, score=body.score,

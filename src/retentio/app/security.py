@@ -68,6 +68,15 @@ def require_role(user: dict[str, Any], role: str, what: str) -> None:
         raise forbidden(what)
 
 
+def require_write(ws, user: dict[str, Any], account_id: str) -> None:
+    """403 unless ``user`` may write on the account (service.can_write: viewer never, csm on
+    its own accounts, manager and admin everywhere); the API and the web pages both ask here."""
+    from retentio.app.service import can_write
+
+    if not can_write(ws, user, account_id):
+        raise forbidden(f"write on account {account_id}")
+
+
 # -- CSRF: double submit ------------------------------------------------------------------
 def csrf_token(request: Request) -> str:
     """The CSRF token of this browser (set as a cookie by the middleware when missing)."""

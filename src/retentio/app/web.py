@@ -18,7 +18,8 @@ from retentio import clock
 from retentio.app.cache import CACHE
 from retentio.app.i18n import Formatter, pick_language
 from retentio.app.security import (
-    CSRF_FIELD, SESSION_COOKIE, AppError, check_csrf, csrf_token, current_user, forbidden, require_role,
+    CSRF_FIELD, SESSION_COOKIE, AppError, check_csrf, csrf_token, current_user, require_role,
+    require_write,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -443,13 +444,6 @@ def _users_for_assignment(request: Request) -> list[dict]:
     return [u for u in users_list(_ws(request)) if u["role"] == "csm" and not u["disabled"]]
 
 
-def _check_write(request: Request, user: dict, account_id: str) -> None:
-    from retentio.app.service import can_write
-
-    if not can_write(_ws(request), user, account_id):
-        raise forbidden(f"write on account {account_id}")
-
-
 @router.post("/accounts/{account_id}/tasks")
 async def account_task(request: Request, account_id: str):
     from retentio.app.service import _check_account, work_task_create
@@ -457,7 +451,7 @@ async def account_task(request: Request, account_id: str):
     user = web_user(request)
     form = await _form(request)
     _check_account(_ws(request), account_id)
-    _check_write(request, user, account_id)
+    require_write(_ws(request), user, account_id)
     work_task_create(_ws(request), actor=user["email"], account_id=account_id, title=str(form.get("title", "")),
                      due=form.get("due") or None, priority=str(form.get("priority") or "normal"))
     return _redirect(f"/accounts/{account_id}#tasks")
@@ -470,7 +464,7 @@ async def account_note(request: Request, account_id: str):
     user = web_user(request)
     form = await _form(request)
     _check_account(_ws(request), account_id)
-    _check_write(request, user, account_id)
+    require_write(_ws(request), user, account_id)
     work_note_create(_ws(request), actor=user["email"], account_id=account_id, body=str(form.get("body", "")))
     return _redirect(f"/accounts/{account_id}#notes")
 
@@ -482,7 +476,7 @@ async def account_pulse(request: Request, account_id: str):
     user = web_user(request)
     form = await _form(request)
     _check_account(_ws(request), account_id)
-    _check_write(request, user, account_id)
+    require_write(_ws(request), user, account_id)
     try:
         score = int(form.get("score") or 0)
     except ValueError:
@@ -511,7 +505,7 @@ async def task_status(request: Request, task_id: int):
     user = web_user(request)
     form = await _form(request)
     account_id = task_account(_ws(request), task_id)
-    _check_write(request, user, account_id)
+    require_write(_ws(request), user, account_id)
     work_task_update(_ws(request), task_id, actor=user["email"], status=str(form.get("status", "done")))
     return _redirect(_safe_next(str(form.get("next") or f"/accounts/{account_id}#tasks")))
 
