@@ -125,6 +125,22 @@ class StoredCopiesDiff(NamedTuple):
     cost_period: Any
 
 
+class StoredCopyTables(NamedTuple):
+    """The tables of the incremental refresh (retentio.metrics.incremental): the change table
+    and its columns, the snapshot view, the stored copies of its inputs and the meta table."""
+
+    changes: str
+    change_columns: Sequence[str]
+    change_types: Sequence[str]
+    snapshot: str
+    lines: str
+    line_columns: Sequence[str]
+    fx: str
+    fx_columns: Sequence[str]
+    costs: str
+    meta: str
+
+
 class Warehouse:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -320,6 +336,79 @@ class Warehouse:
                          d AS ((SELECT * FROM cur EXCEPT ALL SELECT * FROM old) UNION ALL (SELECT * FROM old EXCEPT ALL SELECT * FROM cur))
                     SELECT min(period) AS p FROM d""").fetchone()[0]
         return StoredCopiesDiff(changed_lines, accounts, fx_month, cost_period)
+
+    def read_stored_meta(self, meta: str) -> dict[str, str]:
+        """The (key, value) table ``meta`` of the incremental refresh; {} before its first run."""
+        with self.connect(read_only=True) as con:
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [meta]
+            ).fetchone()[0]
+            if not exists:
+                return {}
+            return dict(con.execute(f'SELECT key, value FROM "{meta}"').fetchall())
+
+    def write_stored_copies(self, *, tables: StoredCopyTables, parts: Sequence[tuple[pa.Table, pa.Table | None]],
+                            first: int, last: int, rebuild: bool, changed_line_ids: pa.Table | None,
+                            fx_changed: bool, costs_changed: bool, meta: dict[str, str]) -> int:
+        """One transaction of the incremental refresh: replace the change rows of each part
+        (rows, their accounts; accounts None = every account), redefine the snapshot view over
+        months [first, last], update the stored copies of its inputs (the lines of
+        ``changed_line_ids`` only, unless ``rebuild``; the FX rates and costs when changed) and
+        the meta table (``meta`` plus the last import id).  Returns the change rows written."""
+        t = tables
+        cols_sql = ", ".join(f'"{c}" {ty}' for c, ty in zip(t.change_columns, t.change_types))
+        names = ", ".join(f'"{c}"' for c in t.change_columns)
+        subs_cols = ", ".join(f'"{c}"' for c in t.line_columns)
+        fx_cols = ", ".join(f'"{c}"' for c in t.fx_columns)
+        written = 0
+        with self.connect() as w:
+            w.execute("BEGIN TRANSACTION")
+            try:
+                if rebuild:
+                    w.execute(f'DROP VIEW IF EXISTS "{t.snapshot}"')
+                    w.execute(f'DROP TABLE IF EXISTS "{t.snapshot}"')
+                    w.execute(f'DROP TABLE IF EXISTS "{t.changes}"')
+                w.execute(f'CREATE TABLE IF NOT EXISTS "{t.changes}" ({cols_sql})')
+                w.execute(f'CREATE TABLE IF NOT EXISTS "{t.meta}" (key VARCHAR PRIMARY KEY, value VARCHAR)')
+                for rows, accounts in parts:
+                    w.register("_rows", rows)
+                    if accounts is None:
+                        w.execute(f'DELETE FROM "{t.changes}"')
+                    else:
+                        w.register("_acc", accounts)
+                        w.execute(f'DELETE FROM "{t.changes}" WHERE account_id IN (SELECT account_id FROM _acc)')
+                        w.unregister("_acc")
+                    w.execute(f'INSERT INTO "{t.changes}" SELECT {names} FROM _rows')
+                    w.unregister("_rows")
+                    written += rows.num_rows
+                # the account-month snapshots of [first, last], as a view (as-of lookups in C)
+                w.execute(f'''CREATE OR REPLACE VIEW "{t.snapshot}" AS
+                    SELECT c.account_id, t.month, c.e AS mrr_cents
+                    FROM "{t.changes}" c JOIN (SELECT range AS month FROM range({int(first)}, {int(last) + 1})) t
+                      ON c.month <= t.month AND t.month < c.next_month
+                    WHERE c.e > 0''')
+                # the copies the next refresh compares with: only the changed lines are rewritten
+                if rebuild:
+                    w.execute(f'CREATE OR REPLACE TABLE "{t.lines}" AS SELECT {subs_cols} FROM subscriptions')
+                elif changed_line_ids is not None and changed_line_ids.num_rows:
+                    w.register("_ids", changed_line_ids)
+                    w.execute(f'DELETE FROM "{t.lines}" WHERE subscription_id IN (SELECT subscription_id FROM _ids)')
+                    w.execute(f'INSERT INTO "{t.lines}" SELECT {subs_cols} FROM subscriptions '
+                              'WHERE subscription_id IN (SELECT subscription_id FROM _ids)')
+                    w.unregister("_ids")
+                if rebuild or fx_changed:
+                    w.execute(f'CREATE OR REPLACE TABLE "{t.fx}" AS SELECT {fx_cols} FROM fx_rates')
+                if rebuild or costs_changed:
+                    w.execute(f'CREATE OR REPLACE TABLE "{t.costs}" AS SELECT period, category, amount, currency FROM costs')
+                last_import = w.execute("SELECT max(import_id) FROM (SELECT import_id FROM imports "
+                                        "ORDER BY imported_at DESC LIMIT 1)").fetchone()[0]
+                for k, v in {**meta, "last_import_id": str(last_import)}.items():
+                    w.execute(f'INSERT OR REPLACE INTO "{t.meta}" VALUES (?, ?)', [k, v])
+                w.execute("COMMIT")
+            except BaseException:
+                w.execute("ROLLBACK")
+                raise
+        return written
 
     # -- health score history (retentio.health) --------------------------------------------
     HEALTH_SCORES = "health_scores"

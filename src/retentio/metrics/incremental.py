@@ -46,6 +46,7 @@ import pyarrow as pa
 from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.metrics.periods import Period, month_index, month_label
+from retentio.warehouse import StoredCopyTables
 
 SNAPSHOT = "derived_mrr_snapshot"  # a view over CHANGES
 CHANGES = "derived_mrr_changes"
@@ -61,6 +62,8 @@ C_COLUMNS = ("account_id", "month", "s", "e", "ecc", "raw", "arr", "arr_prev", "
 C_TYPES = ("VARCHAR", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT",
            "BIGINT", "VARCHAR", "BIGINT")
 FX_COLUMNS = ("date", "currency", "rate")
+TABLES = StoredCopyTables(changes=CHANGES, change_columns=C_COLUMNS, change_types=C_TYPES, snapshot=SNAPSHOT,
+                          lines=LINES, line_columns=LINE_COLUMNS, fx=FX, fx_columns=FX_COLUMNS, costs=COSTS, meta=META)
 
 
 @dataclass
@@ -111,13 +114,7 @@ class _Scoped(Engine):
 
 
 def _meta(ws) -> dict[str, str]:
-    with ws.warehouse.connect(read_only=True) as con:
-        exists = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [META]
-        ).fetchone()[0]
-        if not exists:
-            return {}
-        return dict(con.execute(f'SELECT key, value FROM "{META}"').fetchall())
+    return ws.warehouse.read_stored_meta(META)
 
 
 def _settings_key(settings: Settings) -> str:
@@ -163,8 +160,6 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         first = last
 
     rebuild = full or not meta or meta.get("settings") != _settings_key(settings) or int(meta["first"]) > first
-    subs_cols = ", ".join(f'"{c}"' for c in LINE_COLUMNS)
-    fx_cols = ", ".join(f'"{c}"' for c in FX_COLUMNS)
     affected: pa.Table | None = None
     from_m: int | None = None
     candidates: list[int] = []
@@ -208,57 +203,12 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
 
     t = time.perf_counter()
     ws.close()  # release the read-only attachment before writing
-    rows_written = 0
-    with ws.warehouse.connect() as w:
-        w.execute("BEGIN TRANSACTION")
-        try:
-            cols_sql = ", ".join(f'"{c}" {t}' for c, t in zip(C_COLUMNS, C_TYPES))
-            if rebuild:
-                w.execute(f'DROP VIEW IF EXISTS "{SNAPSHOT}"')
-                w.execute(f'DROP TABLE IF EXISTS "{SNAPSHOT}"')
-                w.execute(f'DROP TABLE IF EXISTS "{CHANGES}"')
-            w.execute(f'CREATE TABLE IF NOT EXISTS "{CHANGES}" ({cols_sql})')
-            w.execute(f'CREATE TABLE IF NOT EXISTS "{META}" (key VARCHAR PRIMARY KEY, value VARCHAR)')
-            names = ", ".join(f'"{c}"' for c in C_COLUMNS)
-            for rows, accounts in parts:
-                w.register("_rows", rows)
-                if accounts is None:
-                    w.execute(f'DELETE FROM "{CHANGES}"')
-                else:
-                    w.register("_acc", accounts)
-                    w.execute(f'DELETE FROM "{CHANGES}" WHERE account_id IN (SELECT account_id FROM _acc)')
-                    w.unregister("_acc")
-                w.execute(f'INSERT INTO "{CHANGES}" SELECT {names} FROM _rows')
-                w.unregister("_rows")
-                rows_written += rows.num_rows
-            # the account-month snapshots of [first, through], as a view (as-of lookups in C)
-            w.execute(f'''CREATE OR REPLACE VIEW "{SNAPSHOT}" AS
-                SELECT c.account_id, t.month, c.e AS mrr_cents
-                FROM "{CHANGES}" c JOIN (SELECT range AS month FROM range({int(first)}, {int(last) + 1})) t
-                  ON c.month <= t.month AND t.month < c.next_month
-                WHERE c.e > 0''')
-            # the copies the next refresh compares with: only the changed lines are rewritten
-            if rebuild:
-                w.execute(f'CREATE OR REPLACE TABLE "{LINES}" AS SELECT {subs_cols} FROM subscriptions')
-            elif changed_lines is not None and changed_lines.num_rows:
-                w.register("_ids", changed_lines.select(["subscription_id"]))
-                w.execute(f'DELETE FROM "{LINES}" WHERE subscription_id IN (SELECT subscription_id FROM _ids)')
-                w.execute(f'INSERT INTO "{LINES}" SELECT {subs_cols} FROM subscriptions '
-                          'WHERE subscription_id IN (SELECT subscription_id FROM _ids)')
-                w.unregister("_ids")
-            if rebuild or fx_changed is not None:
-                w.execute(f'CREATE OR REPLACE TABLE "{FX}" AS SELECT {fx_cols} FROM fx_rates')
-            if rebuild or costs_changed is not None:
-                w.execute(f'CREATE OR REPLACE TABLE "{COSTS}" AS SELECT period, category, amount, currency FROM costs')
-            last_import = w.execute("SELECT max(import_id) FROM (SELECT import_id FROM imports ORDER BY imported_at DESC LIMIT 1)").fetchone()[0]
-            for k, v in (("first", str(first)), ("through", str(last)), ("settings", _settings_key(settings)),
-                         ("last_import_id", str(last_import)),
-                         ("computed_at", datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds"))):
-                w.execute(f'INSERT OR REPLACE INTO "{META}" VALUES (?, ?)', [k, v])
-            w.execute("COMMIT")
-        except BaseException:
-            w.execute("ROLLBACK")
-            raise
+    rows_written = ws.warehouse.write_stored_copies(
+        tables=TABLES, parts=parts, first=first, last=last, rebuild=rebuild,
+        changed_line_ids=None if changed_lines is None else changed_lines.select(["subscription_id"]),
+        fx_changed=fx_changed is not None, costs_changed=costs_changed is not None,
+        meta={"first": str(first), "through": str(last), "settings": _settings_key(settings),
+              "computed_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")})
     seconds["write"] = time.perf_counter() - t
     report = RefreshReport(mode, month_label(first), month_label(last),
                            None if from_m is None else month_label(from_m),
