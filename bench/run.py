@@ -122,8 +122,21 @@ def cross_checks(runs: dict) -> dict:
     """Compare the figures of every run with Retentio on DuckDB (or the first Retentio run)."""
     ref_name = next((k for k in runs if k.startswith("retentio[") and runs[k]["ok"]), None)
     checks: dict = {}
+    # engagement §9: each Retentio engine against the floor's one query (active users at the
+    # month ends, the last month's adoption counts)
+    floor = runs.get("floor-engagement")
+    for name, rec in runs.items():
+        if name.startswith("engagement-core[") and rec.get("ok") and floor and floor.get("ok"):
+            a, b = rec["result"], floor["result"]
+            diffs = [f"{k}: {a['active'].get(k)} != {b['active'].get(k)}" for k in sorted(set(a["active"]) | set(b["active"]))
+                     if a["active"].get(k) != b["active"].get(k)]
+            diffs += [f"{k}: {a['adoption'].get(k)} != {b['adoption'].get(k)}"
+                      for k in sorted(set(a["adoption"]) | set(b["adoption"])) if a["adoption"].get(k) != b["adoption"].get(k)]
+            checks[f"{name} = floor-engagement"] = {"equal": not diffs, "differences": diffs[:5], "n_differences": len(diffs),
+                                                    "compared": len(set(a["active"]) | set(a["adoption"])),
+                                                    "active_users": sum(a["active"].values())}
     if ref_name is None:
-        return {"reference": None}
+        return {"reference": None, **checks}
     ref = runs[ref_name]["result"]
     checks["reference"] = ref_name
     for name, rec in runs.items():

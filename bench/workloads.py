@@ -159,9 +159,8 @@ def retentio_engagement(p: dict) -> dict:
     t0 = time.perf_counter()
     from retentio.service import Workspace
 
-    ws = Workspace(p["workspace"])
     eng = p.get("engine", "duckdb")
-    ws._engine_name = eng  # Workspace.engagement uses the workspace's engine
+    ws = Workspace(p["workspace"], engine=eng)  # Workspace.engagement uses the workspace's engine
     ws.engine(eng)
     last = p["period"].split("..")[1]
     year = f"{month_label(month_index(last) - 11)}..{last}"
@@ -232,9 +231,8 @@ def floor_engagement(p: dict) -> dict:
 def engagement_core(p: dict) -> dict:
     from retentio.service import Workspace
 
-    ws = Workspace(p["workspace"])
     eng = p.get("engine", "duckdb")
-    ws._engine_name = eng
+    ws = Workspace(p["workspace"], engine=eng)
     last = p["period"].split("..")[1]
     year = f"{month_label(month_index(last) - 11)}..{last}"
     t = time.perf_counter()

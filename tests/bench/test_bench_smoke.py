@@ -19,7 +19,7 @@ def test_quick_bench_produces_results_and_equal_figures(tmp_path):
     out = tmp_path / "results.json"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--quick", "--sizes", "150", "--months", "12", "--engines", "duckdb,polars",
-         "--workloads", "retentio,floor,floor-waterfall,pandas,saas-metrics,incremental", "--data", str(tmp_path / "data"),
+         "--workloads", "retentio,floor,floor-waterfall,pandas,saas-metrics,incremental,floor-engagement,engagement-core", "--data", str(tmp_path / "data"),
          "--out", str(out), "--fresh"],
         cwd=ROOT, capture_output=True, text=True, timeout=170,
     )
@@ -29,14 +29,19 @@ def test_quick_bench_produces_results_and_equal_figures(tmp_path):
     size = results["sizes"]["150"]
     assert size["book"]["rows"]["accounts"] == 150
     runs = size["runs"]
-    for key in ("retentio[duckdb]", "retentio[polars]", "floor", "floor-waterfall", "pandas", "saas-metrics", "incremental"):
+    for key in ("retentio[duckdb]", "retentio[polars]", "floor", "floor-waterfall", "pandas", "saas-metrics", "incremental",
+                "floor-engagement", "engagement-core[duckdb]", "engagement-core[polars]"):
         assert runs[key]["ok"], (key, runs[key].get("error"))
         assert runs[key]["wall_s"] > 0 and runs[key]["peak_rss_mb"] > 0
     # Retentio on DuckDB is the reference; every other implementation equals it month by month.
     checks = size["checks"]
     assert checks["reference"] == "retentio[duckdb]"
-    for key in ("retentio[polars]", "floor", "floor-waterfall", "pandas", "saas-metrics"):
+    for key in ("retentio[polars]", "floor", "floor-waterfall", "pandas", "saas-metrics",
+                "engagement-core[duckdb] = floor-engagement", "engagement-core[polars] = floor-engagement"):
         assert checks[key]["equal"], (key, checks[key]["differences"])
+    # engagement is compared on something: active users at the 12 month ends, features used
+    eng = checks["engagement-core[duckdb] = floor-engagement"]
+    assert eng["compared"] > 36 and eng["active_users"] > 0  # 12 month ends x DAU/WAU/MAU + features
     # The bridge is not trivially empty: the tiny book has customers and movements.
     start, new, react, exp, contr, churn, end = next(iter(runs["retentio[duckdb]"]["summary"]["waterfall_last_month"].values()))
     # metrics.md §3 (amended): the bridge includes Retentio's signed currency effect fx
