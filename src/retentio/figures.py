@@ -30,7 +30,7 @@ __all__ = [
 UNITS = ("money", "rate", "ratio", "count", "days", "hours", "score")
 SECTIONS = (
     "Revenue", "Movements", "Retention", "Unit economics", "Customer Success efficiency", "Benchmarks",
-    "Engagement", "Satisfaction",
+    "Engagement", "Satisfaction", "Prediction",
 )
 # The group of accounts that have no value of the attribute grouped by.
 NONE_GROUP = "(none)"

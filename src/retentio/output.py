@@ -29,12 +29,17 @@ def rounded(data: Any, prefix: str = "") -> Any:
 
     if isinstance(data, dict):
         out = {k: rounded(v, f"{prefix}{k}.") for k, v in data.items()}
-        # a figure reported with its unit (explain): its value and the recomputed value
-        # are rounded by that unit
-        if isinstance(data.get("unit"), str):
+        # a result that states its unit: a figure (explain: its value and the recomputed
+        # value) or a table of cells (cohorts: each row's values) is rounded by it
+        unit = data.get("unit")
+        if isinstance(unit, str):
             for k in ("value", "recomputed_from_inputs"):
                 if isinstance(out.get(k), float):
-                    out[k] = round_value(out[k], data["unit"])
+                    out[k] = round_value(out[k], unit)
+            if isinstance(out.get("rows"), list):
+                out["rows"] = [{**r, "values": [round_value(v, unit) for v in r["values"]]}
+                               if isinstance(r, dict) and isinstance(r.get("values"), list) else r
+                               for r in out["rows"]]
         return out
     if isinstance(data, (list, tuple)):
         return [rounded(v, prefix) for v in data]

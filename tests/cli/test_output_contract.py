@@ -157,3 +157,28 @@ def test_csv_cells_are_safe_in_a_spreadsheet():
     assert [safe_cell(v) for v in ("=SUM(A1)", "+1", "-x", "@cmd", "\tx", "\rx", "acme")] == [
         "'=SUM(A1)", "'+1", "'-x", "'@cmd", "'\tx", "'\rx", "acme"]
     assert safe_cell(-12.5) == -12.5 and safe_cell(-3) == -3
+
+
+def test_a_result_that_states_its_unit_is_rounded_by_it():
+    """Cohort cells have no figure key of their own: the result states their unit (ratio,
+    money, count) and JSON rounds each row's values by it, as CSV does."""
+    from retentio.output import dumps
+
+    tri = {"measure": "mrr", "values": "relative", "unit": "ratio",
+           "rows": [{"cohort": "2024-01", "size": 3, "values": [1.0, 0.9960490781735896, 1.2382581539029673, None]}]}
+    assert json.loads(dumps(tri))["rows"][0]["values"] == [1.0, 0.996, 1.2383, None]
+    money = {**tri, "values": "absolute", "unit": "money", "rows": [{"cohort": "2024-01", "values": [1672.8949, 0.125]}]}
+    assert json.loads(dumps(money))["rows"][0]["values"] == [1672.89, 0.12]
+
+
+def test_cohort_csv_cells_are_rounded_like_the_json(demo_workspace, monkeypatch, capsys):
+    base = ["cohorts", "-w", str(demo_workspace), *AS_OF]
+    _, out, _ = run(monkeypatch, capsys, *base, "--format", "json")
+    data = json.loads(out)
+    assert data["unit"] == "ratio"
+    _, out, _ = run(monkeypatch, capsys, *base, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    first = data["rows"][0]
+    assert [float(rows[0][f"age_{k}"]) for k in range(len(first["values"]))] == first["values"]
+    # 4 significant digits: no cell carries more than 4 decimals (values around 1)
+    assert all(len(v.split(".")[1]) <= 4 for r in rows for k, v in r.items() if k.startswith("age_") and "." in v)

@@ -32,6 +32,7 @@ from retentio.cli.common import (
 from retentio.cli.main import app
 from retentio.clock import PERIOD_HELP
 from retentio.errors import UsageError
+from retentio.figures import round_value
 
 PeriodOpt = Annotated[str, typer.Option("--period", "-p", help=f"Period: {PERIOD_HELP}.")]
 FilterOpt = Annotated[
@@ -288,8 +289,10 @@ def cohorts_cmd(
 
     def cell(r, k):
         v = r["values"][k] if k < len(r["values"]) else None
-        if format == OutputFormat.csv or v is None:
+        if v is None:
             return v
+        if format == OutputFormat.csv:
+            return round_value(v, c["unit"])  # as the JSON rounds them (retentio.output)
         return f"{v * 100:.0f}%" if values == "relative" else (f"{v:,.0f}" if measure != "arpa" else f"{v:,.2f}")
 
     csv_ = format == OutputFormat.csv

@@ -96,7 +96,10 @@ def evaluate(workspace: WorkspaceOpt = None, as_of: AsOfOpt = None, horizon: Hor
 
 def _score_rows(res: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"account_id": r["account_id"], "account_name": r["account_name"], "risk": r["risk"],
-             "drivers": "; ".join(f"{'+' if d['effect'] > 0 else '-'} {d['text']}" for d in r["drivers"])} for r in res]
+             # "raises: …" rather than "+ …": a cell that begins with + is quoted by the CSV
+             # guard against formula injection (common.safe_cell), which a spreadsheet shows
+             "drivers": "; ".join(f"{'raises' if d['effect'] > 0 else 'lowers'}: {d['text']}" for d in r["drivers"])}
+            for r in res]
 
 
 @predict_app.command("score")

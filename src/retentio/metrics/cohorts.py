@@ -56,7 +56,11 @@ def cohorts(
         y, mo = last_complete_month(as_of or today())
         cap = y * 12 + mo - 1
         last = cap if latest is None else min(latest, cap)
-    result = {"grain": grain, "measure": measure, "values": values, "segment": segment, "through": month_label(last), "rows": []}
+    # the unit of the cells (JSON and CSV round them by it, retentio.output): shares of age 0,
+    # money (MRR, ARPA) or accounts
+    unit = "ratio" if values == "relative" else ("count" if measure == "logos" else "money")
+    result = {"grain": grain, "measure": measure, "values": values, "unit": unit, "segment": segment,
+              "through": month_label(last), "rows": []}
     book = Book.load(engine, settings, last, filters)
     if book.first is None:
         return result

@@ -6,6 +6,7 @@ CAPABILITY = Capability(
     "predict",
     "Churn risk, survival LTV, MRR and renewal forecasts (docs/prediction.md)",
     cli="retentio.cli.predict_cmd",
+    figures="retentio.predict.registry",
     commands={
         "predict": "Churn risk per account with its drivers, survival LTV, public benchmark (docs/prediction.md).",
         "forecast": "MRR forecast with an interval, renewals due with their risk (docs/prediction.md).",
