@@ -85,7 +85,7 @@ def test_init_refuses_an_existing_workspace_and_force_keeps_data(workspace_dir):
     _set_toml(workspace_dir, 'ltv_variant = "six_month_average"', 'ltv_variant = "current_month"')
     with pytest.raises(ConfigError, match="already exists") as err:
         Workspace.init(workspace_dir)
-    assert "--force" in err.value.hint
+    assert "force=True" in err.value.hint  # the Python API speaks of its parameter (the CLI shows --force)
     ws = Workspace.init(workspace_dir, force=True)
     assert ws.settings.metrics.ltv_variant == "six_month_average"  # settings reset
     assert _accounts(workspace_dir) == [("acc_1", "Boulangerie Martin")]  # data kept

@@ -332,7 +332,7 @@ class Workspace:
             if rows:
                 raise ConfigError(
                     f"{root}: this workspace already holds data ({rows:,} rows)",
-                    hint=f"pass --force to replace it with the demo book, or choose another folder than {root}",
+                    hint=f"pass force=True to replace it with the demo book, or choose another folder than {root}",
                 )
             ws = existing
         else:

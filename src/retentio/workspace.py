@@ -92,11 +92,11 @@ def create(path: Path, *, base_currency: str = "EUR", engine: str = "duckdb", fo
 
     files = WorkspaceFiles(Path(path))
     if files.root.exists() and not files.root.is_dir():
-        raise ConfigError(f"{files.root}: exists and is not a folder", hint="choose another --workspace path")
+        raise ConfigError(f"{files.root}: exists and is not a folder", hint="choose another path for the workspace")
     if files.config.exists() and not force:
         raise ConfigError(
             f"{files.root}: a workspace already exists here",
-            hint="use it as it is, choose another folder, or pass --force to reset its settings (data is kept)",
+            hint="use it as it is, choose another folder, or pass force=True to reset its settings (data is kept)",
         )
     settings = Settings()
     for option, field, value in (("base_currency", "base_currency", base_currency), ("engine", "engine", engine)):
@@ -105,7 +105,7 @@ def create(path: Path, *, base_currency: str = "EUR", engine: str = "duckdb", fo
         except ValidationError as exc:
             raise UsageError(
                 f"{option} {value!r}: {exc.errors()[0]['msg']}",
-                hint="e.g. --base-currency EUR --engine duckdb (engines: duckdb, polars, spark)",
+                hint="e.g. base_currency=EUR engine=duckdb (engines: duckdb, polars, spark)",
             ) from None
     files.root.mkdir(parents=True, exist_ok=True)
     settings.save(files.config)
@@ -125,7 +125,7 @@ def _require_root(files: WorkspaceFiles) -> None:
     if not files.root.is_dir():
         raise ConfigError(
             f"{files.root}: no such workspace",
-            hint=f"create it with `retentio init --workspace {files.root}` or point --workspace / ${ENV_VAR} at one",
+            hint=f"create it with `retentio init --workspace {files.root}`, or open an existing one (its path, or ${ENV_VAR})",
         )
 
 

@@ -98,3 +98,28 @@ def test_the_command_line_names_the_flags():
     assert cli_main._flagged("limit -1: must be 0 (all) or more") == "--limit -1: must be 0 (all) or more"
     assert cli_main._flagged("e.g. limit=20") == "e.g. --limit 20"
     assert cli_main._flagged("sort 'x': no such column") == "--sort 'x': no such column"
+    # a boolean parameter is its flag; a kind is --as
+    assert cli_main._flagged("pass force=True to overwrite it") == "pass --force to overwrite it"
+    assert cli_main._flagged("say it with kind=csv or kind=stripe") == "say it with --as csv or --as stripe"
+    assert (cli_main._flagged("action_id=ID for one, or all_dead=True for every dead-letter action")
+            == "--action ID for one, or --all-dead for every dead-letter action")
+
+
+def test_errors_below_the_command_line_name_no_flag():
+    """Errors speak of parameters (issue 10): no hint or message of the library names a flag
+    of the command line (a command to run, like `retentio upgrade --workspace W`, is a remedy
+    and may)."""
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src" / "retentio"
+    offenders = []
+    for f in src.rglob("*.py"):
+        if "cli" in f.relative_to(src).parts:
+            continue
+        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            for hint in re.findall(r'hint=f?"([^"]*)"', line):
+                flags = re.findall(r"(?<![\w`])--[a-z][a-z-]+", re.sub(r"`retentio [^`]*`", "", hint))
+                if flags:
+                    offenders.append(f"{f.relative_to(src)}:{n}: {flags}")
+    assert offenders == []

@@ -7,6 +7,7 @@ and a hint, never a traceback (``--debug`` shows it).
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import types
 from typing import Annotated, Any
@@ -171,16 +172,20 @@ def _root(
 # Errors speak of parameters (retentio.errors); the command line speaks of flags.
 FLAGS = {"by": "--by", "filters": "--filter", "segment": "--segment", "limit": "--limit", "sort": "--sort", "top": "--top",
          "months": "--months", "period": "--period", "as_of": "--as-of", "kind": "--as", "accounts": "--accounts",
-         "base_currency": "--base-currency", "engine": "--engine", "metric": "METRIC", "backend": "--backend"}
+         "base_currency": "--base-currency", "engine": "--engine", "metric": "METRIC", "backend": "--backend",
+         "force": "--force", "mapping": "--mapping", "action_id": "--action", "all_dead": "--all-dead"}
 
 
 def _flagged(text: str) -> str:
-    """'by 'x': ...' -> '--by 'x': ...' (a message that starts with a parameter's name)."""
+    """'by 'x': ...' -> '--by 'x': ...' (a message that starts with a parameter's name);
+    'force=True' -> '--force', 'kind=csv' -> '--as csv'."""
     head, sep, rest = text.partition(" ")
     if head in FLAGS and sep:
         return f"{FLAGS[head]} {rest}"
     for param, flag in FLAGS.items():
-        text = text.replace(f"{param}=", f"{flag} ").replace(f"pass {param} ", f"pass {flag} ")
+        text = re.sub(rf"\b{param}=True\b", flag, text)
+        text = re.sub(rf"\b{param}=(?=[^\s,)])", f"{flag} ", text)
+        text = text.replace(f"pass {param} ", f"pass {flag} ")
     return text
 
 

@@ -28,13 +28,13 @@ def spark_session(master: str = "local[2]"):
         if not java_available():
             raise EngineUnavailable(
                 "the spark engine needs Java 17, which is not installed",
-                hint="install a JDK 17 (Debian: apt-get install openjdk-17-jre-headless) or use --engine duckdb",
+                hint="install a JDK 17 (Debian: apt-get install openjdk-17-jre-headless) or use engine=duckdb",
             )
         try:
             from pyspark.sql import SparkSession
         except ImportError:
             raise EngineUnavailable(
-                "the spark engine needs PySpark", hint="pip install 'retentio[spark]' or use --engine duckdb"
+                "the spark engine needs PySpark", hint="pip install 'retentio[spark]' or use engine=duckdb"
             ) from None
         session = (
             SparkSession.builder.master(master)

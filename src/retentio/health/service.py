@@ -80,7 +80,7 @@ def health_init(ws, *, force: bool = False) -> list[str]:
     for d, is_default in ((defaults.COMMERCIAL, not rich), (defaults.STANDARD, rich)):
         p = folder / f"{d['name']}.yaml"
         if p.exists() and not force:
-            raise ConfigError(f"{p} exists", hint="pass force=True (--force) to overwrite it")
+            raise ConfigError(f"{p} exists", hint="pass force=True to overwrite it")
         p.write_text(dump_yaml(parse_scorecard(dict(d, default=is_default), str(p), None)), encoding="utf-8")
         out.append(str(p))
     return out

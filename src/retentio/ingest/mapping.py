@@ -173,7 +173,7 @@ class Expression:
 
 def load_mapping(path: Path) -> Mapping:
     if not path.exists():
-        raise DataError(f"{path}: mapping file not found", hint="check the path given to --mapping")
+        raise DataError(f"{path}: mapping file not found", hint="check the mapping file's path")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -124,7 +124,7 @@ def resolve_kind(kind: str, path: Path) -> str:
         raise UsageError(f"{path}: old .xls workbooks are not supported", hint="save it as .xlsx or export a CSV")
     raise UsageError(
         f"{path}: cannot tell the file's kind from its extension {ext or '(none)'}",
-        hint="say it with --as csv, --as parquet, --as xlsx, --as stripe, --as chargebee or --as stripe-invoice-lines",
+        hint="say it with kind=csv, kind=parquet, kind=xlsx, kind=stripe, kind=chargebee or kind=stripe-invoice-lines",
     )
 
 
@@ -145,7 +145,7 @@ def import_file(
     if kind in BILLING_KINDS and ent.name != "subscriptions":
         raise UsageError(
             f"kind {kind} reads a subscriptions export (billing), not {ent.name}",
-            hint=f"run: retentio import subscriptions {path} --as {kind}",
+            hint=f"import {path} as subscriptions with kind={kind}",
         )
     check_file(path)
     m = load_mapping(mapping) if mapping else Mapping()

@@ -199,7 +199,7 @@ def _locate(raw: RawTable, wanted: dict[str, tuple[str, ...]], required: tuple[s
         names = ", ".join(wanted[k][0] for k in missing)
         raise DataError(
             f"{path}: not a {system} {what} export: column(s) {names} not found",
-            hint=f"export {what} from {system} as CSV (see docs/import-guide.md), or import with --as csv and a mapping file",
+            hint=f"export {what} from {system} as CSV (see docs/import-guide.md), or import with kind=csv and a mapping file",
             details={"missing": [wanted[k][0] for k in missing], "columns": raw.headers},
         )
     return found

@@ -408,7 +408,7 @@ def open_parquet(path: Path, *, batch_rows: int) -> Source:
     import pyarrow.parquet as pq
 
     def damaged(exc: Exception) -> DataError:
-        return DataError(f"{path}: not a readable Parquet file ({exc})", hint="check the file, or import it with --as csv")
+        return DataError(f"{path}: not a readable Parquet file ({exc})", hint="check the file, or import it with kind=csv")
 
     try:
         with pq.ParquetFile(path) as pf:

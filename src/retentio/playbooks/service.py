@@ -41,7 +41,7 @@ def playbooks_init(ws, *, force: bool = False) -> dict[str, Any]:
     """Copy the shipped playbooks and e-mail templates into ``<workspace>/playbooks`` to edit them."""
     dest = _folder(ws)
     if dest.exists() and any(dest.glob("*.yaml")) and not force:
-        raise UsageError(f"{dest} already holds playbooks", hint="pass force=True (--force) to overwrite them with the defaults")
+        raise UsageError(f"{dest} already holds playbooks", hint="pass force=True to overwrite them with the defaults")
     (dest / "templates").mkdir(parents=True, exist_ok=True)
     copied = []
     for f in sorted(DEFAULTS_DIR.glob("*.yaml")):
@@ -123,7 +123,7 @@ def playbooks_retry(ws, *, action_id: int | None = None, all_dead: bool = False)
     from retentio.store.models import AuditEntry, PlaybookAction, PlaybookRun, utcnow
 
     if (action_id is None) == (not all_dead):
-        raise UsageError("give one action id or all_dead=True", hint="retentio playbooks retry --action ID | --all-dead")
+        raise UsageError("give one action id or all_dead=True", hint="action_id=ID for one, or all_dead=True for every dead-letter action")
     now = utcnow()
     with ws.app_session() as s:
         q = select(PlaybookAction).where(PlaybookAction.status == "dead")
