@@ -10,6 +10,7 @@ waterfall) and the result is written to ``bench/results.json`` (``--quick``:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -376,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ask", type=int, default=None,
                     help="months asked (the last N of the book's history; default: all) - the long-history books")
     ap.add_argument("--no-usage", action="store_true", help="books without usage events (revenue workloads only)")
+    ap.add_argument("--events-per-user-month", type=float, default=None,
+                    help="usage volume of the books (default: 2, capped to ~21 M events above 100 k accounts; "
+                         "2 at 1 M accounts = ~210 M events, written in batches)")
     args = ap.parse_args(argv)
 
     months = args.months or (QUICK_MONTHS if args.quick else 36)
@@ -405,9 +409,13 @@ def main(argv: list[str] | None = None) -> int:
             pass
     for n in sizes:
         spec = spec_for(n, months, usage=not args.no_usage)
+        if args.events_per_user_month is not None and not args.no_usage:
+            spec = dataclasses.replace(spec, events_per_user_month=args.events_per_user_month)
         log(f"== {n:,} accounts, {months} months ({spec.period})" + (f", the last {args.ask} asked" if args.ask else ""))
         res = run_size(spec, engines, names, args.timeout, data, log, ask=args.ask)
         key = str(n) if not args.ask and not args.no_usage else f"{n}-h{months}-ask{args.ask or months}"
+        if args.events_per_user_month is not None:
+            key += f"-epum{args.events_per_user_month:g}"
         results["sizes"][key] = strip_results(res)
         results["written_at"] = time.strftime("%Y-%m-%d %H:%M:%S")
         out.write_text(json.dumps(results, indent=1, default=str))

@@ -336,3 +336,21 @@ def test_generate_writes_and_replaces(tmp_path):
     for t in list(ENTITIES.values()):
         assert after[t.table] == before[t.table]
     assert after["account_attributes"] == before["account_attributes"]
+
+
+def test_usage_written_in_batches_is_the_one_table_build_tables_gives(tmp_path, monkeypatch):
+    """A large book's events are written in batches (generator.USAGE_BATCH_ROWS): the same
+    rows, in the same order, as the one usage table of build_tables; counts add up."""
+    from retentio.demo import generator
+
+    args = dict(accounts=60, months=6, seed=4, end_month="2024-06")
+    whole = build_tables(**args)[0]["usage"]
+    monkeypatch.setattr(generator, "USAGE_BATCH_ROWS", 997)  # several batches, the last one short
+    assert whole.num_rows > 3 * 997
+    wh = Warehouse(tmp_path / "analytics.duckdb")
+    wh.create(1)
+    summary = generate(wh, None, **args)
+    assert summary.rows["usage"] == whole.num_rows == wh.count("usage")
+    with wh.connect(read_only=True) as con:
+        stored = con.execute("SELECT * FROM usage ORDER BY rowid").to_arrow_table()
+    assert stored.select(whole.column_names).to_pylist() == whole.to_pylist()

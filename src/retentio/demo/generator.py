@@ -17,7 +17,7 @@ data pass explicitly.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -788,6 +788,13 @@ class _Assembler:
         })
 
     def usage(self) -> pa.Table:
+        return pa.concat_tables(list(self.usage_batches(None)))
+
+    def usage_batches(self, batch_rows: int | None) -> Iterator[pa.Table]:
+        """The usage events sorted by (account, time, user, event), as tables of at most
+        ``batch_rows`` rows (None: one table).  The rows and their order do not depend on
+        ``batch_rows``; a large book (hundreds of millions of events) is written batch by
+        batch, so the event strings of the whole book are never in memory at once."""
         b = self.b
         ch = b.usage_chunks
         # Onboarding milestones, once per account, in the first weeks of its first spell.
@@ -817,7 +824,7 @@ class _Assembler:
             user0 = np.concatenate([c["user"] for c in ch] + [np.zeros(n_m, np.int8)])
             ev0 = np.concatenate([c["event"] for c in ch] + m_ev)
             key = (((acct.astype(np.int64) << ts_bits | ts_rel) << 6 | user0.astype(np.int64)) << 3) | ev0.astype(np.int64)
-            del user0, ev0
+            del user0, ev0, ts_rel
             order = np.argsort(key, kind="stable")
             del key
         else:
@@ -832,24 +839,33 @@ class _Assembler:
         user = gather("user", [np.zeros(n_m, np.int8)])
         event = gather("event", m_ev)
         feature = gather("feature", m_feat)
-        dur = gather("dur", [np.full(n_m, np.nan, np.float32)]).astype(np.float64)
+        dur = gather("dur", [np.full(n_m, np.nan, np.float32)])
+        del order
         b.usage_chunks = []  # free the per-month chunks
-        # user_id strings are built once per distinct (account, user), then gathered.
-        pair = acct.astype(np.int64) * 64 + user.astype(np.int64)
-        uniq, inverse = np.unique(pair, return_inverse=True)
-        names = pc.binary_join_element_wise("u", self.num.take(pa.array(uniq // 64)),
-                                            pa.array(uniq % 64 + 1).cast(pa.string()), "_")
-        user_ids = names.take(pa.array(inverse.astype(np.int64)))
-        del pair, inverse
-        return _table("usage", {
-            "account_id": self.acct(acct),
-            "user_id": user_ids,
-            "timestamp": _ts(ts),
-            "event": _take(EVENTS, event),
-            "feature": pc.if_else(pa.array(feature >= 0), _take(FEATURES, np.maximum(feature, 0)),
-                                  pa.scalar(None, pa.string())),
-            "duration_seconds": pa.array(dur, type=pa.float64(), from_pandas=True),
-        })
+        n = len(acct)
+        step = n if not batch_rows else batch_rows
+        for lo in range(0, max(n, 1), max(step, 1)):
+            hi = min(n, lo + step) if n else 0
+            a, u = acct[lo:hi], user[lo:hi]
+            # user_id strings are built once per distinct (account, user), then gathered.
+            pair = a.astype(np.int64) * 64 + u.astype(np.int64)
+            uniq, inverse = np.unique(pair, return_inverse=True)
+            names = pc.binary_join_element_wise("u", self.num.take(pa.array(uniq // 64)),
+                                                pa.array(uniq % 64 + 1).cast(pa.string()), "_")
+            user_ids = names.take(pa.array(inverse.astype(np.int64)))
+            del pair, inverse
+            f = feature[lo:hi]
+            yield _table("usage", {
+                "account_id": self.acct(a),
+                "user_id": user_ids,
+                "timestamp": _ts(ts[lo:hi]),
+                "event": _take(EVENTS, event[lo:hi]),
+                "feature": pc.if_else(pa.array(f >= 0), _take(FEATURES, np.maximum(f, 0)),
+                                      pa.scalar(None, pa.string())),
+                "duration_seconds": pa.array(dur[lo:hi].astype(np.float64), type=pa.float64(), from_pandas=True),
+            })
+            if not n:
+                break
 
     def tickets_and_csat(self) -> tuple[pa.Table, dict[str, Any]]:
         b = self.b
@@ -975,6 +991,19 @@ def build_tables(
     progress: ProgressCallback | None = None,
 ) -> tuple[dict[str, pa.Table], pa.Table, DemoSummary]:
     """Simulate the book and return (tables by entity name, account attributes, summary)."""
+    tables, attributes, summary, usage_batches = _assemble(
+        accounts=accounts, months=months, seed=seed, end_month=end_month, usage=usage,
+        events_per_user_month=events_per_user_month, progress=progress, usage_batch_rows=None)
+    tables["usage"] = next(usage_batches)  # one batch: every event
+    return {k: tables[k] for k in WRITE_ORDER}, attributes, summary
+
+
+def _assemble(*, accounts: int, months: int, seed: int, end_month: str | None, usage: bool,
+              events_per_user_month: float, progress: ProgressCallback | None, usage_batch_rows: int | None,
+              ) -> tuple[dict[str, pa.Table], pa.Table, DemoSummary, Iterator[pa.Table]]:
+    """Simulate the book: (every table but usage, account attributes, summary, the usage
+    events in batches of ``usage_batch_rows``).  Usage has its own random stream, so
+    assembling it last leaves every table as :func:`build_tables` gives it."""
     started = time.perf_counter()
     end_month = end_month or default_end_month()
     book = _Book(accounts, months, end_month, seed, usage, events_per_user_month)
@@ -988,7 +1017,8 @@ def build_tables(
     tables["accounts"], attributes = asm.accounts()
     tables["subscriptions"] = asm.subscriptions()
     report(months + 1, total)
-    tables["usage"] = asm.usage()
+    usage_batches = asm.usage_batches(usage_batch_rows)
+    tables["usage"] = next(usage_batches)  # the sort and the first batch: consumes the usage stream
     report(months + 2, total)
     tables["tickets"], csat = asm.tickets_and_csat()
     tables["surveys"] = asm.surveys(csat)
@@ -997,13 +1027,21 @@ def build_tables(
     report(months + 3, total)
     summary = DemoSummary(accounts=accounts, months=months, seed=seed, start_month=book.start_month,
                           end_month=end_month, rows={k: v.num_rows for k, v in tables.items()},
-                          events=dict(book.events))
+                          events=dict(book.events))  # rows["usage"]: the first batch's (generate counts them all)
     summary.rows["account_attributes"] = attributes.num_rows
     summary.seconds = time.perf_counter() - started
-    return tables, attributes, summary
+    first = tables.pop("usage")
+
+    def all_batches() -> Iterator[pa.Table]:
+        yield first
+        yield from usage_batches
+
+    return tables, attributes, summary, all_batches()
 
 
 WRITE_ORDER = ("accounts", "subscriptions", "usage", "tickets", "surveys", "costs", "fx-rates")
+# Usage events are written in batches of this many rows (a book of 200 M events included).
+USAGE_BATCH_ROWS = 5_000_000
 
 
 def generate(
@@ -1032,19 +1070,30 @@ def generate(
         )
     total = months + 3 + len(WRITE_ORDER)
     report = progress or (lambda done, total=None: None)
-    tables, attributes, summary = build_tables(
+    tables, attributes, summary, usage_batches = _assemble(
         accounts=accounts, months=months, seed=seed, end_month=end_month, usage=usage,
         events_per_user_month=events_per_user_month, progress=lambda done, _t=None: report(done, total),
+        usage_batch_rows=USAGE_BATCH_ROWS,
     )
     from retentio.model import ENTITIES as ents
 
     for i, name in enumerate(WRITE_ORDER):
-        tbl = tables[name]
-        warehouse.write_import(
-            ents[name], tbl, [], file=f"demo:{name}", kind="demo", rows_read=tbl.num_rows, replace=True,
-            attributes=attributes if name == "accounts" else None,
-        )
+        if name == "usage":
+            with warehouse.import_writer(ents[name], file=f"demo:{name}", kind="demo", replace=True) as writer:
+                n = 0
+                for batch in usage_batches:
+                    writer.append(batch, [])
+                    n += batch.num_rows
+                writer.finish(n)
+            summary.rows["usage"] = n
+        else:
+            tbl = tables[name]
+            warehouse.write_import(
+                ents[name], tbl, [], file=f"demo:{name}", kind="demo", rows_read=tbl.num_rows, replace=True,
+                attributes=attributes if name == "accounts" else None,
+            )
         report(months + 4 + i, total)
+    summary.rows = {k: summary.rows[k] for k in (*WRITE_ORDER, "account_attributes")}
     summary.seconds = time.perf_counter() - started
     return summary
 
