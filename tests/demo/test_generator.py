@@ -352,5 +352,5 @@ def test_usage_written_in_batches_is_the_one_table_build_tables_gives(tmp_path, 
     summary = generate(wh, None, **args)
     assert summary.rows["usage"] == whole.num_rows == wh.count("usage")
     with wh.connect(read_only=True) as con:
-        stored = con.execute("SELECT * FROM usage ORDER BY rowid").to_arrow_table()
+        stored = con.sql("SELECT * FROM usage ORDER BY rowid").to_arrow_table()
     assert stored.select(whole.column_names).to_pylist() == whole.to_pylist()
