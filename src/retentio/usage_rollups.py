@@ -83,39 +83,73 @@ def _ddl(table: str, columns) -> str:
     return f'CREATE TABLE IF NOT EXISTS "{table}" (' + ", ".join(f'"{n}" {t}' for n, t in columns) + ")"
 
 
+# Events rolled up in one statement at most: each range of days is grouped and sorted on its
+# own, within the import's memory limit (warehouse.IMPORT_MEMORY_LIMIT).  One statement over
+# the 210 M events of a 1 M-account book ran out of memory there; 20 M fit.
+EVENTS_PER_PASS = 10_000_000
+
+
+def day_ranges(counts: list[tuple[Any, int]], limit: int = EVENTS_PER_PASS) -> list[list[Any]]:
+    """Consecutive days (sorted, each with its event count) grouped so that a group holds at
+    most ``limit`` events, or one day when that day alone holds more."""
+    out: list[list[Any]] = []
+    n = 0
+    for day, k in counts:
+        if out and n + k <= limit:
+            out[-1].append(day)
+            n += k
+        else:
+            out.append([day])
+            n = k
+    return out
+
+
 def refresh(con, days: str | None = None) -> dict[str, int]:
     """Recompute the rollups inside the caller's transaction.
 
     ``days``: the name of a table holding one column ``day`` (the days an import touched):
-    only those days are recomputed; None (or rollups missing) = all of them.  Returns the
-    number of events read and rollup rows written."""
-    import duckdb  # the warehouse's engine
-
+    only those days are recomputed; None (or rollups missing) = all of them.  The days are
+    rolled up in ranges of at most ``EVENTS_PER_PASS`` events, in day order, so the rollups are
+    stored in day order (a day range then reads only the blocks holding those days).  Returns
+    the number of events read and of passes."""
     full = days is None or not (_exists(con, DAILY) and _exists(con, DAILY_ACTIVE))
     con.execute(_ddl(DAILY, DAILY_COLUMNS))
     con.execute(_ddl(DAILY_ACTIVE, DAILY_ACTIVE_COLUMNS))
-    events = con.table("usage")
     if full:
         con.execute(f'DELETE FROM "{DAILY}"')
         con.execute(f'DELETE FROM "{DAILY_ACTIVE}"')
+        counts = con.execute("SELECT CAST(timestamp AS DATE) AS d, count(*) FROM usage GROUP BY d ORDER BY d").fetchall()
     else:
-        lo, hi = con.execute(f'SELECT min(day), max(day) FROM "{days}"').fetchone()
-        if lo is None:
-            return {"events": 0, "rows": 0}
         con.execute(f'DELETE FROM "{DAILY}" WHERE day IN (SELECT day FROM "{days}")')
         con.execute(f'DELETE FROM "{DAILY_ACTIVE}" WHERE day IN (SELECT day FROM "{days}")')
+        lo, hi = con.execute(f'SELECT min(day), max(day) FROM "{days}"').fetchone()
+        if lo is None:
+            return {"events": 0, "passes": 0}
         # A range on the timestamp first (cheap on data stored in time order), then the days.
-        events = con.sql(
-            f"SELECT * FROM usage WHERE timestamp >= CAST(DATE '{lo}' AS TIMESTAMP) "
-            f"AND timestamp < CAST(DATE '{hi}' AS TIMESTAMP) + INTERVAL 1 DAY "
-            f'AND CAST(timestamp AS DATE) IN (SELECT day FROM "{days}")'
-        )
+        counts = con.execute(
+            "SELECT CAST(timestamp AS DATE) AS d, count(*) FROM usage "
+            f"WHERE timestamp >= CAST(DATE '{lo}' AS TIMESTAMP) AND timestamp < CAST(DATE '{hi}' AS TIMESTAMP) + INTERVAL 1 DAY "
+            f'AND CAST(timestamp AS DATE) IN (SELECT day FROM "{days}") GROUP BY d ORDER BY d').fetchall()
+    ranges = day_ranges([(d, int(k)) for d, k in counts], EVENTS_PER_PASS)
+    for group in ranges:
+        _roll_days(con, group[0], group[-1], None if full else days)
+    return {"events": sum(int(k) for _, k in counts), "passes": len(ranges)}
+
+
+def _roll_days(con, first, last, days: str | None) -> None:
+    """Roll up the events of days ``first``..``last`` (those of table ``days`` only, when given)."""
+    import duckdb  # the warehouse's engine
+
+    only = f' AND CAST(timestamp AS DATE) IN (SELECT day FROM "{days}")' if days else ""
+    events = con.sql(
+        f"SELECT * FROM usage WHERE timestamp >= CAST(DATE '{first}' AS TIMESTAMP) "
+        f"AND timestamp < CAST(DATE '{last}' AS TIMESTAMP) + INTERVAL 1 DAY{only}")
     rolled = daily_rollup(nw.from_native(events)).to_native()
     assert isinstance(rolled, duckdb.DuckDBPyRelation)
-    # Stored in day order: a day range reads only the blocks holding those days (sorting on the
-    # day alone: 47 s against 69 s with account and user too, 20 M rows, loaded machine).
+    # Stored in day order (sorting on the day alone: 47 s against 69 s with account and user
+    # too, 20 M rows, loaded machine).
     rolled.select(", ".join(n for n, _ in DAILY_COLUMNS)).order("day").insert_into(DAILY)
-    where = "" if full else f' WHERE day IN (SELECT day FROM "{days}")'
-    active = daily_active(nw.from_native(con.sql(f'SELECT * FROM "{DAILY}"{where}'))).to_native()
+    daily = con.sql(f"SELECT * FROM \"{DAILY}\" WHERE day BETWEEN DATE '{first}' AND DATE '{last}'"
+                    + (f' AND day IN (SELECT day FROM "{days}")' if days else ""))
+    active = daily_active(nw.from_native(daily)).to_native()
     active.select("account_id, day, users").order("day").insert_into(DAILY_ACTIVE)
-    return {"full": int(full)}
