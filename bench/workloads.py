@@ -261,6 +261,10 @@ def rollups_cost(p: dict) -> dict:
     out: dict = {}
     try:
         con.execute("SET enable_progress_bar = false")
+        # as an import or `retentio upgrade` runs it
+        from retentio.warehouse import IMPORT_MEMORY_LIMIT
+
+        con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
         events = int(con.execute("SELECT count(*) FROM usage").fetchone()[0])
         con.execute("BEGIN TRANSACTION")
         t = time.perf_counter()

@@ -234,6 +234,7 @@ class Workspace:
                     database=str(self.files.analytics.resolve()),
                     spark_master=self.settings.workspace.spark_master,
                     spark_data_uri=self.settings.workspace.spark_data_uri,
+                    memory_limit=self.settings.workspace.duckdb_memory_limit,
                 )
             return self._engines[name]
 

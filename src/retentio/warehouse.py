@@ -148,6 +148,9 @@ class Warehouse:
     # -- lifecycle ----------------------------------------------------------------------
     def create(self, schema_version: int) -> None:
         with self.connect() as con:
+            # the rollups built here (`retentio upgrade` of a workspace made before them) stay
+            # within the memory of an import
+            con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
             self._create_tables(con)
             con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(schema_version)])

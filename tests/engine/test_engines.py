@@ -45,3 +45,26 @@ def test_empty_tables_keep_their_schema(make_engine):
     out = eng.collect(eng.table("subscriptions").select("account_id", "amount"))
     assert out.shape == (0, 2)
     assert out.columns == ["account_id", "amount"]
+
+
+def test_duckdb_works_within_its_memory_limit_and_prints_nothing(capfd):
+    """A group-by larger than the memory limit spills to the engine's temporary folder (and
+    gives the exact answer); no progress bar reaches stdout (it would corrupt JSON output);
+    the folder is gone when the engine closes."""
+    import os
+
+    import narwhals as nw
+
+    from retentio.engine.duckdb_engine import DuckDBEngine
+
+    eng = DuckDBEngine(lambda name: None, memory_limit="64MB")
+    assert eng.con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0] in ("61.0 MiB", "64.0 MiB", "61.0 MB")
+    folder = eng.con.sql("SELECT current_setting('temp_directory')").fetchall()[0][0]
+    lf = nw.from_native(eng.con.sql("SELECT range % 4000000 AS k FROM range(12000000)"))
+    out = eng.collect(lf.group_by("k").agg(nw.len().alias("n")).select(nw.len().alias("groups"), nw.col("n").sum().alias("rows")))
+    # 4 M groups of 3 rows: a hash table of at least 4 M x 16 bytes of payload, more than the
+    # limit with its overhead; DuckDB fails with an out-of-memory error when it cannot spill
+    assert out.row(0) == (4_000_000, 12_000_000)
+    eng.close()
+    assert not os.path.exists(folder)
+    assert capfd.readouterr().out == ""

@@ -110,13 +110,13 @@ class Engine(ABC):
 
 
 def open_engine(name: str, source: TableSource, *, database: str | None = None, spark_master: str = "local[2]",
-                spark_data_uri: str = "") -> Engine:
+                spark_data_uri: str = "", memory_limit: str = "") -> Engine:
     """The engine ``name`` over ``source``; DuckDB reads ``database`` (the workspace's
-    analytics file) in place when given."""
+    analytics file) in place when given, within ``memory_limit`` ("" = DuckDB's default)."""
     if name == "duckdb":
         from retentio.engine.duckdb_engine import DuckDBEngine
 
-        return DuckDBEngine(source, database=database)
+        return DuckDBEngine(source, database=database, memory_limit=memory_limit)
     if name == "polars":
         from retentio.engine.polars_engine import PolarsEngine
 

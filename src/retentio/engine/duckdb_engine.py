@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import duckdb
 import narwhals as nw
@@ -54,9 +55,19 @@ class DuckDBEngine(Engine):
     name = "duckdb"
     _ids = itertools.count()
 
-    def __init__(self, source: TableSource, database: str | None = None):
+    def __init__(self, source: TableSource, database: str | None = None, memory_limit: str = ""):
         super().__init__(source)
         self.con = duckdb.connect()
+        # DuckDB draws a progress bar on stdout for statements of more than 2 s (a large book),
+        # into `--format json` output: off, as on the warehouse's connections.
+        self.con.execute("SET enable_progress_bar = false")
+        if memory_limit:
+            # An in-memory database spills only where it is told to: a folder of its own under
+            # the system's temporary directory, removed by DuckDB when the connection closes.
+            import tempfile
+
+            self.con.execute(f"SET temp_directory = '{tempfile.gettempdir()}/retentio-duckdb-{os.getpid()}'")
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self._attached = False
         if database is not None:
             self.con.execute(f"ATTACH '{database}' AS ws (READ_ONLY)")
