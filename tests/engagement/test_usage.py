@@ -57,6 +57,13 @@ def test_dau_wau_mau_stickiness_and_seats(make_engine):
     # overall: DAU 2 + 1 = 3, WAU 5 + 1 = 6, MAU 10 + 1 = 11; WAU/MAU = 6/11
     assert (tot["dau"], tot["wau"], tot["mau"]) == (3, 6, 11)
     assert tot["stickiness_wau_mau"] == pytest.approx(6 / 11)
+    # the base alone (per_account=False: summed in the engine) is the same row; its seats are
+    # A's 20 (B has none), MAU per seat 11 / 20
+    base = active_users(eng, Settings(), [date(2024, 3, 31)], per_account=False)
+    assert base == [tot] and tot["seats"] == 20.0 and tot["mau_per_seat"] == pytest.approx(11 / 20)
+    # a point with no activity and no seat: zeros, seats unknown
+    empty = active_users(eng, Settings(), [date(2023, 6, 30)], per_account=False)[0]
+    assert (empty["dau"], empty["wau"], empty["mau"], empty["seats"]) == (0, 0, 0, None)
 
 
 def test_calendar_windows(make_engine):

@@ -113,12 +113,17 @@ def active_users(
     ud = usage_daily(engine).select("account_id", "user_id", "day").filter(
         (nw.col("day") >= nw.lit(lo)) & (nw.col("day") <= nw.lit(hi))
     )
-    counts = engine.collect(
+    per_acc = (
         ud.join(windows, on="day", how="inner")
         .group_by("point", "window", "account_id", "user_id").agg(nw.len().alias("_n"))
         .group_by("point", "window", "account_id")
         .agg(nw.len().cast(nw.Int64).alias("users"))
     )
+    if not per_account:
+        # the base's rows only: summed in the engine (a user id is an account's own, so the
+        # base's active users are the sum over accounts), not millions of account rows in Python
+        return _base_rows(engine, per_acc, sorted(set(points)))
+    counts = engine.collect(per_acc)
     by_acc: dict[tuple[date, str], dict[str, int]] = {}
     for r in counts.to_dicts():
         by_acc.setdefault((r["point"], r["account_id"]), {k: 0 for k in WINDOWS})[r["window"]] = int(r["users"])
@@ -128,19 +133,7 @@ def active_users(
         if s["seats"] is not None:
             total_seats[p] = total_seats.get(p, 0.0) + float(s["seats"])
 
-    def row(p: date, acc: str | None, c: dict[str, int], seat: float | None) -> dict[str, Any]:
-        return {
-            "date": p,
-            "account_id": acc,
-            "dau": c["dau"],
-            "wau": c["wau"],
-            "mau": c["mau"],
-            "stickiness_wau_mau": share(c["wau"], c["mau"]),
-            "stickiness_dau_mau": share(c["dau"], c["mau"]),
-            "seats": seat,
-            "mau_per_seat": share(c["mau"], seat) if seat else None,
-        }
-
+    row = _usage_row
     out: list[dict[str, Any]] = []
     for p in sorted(set(points)):
         tot = {k: 0 for k in WINDOWS}
@@ -154,6 +147,41 @@ def active_users(
                 s = seats.get((p, a))
                 out.append(row(p, a, by_acc[(p, a)], None if s is None or s["seats"] is None else float(s["seats"])))
     return out
+
+
+def _usage_row(p: date, acc: str | None, c: dict[str, int], seat: float | None) -> dict[str, Any]:
+    return {
+        "date": p,
+        "account_id": acc,
+        "dau": c["dau"],
+        "wau": c["wau"],
+        "mau": c["mau"],
+        "stickiness_wau_mau": share(c["wau"], c["mau"]),
+        "stickiness_dau_mau": share(c["dau"], c["mau"]),
+        "seats": seat,
+        "mau_per_seat": share(c["mau"], seat) if seat else None,
+    }
+
+
+def _base_rows(engine: Engine, per_acc: nw.LazyFrame, points: list[date]) -> list[dict[str, Any]]:
+    """The rows of the whole base (account_id None) at each point: active users summed over
+    accounts, seats summed over the lines active at the point (lines without a quantity add
+    nothing; no line with one: seats unknown), as the per-account rows would add up."""
+    totals = engine.collect(per_acc.group_by("point", "window").agg(nw.col("users").sum().cast(nw.Int64).alias("users")))
+    by_point: dict[date, dict[str, int]] = {p: {k: 0 for k in WINDOWS} for p in points}
+    for r in totals.to_dicts():
+        by_point[r["point"]][r["window"]] = int(r["users"])
+    pts = engine.from_columns({"point": list(points)}, {"point": "date"})
+    subs = engine.table("subscriptions").select("start_date", "end_date", "quantity")
+    seats = engine.collect(
+        subs.join(pts, how="cross").filter(
+            (nw.col("start_date") <= nw.col("point"))
+            & (nw.col("end_date").is_null() | (nw.col("end_date") > nw.col("point")))
+        ).group_by("point").agg(nw.col("quantity").sum().alias("seats"),
+                                nw.col("quantity").count().cast(nw.Int64).alias("with_quantity"))
+    )
+    seat_at = {r["point"]: float(r["seats"]) for r in seats.to_dicts() if r["with_quantity"]}
+    return [_usage_row(p, None, by_point[p], seat_at.get(p)) for p in points]
 
 
 def _days_in(engine: Engine, period: Period) -> nw.LazyFrame:
