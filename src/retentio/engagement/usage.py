@@ -97,32 +97,13 @@ def active_users(
     mode = settings.engagement.active_window
     if not points:
         return []
-    rows = []
-    for p in sorted(set(points)):
-        for k in WINDOWS:
-            for d in window_days(p, k, mode):
-                rows.append((p, k, d))
-    windows = engine.from_columns(
-        {"point": [r[0] for r in rows], "window": [r[1] for r in rows], "day": [r[2] for r in rows]},
-        {"point": "date", "window": "string", "day": "date"},
-    )
-    lo = min(r[2] for r in rows)
-    hi = max(r[2] for r in rows)
-    # The rollup's rows of the days in range (one per user, day and feature), each joined to the
-    # windows it falls in; distinct users per window and account (no separate distinct pass).
-    ud = usage_daily(engine).select("account_id", "user_id", "day").filter(
-        (nw.col("day") >= nw.lit(lo)) & (nw.col("day") <= nw.lit(hi))
-    )
-    per_acc = (
-        ud.join(windows, on="day", how="inner")
-        .group_by("point", "window", "account_id", "user_id").agg(nw.len().alias("_n"))
-        .group_by("point", "window", "account_id")
-        .agg(nw.len().cast(nw.Int64).alias("users"))
-    )
     if not per_account:
-        # the base's rows only: summed in the engine (a user id is an account's own, so the
-        # base's active users are the sum over accounts), not millions of account rows in Python
-        return _base_rows(engine, per_acc, sorted(set(points)))
+        # the base's rows only, a point at a time: summed in the engine (a user id is an
+        # account's own, so the base's active users are the sum over accounts), never millions
+        # of account rows in Python, and each statement's groups are one point's users (all
+        # twelve points at once: 90 M groups at 1 M accounts, beyond DuckDB's memory limit)
+        return [_base_row(engine, _active_per_account(engine, mode, [p]), p) for p in sorted(set(points))]
+    per_acc = _active_per_account(engine, mode, sorted(set(points)))
     counts = engine.collect(per_acc)
     by_acc: dict[tuple[date, str], dict[str, int]] = {}
     for r in counts.to_dicts():
@@ -163,25 +144,44 @@ def _usage_row(p: date, acc: str | None, c: dict[str, int], seat: float | None) 
     }
 
 
-def _base_rows(engine: Engine, per_acc: nw.LazyFrame, points: list[date]) -> list[dict[str, Any]]:
-    """The rows of the whole base (account_id None) at each point: active users summed over
+def _active_per_account(engine: Engine, mode: str, points: list[date]) -> nw.LazyFrame:
+    """point, window, account_id, users: the distinct active users of each account in each
+    window (dau, wau, mau) ending at each point."""
+    rows = [(p, k, d) for p in points for k in WINDOWS for d in window_days(p, k, mode)]
+    windows = engine.from_columns(
+        {"point": [r[0] for r in rows], "window": [r[1] for r in rows], "day": [r[2] for r in rows]},
+        {"point": "date", "window": "string", "day": "date"},
+    )
+    lo = min(r[2] for r in rows)
+    hi = max(r[2] for r in rows)
+    # The rollup's rows of the days in range (one per user, day and feature), each joined to the
+    # windows it falls in; distinct users per window and account (no separate distinct pass).
+    ud = usage_daily(engine).select("account_id", "user_id", "day").filter(
+        (nw.col("day") >= nw.lit(lo)) & (nw.col("day") <= nw.lit(hi))
+    )
+    return (
+        ud.join(windows, on="day", how="inner")
+        .group_by("point", "window", "account_id", "user_id").agg(nw.len().alias("_n"))
+        .group_by("point", "window", "account_id")
+        .agg(nw.len().cast(nw.Int64).alias("users"))
+    )
+
+
+def _base_row(engine: Engine, per_acc: nw.LazyFrame, point: date) -> dict[str, Any]:
+    """The row of the whole base (account_id None) at ``point``: active users summed over
     accounts, seats summed over the lines active at the point (lines without a quantity add
     nothing; no line with one: seats unknown), as the per-account rows would add up."""
-    totals = engine.collect(per_acc.group_by("point", "window").agg(nw.col("users").sum().cast(nw.Int64).alias("users")))
-    by_point: dict[date, dict[str, int]] = {p: {k: 0 for k in WINDOWS} for p in points}
+    totals = engine.collect(per_acc.group_by("window").agg(nw.col("users").sum().cast(nw.Int64).alias("users")))
+    users = {k: 0 for k in WINDOWS}
     for r in totals.to_dicts():
-        by_point[r["point"]][r["window"]] = int(r["users"])
-    pts = engine.from_columns({"point": list(points)}, {"point": "date"})
-    subs = engine.table("subscriptions").select("start_date", "end_date", "quantity")
+        users[r["window"]] = int(r["users"])
+    p = nw.lit(point)
     seats = engine.collect(
-        subs.join(pts, how="cross").filter(
-            (nw.col("start_date") <= nw.col("point"))
-            & (nw.col("end_date").is_null() | (nw.col("end_date") > nw.col("point")))
-        ).group_by("point").agg(nw.col("quantity").sum().alias("seats"),
-                                nw.col("quantity").count().cast(nw.Int64).alias("with_quantity"))
-    )
-    seat_at = {r["point"]: float(r["seats"]) for r in seats.to_dicts() if r["with_quantity"]}
-    return [_usage_row(p, None, by_point[p], seat_at.get(p)) for p in points]
+        engine.table("subscriptions")
+        .filter((nw.col("start_date") <= p) & (nw.col("end_date").is_null() | (nw.col("end_date") > p)))
+        .select(nw.col("quantity").sum().alias("seats"), nw.col("quantity").count().cast(nw.Int64).alias("with_quantity"))
+    ).row(0)
+    return _usage_row(point, None, users, float(seats[0]) if seats[1] else None)
 
 
 def _days_in(engine: Engine, period: Period) -> nw.LazyFrame:
