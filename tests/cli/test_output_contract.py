@@ -182,3 +182,12 @@ def test_cohort_csv_cells_are_rounded_like_the_json(demo_workspace, monkeypatch,
     assert [float(rows[0][f"age_{k}"]) for k in range(len(first["values"]))] == first["values"]
     # 4 significant digits: no cell carries more than 4 decimals (values around 1)
     assert all(len(v.split(".")[1]) <= 4 for r in rows for k, v in r.items() if k.startswith("age_") and "." in v)
+
+
+def test_the_base_row_of_engagement_usage_is_named_in_the_table(demo_workspace, monkeypatch, capsys):
+    base = ["engagement", "usage", "-p", "2024-12", "-w", str(demo_workspace), *AS_OF]
+    _, out, _ = run(monkeypatch, capsys, *base)
+    assert "(all accounts)" in out  # the table names the whole base's row
+    _, out, _ = run(monkeypatch, capsys, *base, "--format", "json")
+    rows = json.loads(out)["rows"]
+    assert rows[0]["account_id"] is None and rows[0]["account_name"] is None  # JSON keeps null

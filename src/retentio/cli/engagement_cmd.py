@@ -51,6 +51,9 @@ def render(data: dict[str, Any], rows_key: str, format: OutputFormat, title: str
         print_csv(rows)
         return
     cols = [c for c in (columns or (list(rows[0]) if rows else [])) if not rows or c in rows[0]]
+    # the row of the whole base has no account: the table names it (JSON and CSV keep null)
+    rows = [{**r, "account_name": "(all accounts)"} if "account_id" in r and r["account_id"] is None
+            and r.get("account_name") is None else r for r in rows]
     overall = result.get("overall")
     if len(rows) == 1 and limit is None:
         # one row: shown as figure / value, with the registry's labels
