@@ -259,3 +259,17 @@ def test_word_crcs_in_bulk_are_the_crc32_of_the_word_codes_per_text():
     crc, counts = M._word_crcs([["a", "b"], [], ["c"]])
     assert crc.tolist() == [zlib.crc32(b"w a"), zlib.crc32(b"w b"), zlib.crc32(b"b a b"), zlib.crc32(b"w c")]
     assert counts.tolist() == [3, 0, 1]
+
+
+def test_a_text_scores_the_same_alone_and_in_a_batch():
+    """Features score many texts in one batch (features.compute._text_features): each score
+    must be the bits it has when the text is scored alone."""
+    from retentio.satisfaction.sentiment import score_text, score_texts
+
+    texts = ["Great product, the team loves it", "Le support est lent et la facture est fausse",
+             "Où change-t-on la devise par défaut ?", "Export fails again, very frustrating", "ok",
+             "Merci beaucoup pour votre aide rapide !", "Le tableau de bord ne charge pas depuis lundi",
+             "How do I invite a colleague?"] * 7
+    alone = [score_text(t) for t in texts]
+    batch = score_texts(texts)
+    assert [(s.label, s.score) for s in alone] == [(s.label, s.score) for s in batch]

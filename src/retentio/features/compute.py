@@ -321,16 +321,15 @@ def _survey_features(engine: Engine, settings: Settings, days: list[date], custo
 
 
 def _text_features(engine: Engine, days: list[date], customers: pl.DataFrame) -> pl.DataFrame:
-    from retentio.satisfaction.sentiment import score_text
+    from retentio.satisfaction.sentiment import score_texts
     from retentio.satisfaction.sentiment_trend import texts
 
-    rows = texts(engine, max(days))
     lo = min(days) - timedelta(days=89)
+    rows = [r for r in texts(engine, max(days)) if r["day"] >= lo]
+    # one batch: the trained model featurizes and scores texts per language in bulk (one call
+    # per text cost 25 s for 117 k texts at 100 k accounts)
     acc, tday, score = [], [], []
-    for r in rows:
-        if r["day"] < lo:
-            continue
-        s = score_text(r["text"])
+    for r, s in zip(rows, score_texts([r["text"] for r in rows])):
         if s is None:
             continue
         acc.append(r["account_id"])

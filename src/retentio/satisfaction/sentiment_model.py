@@ -291,7 +291,10 @@ class LinearModel:
         tid, bucket, counts, dense = featurize(texts, lang, self.bits)
         w = self._hashed_by_class(lang)
         scale = 1.0 / np.sqrt(np.maximum(counts, 1))
-        out = dense @ self.dense[lang]
+        # the dense part summed feature by feature, in order, for each text: the same bits
+        # whether a text is scored alone or in a batch (a BLAS product of a matrix sums in
+        # another order than that of one row: scores differed in the last bit)
+        out = (dense[:, :, None] * self.dense[lang][None, :, :]).sum(axis=1)
         for c in range(len(CLASSES)):
             out[:, c] += np.bincount(tid, weights=w[c].take(bucket), minlength=n) * scale
         return out, dense
