@@ -289,3 +289,24 @@ def test_subscriptions_only_uses_the_commercial_card(tmp_path):
     expected = 0.4 * 77.5 + 0.4 * (80 + tenure) / 2 + 0.2 * 100
     assert s["scorecard"] == "commercial" and s["score"] == pytest.approx(expected)
     assert s["band"] == "green" and s["missing"] == []
+
+
+def test_peer_percentiles_through_the_service(tmp_path):
+    """A peer_percentile card ranks each account among accounts of the same plan on the day
+    (the scoring keeps only the peer value of each row, not the row)."""
+    card = {"name": "peers", "default": True, "model": "peer_percentile", "peer_attribute": "plan",
+            "groups": [{"name": "Support", "weight": 1, "measures": [
+                {"name": "tickets_30d", "feature": "tickets_30d", "direction": "down", "thresholds": [[0, 100]],
+                 "below": 0}]}]}
+    accounts = ["A1", "A2", "A3", "B1"]
+    subs = [{**line(a, date(2023, 1, 1)), "plan": "pro" if a[0] == "A" else "basic"} for a in accounts]
+    n_tickets = {"A1": 0, "A2": 1, "A3": 2, "B1": 5}
+    tickets = [{"ticket_id": f"t{a}{k}", "account_id": a, "created_at": datetime(2023, 6, 20, 10)}
+               for a, n in n_tickets.items() for k in range(n)]
+    ws = make_ws(tmp_path / "ws", {"accounts": [{"account_id": a, "name": a} for a in accounts], "subscriptions": subs,
+                                   "tickets": tickets}, {"peers": card})
+    got = {r["account_id"]: r["score"] for r in ws.health_scores(as_of="2023-06-30")}
+    # weighted: A1 (no ticket) 100, A2 0, A3 0; among the three "pro" accounts A1 is above both
+    # (100), A2 and A3 tie below it (0 lower + half of 1 tie, over 2 peers = 25); B1 alone = 50
+    assert got == {"A1": 100.0, "A2": 25.0, "A3": 25.0, "B1": 50.0}
+    ws.close()

@@ -197,9 +197,11 @@ def import_csm_pulse(ws, file: str | os.PathLike) -> dict[str, Any]:
 
 
 # -- scoring ---------------------------------------------------------------------------------
-def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: list[Scorecard] | None = None
-               ) -> list[dict[str, Any]]:
-    """Score every customer on each day: [{account_id, day, card, result, row}]."""
+def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: list[Scorecard] | None = None,
+               keep_rows: bool = True) -> list[dict[str, Any]]:
+    """Score every customer on each day: [{account_id, day, card, result, row}] (``row``: the
+    account's features, or None unless ``keep_rows`` - a dict per account and day is most of
+    the memory of a large book)."""
     from retentio.features import account_features
 
     if cards is None:
@@ -217,15 +219,15 @@ def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: lis
         row[PULSE] = pulse_on(mine, row["account_id"], row["day"], hs.pulse_expiry_days) if mine else None
         card = forced or assign(cards, row)
         out.append({"account_id": row["account_id"], "day": row["day"], "card": card,
-                    "result": score_account(card, row, hs), "row": row})
+                    "result": score_account(card, row, hs), "row": row if keep_rows else None,
+                    "peer": row.get(card.peer_attribute) if card.model == "peer_percentile" else None})
     # peer percentiles: per day and card
     groups: dict[tuple, list[dict]] = {}
     for r in out:
         if r["card"].model == "peer_percentile":
             groups.setdefault((r["day"], r["card"].name), []).append(r)
     for rs in groups.values():
-        attr = rs[0]["card"].peer_attribute
-        peer_percentiles([r["result"] for r in rs], [r["row"].get(attr) for r in rs], hs)
+        peer_percentiles([r["result"] for r in rs], [r["peer"] for r in rs], hs)
     return out
 
 
@@ -249,7 +251,7 @@ def health_scores(ws, *, as_of: date | str | None = None, scorecard: str | None 
     if band is not None and band not in ("red", "yellow", "green", "thriving", "none"):
         raise UsageError(f"band {band!r} is not a band", hint="choose red, yellow, green, thriving or none (not scored)")
     d1, d3 = _month_end_before(d, 1), _month_end_before(d, 3)
-    scored = score_days(ws, [d, d1, d3], scorecard=scorecard)
+    scored = score_days(ws, [d, d1, d3], scorecard=scorecard, keep_rows=False)
     prev = {(r["account_id"], r["day"]): r["result"].score for r in scored}
     names = _account_names(ws)
     playbooks = ws.settings.health.playbooks
