@@ -200,3 +200,22 @@ def test_unknown_criterion_is_refused():
                          "groups": [{"name": "g", "measures": [{"feature": "mrr", "linear": [0, 1]}]}]},
                         "health/x.yaml", {"mrr", "segment"})
     assert "criteria.segmnt: unknown figure" in e.value.message and "health.attributes" in e.value.hint
+
+
+def test_peer_percentiles_equal_the_counting_definition_with_ties():
+    """The percentile is 100 x (peers with a lower score + half the other peers with the same
+    score) / (peers - 1), counted here one pair at a time on 300 accounts with many ties."""
+    import random
+
+    from retentio.health.scoring import Result
+
+    rng = random.Random(7)
+    scores = [float(rng.randint(0, 20)) for _ in range(300)]
+    peers = [rng.choice(["smb", "mid", "ent"]) for _ in scores]
+    res = [Result("p", "peer_percentile", s, None, [], {}) for s in scores]
+    peer_percentiles(res, peers, HS)
+    for r, s, p in zip(res, scores, peers):
+        group = [t for t, q in zip(scores, peers) if q == p]
+        lower = sum(t < s for t in group)
+        same = sum(t == s for t in group) - 1
+        assert r.score == 100.0 * (lower + 0.5 * same) / (len(group) - 1)

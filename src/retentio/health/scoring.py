@@ -175,13 +175,17 @@ def peer_percentiles(results: list[Result], peers: list[Any], settings: HealthSe
     for i, (r, p) in enumerate(zip(results, peers)):
         if r.score is not None:
             by.setdefault(p, []).append(i)
+    from bisect import bisect_left, bisect_right
+
     for idx in by.values():
-        vals = [results[i].score for i in idx]
+        # counts by binary search in the sorted scores: n log n (a count per account over its
+        # whole group was quadratic: hours for a segment of hundreds of thousands of accounts)
+        vals = sorted(results[i].score for i in idx)
         n = len(idx)
         for i in idx:
             s = results[i].score
-            lower = sum(v < s for v in vals)
-            same = sum(v == s for v in vals) - 1
+            lower = bisect_left(vals, s)
+            same = bisect_right(vals, s) - lower - 1
             pct = 50.0 if n == 1 else 100.0 * (lower + 0.5 * same) / (n - 1)
             results[i].groups = {**results[i].groups, "_weighted_score": {"score": s, "weight": None}}
             results[i].score = pct
