@@ -73,7 +73,8 @@ def usage_daily_active(engine: Any) -> nw.LazyFrame:
 # -- maintenance in the warehouse (DuckDB) ------------------------------------------------------
 
 
-def _exists(con, table: str) -> bool:
+def table_exists(con, table: str) -> bool:
+    """Whether the DuckDB connection's main schema has ``table`` (the warehouse asks too)."""
     return bool(con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [table]
     ).fetchone()[0])
@@ -112,7 +113,7 @@ def refresh(con, days: str | None = None) -> dict[str, int]:
     rolled up in ranges of at most ``EVENTS_PER_PASS`` events, in day order, so the rollups are
     stored in day order (a day range then reads only the blocks holding those days).  Returns
     the number of events read and of passes."""
-    full = days is None or not (_exists(con, DAILY) and _exists(con, DAILY_ACTIVE))
+    full = days is None or not (table_exists(con, DAILY) and table_exists(con, DAILY_ACTIVE))
     con.execute(_ddl(DAILY, DAILY_COLUMNS))
     con.execute(_ddl(DAILY_ACTIVE, DAILY_ACTIVE_COLUMNS))
     if full:

@@ -113,6 +113,12 @@ KIND_SQL = ("coalesce(nullif(lower(trim({t}.kind, chr(32) || chr(9) || chr(10) |
             " 'recurring')")  # the characters of string.whitespace, as narwhals' strip_chars()
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    from retentio.usage_rollups import table_exists  # the one check, kept with the rollups' maintenance
+
+    return table_exists(con, table)
+
+
 class StoredCopiesDiff(NamedTuple):
     """Warehouse.diff_stored_copies: the changed lines (subscription_id, na / oa = new and old
     account, d = the day from which they may change MRR), the changed accounts (account_id,
@@ -171,7 +177,7 @@ class Warehouse:
         # upgrade` of one made before them), then kept by every usage import.
         from retentio import usage_rollups as rollups
 
-        if not (rollups._exists(con, rollups.DAILY) and rollups._exists(con, rollups.DAILY_ACTIVE)):
+        if not (_has_table(con, rollups.DAILY) and _has_table(con, rollups.DAILY_ACTIVE)):
             rollups.refresh(con)
 
     def schema_version(self) -> int:
@@ -343,10 +349,7 @@ class Warehouse:
     def read_stored_meta(self, meta: str) -> dict[str, str]:
         """The (key, value) table ``meta`` of the incremental refresh; {} before its first run."""
         with self.connect(read_only=True) as con:
-            exists = con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [meta]
-            ).fetchone()[0]
-            if not exists:
+            if not _has_table(con, meta):
                 return {}
             return dict(con.execute(f'SELECT key, value FROM "{meta}"').fetchall())
 
@@ -439,9 +442,7 @@ class Warehouse:
     def read_health_scores(self, account_id: str | None = None) -> list[dict[str, Any]]:
         """Stored health scores (all, or one account's), by day; [] before the first refresh."""
         with self.connect(read_only=True) as con:
-            exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                                 [self.HEALTH_SCORES]).fetchone()[0]
-            if not exists:
+            if not _has_table(con, self.HEALTH_SCORES):
                 return []
             sql = f'SELECT * FROM "{self.HEALTH_SCORES}"'
             params: list[Any] = []

@@ -787,9 +787,6 @@ class _Assembler:
             "canceled_at": pa.array(cancel.astype(np.int32), type=pa.date32(), mask=~churned),
         })
 
-    def usage(self) -> pa.Table:
-        return pa.concat_tables(list(self.usage_batches(None)))
-
     def usage_batches(self, batch_rows: int | None) -> Iterator[pa.Table]:
         """The usage events sorted by (account, time, user, event), as tables of at most
         ``batch_rows`` rows (None: one table).  The rows and their order do not depend on
@@ -1093,7 +1090,6 @@ def generate(
                 attributes=attributes if name == "accounts" else None,
             )
         report(months + 4 + i, total)
-    summary.rows = {k: summary.rows[k] for k in (*WRITE_ORDER, "account_attributes")}
     summary.seconds = time.perf_counter() - started
     return summary
 

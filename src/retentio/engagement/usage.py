@@ -63,17 +63,22 @@ def user_days(engine: Engine, first: date | None = None, last: date | None = Non
     return lf.unique(["account_id", "user_id", "day"])
 
 
-def _seats(engine: Engine, points: list[date]) -> dict[tuple[date, str], dict[str, Any]]:
-    """Seats = sum of ``quantity`` of the subscription lines active at each point
+def _lines_at(engine: Engine, points: list[date]) -> nw.LazyFrame:
+    """point, account_id, quantity: the subscription lines active at each point
     (start_date <= point < end_date, open end = ongoing; trial lines included)."""
     pts = engine.from_columns({"point": list(points)}, {"point": "date"})
     subs = engine.table("subscriptions").select("account_id", "start_date", "end_date", "quantity")
-    active = subs.join(pts, how="cross").filter(
+    return subs.join(pts, how="cross").filter(
         (nw.col("start_date") <= nw.col("point"))
         & (nw.col("end_date").is_null() | (nw.col("end_date") > nw.col("point")))
-    )
+    ).select("point", "account_id", "quantity")
+
+
+def _seats(engine: Engine, points: list[date]) -> dict[tuple[date, str], dict[str, Any]]:
+    """Seats = sum of ``quantity`` of the subscription lines active at each point
+    (start_date <= point < end_date, open end = ongoing; trial lines included)."""
     out = engine.collect(
-        active.group_by("point", "account_id").agg(
+        _lines_at(engine, points).group_by("point", "account_id").agg(
             nw.col("quantity").sum().alias("seats"),
             nw.col("quantity").count().cast(nw.Int64).alias("lines_with_quantity"),
         )
@@ -114,7 +119,6 @@ def active_users(
         if s["seats"] is not None:
             total_seats[p] = total_seats.get(p, 0.0) + float(s["seats"])
 
-    row = _usage_row
     out: list[dict[str, Any]] = []
     for p in sorted(set(points)):
         tot = {k: 0 for k in WINDOWS}
@@ -122,11 +126,11 @@ def active_users(
         for a in accs:
             for k in WINDOWS:
                 tot[k] += by_acc[(p, a)][k]
-        out.append(row(p, None, tot, total_seats.get(p)))
+        out.append(_usage_row(p, None, tot, total_seats.get(p)))
         if per_account:
             for a in accs:
                 s = seats.get((p, a))
-                out.append(row(p, a, by_acc[(p, a)], None if s is None or s["seats"] is None else float(s["seats"])))
+                out.append(_usage_row(p, a, by_acc[(p, a)], None if s is None or s["seats"] is None else float(s["seats"])))
     return out
 
 
@@ -175,11 +179,8 @@ def _base_row(engine: Engine, per_acc: nw.LazyFrame, point: date) -> dict[str, A
     users = {k: 0 for k in WINDOWS}
     for r in totals.to_dicts():
         users[r["window"]] = int(r["users"])
-    p = nw.lit(point)
-    seats = engine.collect(
-        engine.table("subscriptions")
-        .filter((nw.col("start_date") <= p) & (nw.col("end_date").is_null() | (nw.col("end_date") > p)))
-        .select(nw.col("quantity").sum().alias("seats"), nw.col("quantity").count().cast(nw.Int64).alias("with_quantity"))
+    seats = engine.collect(_lines_at(engine, [point]).select(
+        nw.col("quantity").sum().alias("seats"), nw.col("quantity").count().cast(nw.Int64).alias("with_quantity"))
     ).row(0)
     return _usage_row(point, None, users, float(seats[0]) if seats[1] else None)
 
