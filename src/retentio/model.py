@@ -9,9 +9,11 @@ The importer validates against it, the warehouse creates its tables from it, and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DType = Literal["string", "date", "datetime", "float", "int", "bool"]
 
@@ -25,16 +27,16 @@ DUCKDB_TYPES: dict[str, str] = {
     "bool": "BOOLEAN",
 }
 
-# Arrow type of each logical type: the canonical tables as the importer, the demo generator,
-# the engines and the tests build them.
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "date": pa.date32(),
-    "datetime": pa.timestamp("us"),
-    "float": pa.float64(),
-    "int": pa.int64(),
-    "bool": pa.bool_(),
-}
+
+@cache
+def arrow_types() -> dict[str, pa.DataType]:
+    """The Arrow type of each logical type, as the importer, the demo generator, the engines
+    and the tests build the canonical tables.  A function, so that a command that only reads
+    figures does not import pyarrow (and numpy with it: ~0.1 s of its start-up)."""
+    import pyarrow as pa
+
+    return {"string": pa.string(), "date": pa.date32(), "datetime": pa.timestamp("us"), "float": pa.float64(),
+            "int": pa.int64(), "bool": pa.bool_()}
 
 COST_CATEGORIES = ("cs_team", "support_team", "sales_marketing", "cost_of_revenue", "other")
 SURVEY_KINDS = ("nps", "csat")
@@ -70,7 +72,10 @@ class Entity:
 
     @property
     def arrow_schema(self) -> pa.Schema:
-        return pa.schema([(c.name, ARROW_TYPES[c.dtype]) for c in self.columns])
+        import pyarrow as pa
+
+        types = arrow_types()
+        return pa.schema([(c.name, types[c.dtype]) for c in self.columns])
 
     def column(self, name: str) -> Column:
         for c in self.columns:

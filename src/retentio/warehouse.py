@@ -14,10 +14,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
-import pyarrow as pa
+
+if TYPE_CHECKING:  # imported where used: a figure read from the warehouse needs no Arrow
+    import pyarrow as pa
 
 from retentio.errors import ConfigError, DataError
 from retentio.files import ANALYTICS_FILE  # defined there (standard library only)
@@ -567,17 +569,23 @@ class ImportWriter:
         """Insert ``data``'s columns in the table's order; absent ones (ROW_INDEX, KEY_HASH) are NULL."""
         if data.num_rows == 0:
             return
+        import pyarrow as pa
+
         n = data.num_rows
         full = pa.table({name: data.column(name) if name in data.column_names else pa.nulls(n) for name, _ in columns})
         self.con.from_arrow(full).insert_into(table)
 
     def _pick(self, rows: Sequence[int]) -> None:
+        import pyarrow as pa
+
         self.con.execute("DELETE FROM _picked")
         self._insert("_picked", _PICKED_COLUMNS, pa.table({ROW_INDEX: pa.array(rows, pa.int64())}))
 
     def _quarantine(self, quarantined: list[dict[str, Any]]) -> None:
         if not quarantined:
             return
+        import pyarrow as pa
+
         # One Arrow table, one INSERT: row-by-row executemany costs ~2 ms a row.
         n = len(quarantined)
         qt = pa.table(

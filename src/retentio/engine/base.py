@@ -4,14 +4,16 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
 import polars as pl
-import pyarrow as pa
 
 from retentio.errors import UsageError
-from retentio.model import ARROW_TYPES
+from retentio.model import arrow_types
+
+if TYPE_CHECKING:  # imported where used: reading figures needs no Arrow
+    import pyarrow as pa
 
 __all__ = ["ENGINE_NAMES", "Engine", "TableSource", "open_engine"]
 
@@ -20,7 +22,7 @@ ENGINE_NAMES = ("duckdb", "polars", "spark")
 
 # A table source returns the Arrow content of a canonical table by name.  The workspace
 # provides one reading its DuckDB file; tests provide in-memory ones.
-TableSource = Callable[[str], pa.Table]
+TableSource = Callable[[str], "pa.Table"]
 
 
 class Engine(ABC):
@@ -44,7 +46,9 @@ class Engine(ABC):
     def from_columns(self, data: dict[str, list], types: dict[str, str]) -> nw.LazyFrame:
         """A small table from Python lists; ``types`` are logical types of retentio.model
         (int, float, string, date, bool).  Engines may build it without pyarrow."""
-        return self.from_arrow(pa.table({k: pa.array(v, type=ARROW_TYPES[types[k]]) for k, v in data.items()}))
+        import pyarrow as pa
+
+        return self.from_arrow(pa.table({k: pa.array(v, type=arrow_types()[types[k]]) for k, v in data.items()}))
 
     @abstractmethod
     def materialize(self, lf: nw.LazyFrame) -> nw.LazyFrame:

@@ -3,11 +3,16 @@ from __future__ import annotations
 import itertools
 import os
 
+from typing import TYPE_CHECKING
+
 import duckdb
 import narwhals as nw
-import pyarrow as pa
+import polars as pl
 
 from retentio.engine.base import Engine, TableSource
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 _SQL_VALUES_MAX = 5_000
@@ -90,6 +95,11 @@ class DuckDBEngine(Engine):
         name = f"_t{next(self._ids)}"
         self.con.register(name, table)
         return nw.from_native(self.con.table(name))
+
+    def collect(self, lf: nw.LazyFrame) -> pl.DataFrame:
+        # Through the Arrow C stream (DuckDB's relation -> Polars, no copy in Python):
+        # ``.pl()`` goes through pyarrow, whose import (with numpy) costs ~0.1 s a process.
+        return pl.DataFrame(lf.to_native())
 
     def materialize(self, lf: nw.LazyFrame) -> nw.LazyFrame:
         name = f"_m{next(self._ids)}"
