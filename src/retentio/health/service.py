@@ -198,10 +198,12 @@ def import_csm_pulse(ws, file: str | os.PathLike) -> dict[str, Any]:
 
 # -- scoring ---------------------------------------------------------------------------------
 def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: list[Scorecard] | None = None,
-               keep_rows: bool = True) -> list[dict[str, Any]]:
+               keep_rows: bool = True, keep_measures: bool = True) -> list[dict[str, Any]]:
     """Score every customer on each day: [{account_id, day, card, result, row}] (``row``: the
-    account's features, or None unless ``keep_rows`` - a dict per account and day is most of
-    the memory of a large book)."""
+    account's features, or None unless ``keep_rows``; without ``keep_measures`` each result
+    keeps its score, band, missing inputs and group scores but not its per-measure details.
+    A dict of features and a list of measure results per account and day are most of the
+    memory of a large book: ten objects per measure card and account-day)."""
     from retentio.features import account_features
 
     if cards is None:
@@ -218,8 +220,11 @@ def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: lis
         mine = by_account.get(row["account_id"])
         row[PULSE] = pulse_on(mine, row["account_id"], row["day"], hs.pulse_expiry_days) if mine else None
         card = forced or assign(cards, row)
+        res = score_account(card, row, hs)
+        if not keep_measures:
+            res.measures = []
         out.append({"account_id": row["account_id"], "day": row["day"], "card": card,
-                    "result": score_account(card, row, hs), "row": row if keep_rows else None,
+                    "result": res, "row": row if keep_rows else None,
                     "peer": row.get(card.peer_attribute) if card.model == "peer_percentile" else None})
     # peer percentiles: per day and card
     groups: dict[tuple, list[dict]] = {}
@@ -251,7 +256,7 @@ def health_scores(ws, *, as_of: date | str | None = None, scorecard: str | None 
     if band is not None and band not in ("red", "yellow", "green", "thriving", "none"):
         raise UsageError(f"band {band!r} is not a band", hint="choose red, yellow, green, thriving or none (not scored)")
     d1, d3 = _month_end_before(d, 1), _month_end_before(d, 3)
-    scored = score_days(ws, [d, d1, d3], scorecard=scorecard, keep_rows=False)
+    scored = score_days(ws, [d, d1, d3], scorecard=scorecard, keep_rows=False, keep_measures=False)
     prev = {(r["account_id"], r["day"]): r["result"].score for r in scored}
     names = _account_names(ws)
     playbooks = ws.settings.health.playbooks
@@ -345,7 +350,7 @@ def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -
     stored_days = set() if full else {r["day"] for r in ws.warehouse.read_health_scores()}
     last_me = max((x for x in stored_days if x in days[:-1] or x == d), default=None)
     todo = [x for x in days if x not in stored_days or x == d or (last_me is not None and x >= last_me)]
-    scored = score_days(ws, todo)
+    scored = score_days(ws, todo, keep_rows=False, keep_measures=False)
     rows = {"account_id": [], "day": [], "scorecard": [], "score": [], "band": [], "missing": []}
     for r in scored:
         res = r["result"]
