@@ -7,6 +7,7 @@ Python on the small account x month table.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import narwhals as nw
@@ -160,9 +161,15 @@ def engagement_score(engine: Engine, settings: Settings, period: Period) -> dict
     T = {(r["account_id"], int(r["month"])): int(r["tickets"]) for r in tk.to_dicts()}
     customers = _customer_months(engine, settings, period)
     ever_used = {a for (a, _m) in usage}  # accounts with any usage event up to the period's end
+    # each month's population (customers at its end and accounts with usage in it), indexed
+    # once: scanning every account-month of the history for each month was quadratic in it
+    population: dict[int, set[str]] = {m: set() for m in period.months}
+    for (a, mm) in itertools.chain(customers, usage):
+        if mm in population:
+            population[mm].add(a)
     rows = []
     for m in period.months:
-        pop = sorted({a for (a, mm) in customers if mm == m} | {a for (a, mm) in usage if mm == m})
+        pop = sorted(population[m])
         if not pop:
             continue
         raw = {a: {"logins": usage.get((a, m), 0), "adoption": F.get((a, m), 0), "key_time": K.get((a, m), 0),
