@@ -57,3 +57,29 @@ def test_the_book_cache_stays_bounded(demo_workspace, monkeypatch):
     # an evicted book is rebuilt on demand and gives the same figures
     first = ws.metrics(months[0], as_of="2024-12-31")
     assert first == Workspace(demo_workspace).metrics(months[0], as_of="2024-12-31")
+
+
+def test_the_cache_releases_each_value_with_its_own_tables():
+    # Values of different kinds share an engine's cache (metrics books holding materialised
+    # tables, plain dicts of usage): an evicted value is released by the ``tables`` function
+    # it was cached with, not by that of the value whose arrival evicts it.
+    from retentio.engine.base import Engine
+
+    class Recording(Engine):
+        name = "recording"
+        table = from_arrow = materialize = None  # type: ignore[assignment]
+
+        def __init__(self):
+            super().__init__(lambda _name: None)
+            self.released: list[object] = []
+
+        def release(self, handles):
+            self.released.extend(handles)
+
+    Recording.__abstractmethods__ = frozenset()
+    eng = Recording()
+    eng.cached("book", lambda: {"tables": ["t1"]}, lambda book: book["tables"])
+    for k in range(eng.CACHE_SIZE):  # plain values with nothing to release push the book out
+        eng.cached(("usage", k), lambda: [("a", 1)], lambda _usage: [])
+    assert eng.released == ["t1"]
+    assert eng.cache_size() == eng.CACHE_SIZE

@@ -8,7 +8,7 @@ Python on the small account x month table.
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, NamedTuple
 
 import narwhals as nw
 
@@ -17,7 +17,7 @@ from retentio.engagement._common import day_of, month_of, quantile_nearest_rank
 from retentio.usage_rollups import usage_daily, usage_daily_active
 from retentio.engine import Engine
 from retentio.errors import ConfigError
-from retentio.metrics.periods import Period, month_end, month_label
+from retentio.metrics.periods import Period, month_end, month_label, month_start
 
 STATUSES = ("new", "active", "at_risk", "resurrected", "dormant", "never_active")
 CES_COMPONENTS = ("logins", "adoption", "key_time", "tickets")
@@ -35,23 +35,40 @@ def _customer_months(engine: Engine, settings: Settings, period: Period) -> set[
     return {(r["account_id"], int(r["month"])) for r in cm.to_dicts()}
 
 
-def usage_by_account_month(engine: Engine, last_day) -> dict[tuple[str, int], int]:
-    """Active user-days per (account, month index) up to ``last_day`` (in the engine's bounded
-    cache, ``Engine.cached``: an engine is dropped when its workspace's data changes)."""
-    counts = engine.cached(("usage_by_account_month", last_day),
-                           lambda: _usage_by_account_month(engine, last_day), lambda _counts: [])
-    return dict(counts)
+class AccountUsage(NamedTuple):
+    """Active user-days per (account, month index) for the months asked, and each account's
+    first month with usage up to the last of them."""
+
+    user_days: dict[tuple[str, int], int]
+    first_use: dict[str, int]
 
 
-def _usage_by_account_month(engine: Engine, last_day) -> dict[tuple[str, int], int]:
-    ud = (  # the per-account daily active users summed over the month's days
-        usage_daily_active(engine)
-        .filter(nw.col("day") <= nw.lit(last_day))
+def account_usage(engine: Engine, first: int, last: int) -> AccountUsage:
+    """The active user-days per account of the months ``first``..``last`` (month indexes) and
+    the first month with usage of every account that has used the product by ``last``.
+
+    Only the months asked come to Python (and one month per account): a dict of every
+    account-month of the history was most of the memory of a health score on a large book.
+    Kept in the engine's bounded cache (``Engine.cached``: an engine is dropped when its
+    workspace's data changes)."""
+    return engine.cached(("account_usage", first, last), lambda: _account_usage(engine, first, last),
+                         lambda _usage: [])
+
+
+def _account_usage(engine: Engine, first: int, last: int) -> AccountUsage:
+    daily = usage_daily_active(engine).filter(nw.col("day") <= nw.lit(month_end(last)))
+    months = engine.collect(  # the per-account daily active users summed over the month's days
+        daily.filter(nw.col("day") >= nw.lit(month_start(first)))
         .with_columns(month_of("day").alias("month"))
         .group_by("account_id", "month")
         .agg(nw.col("users").sum().cast(nw.Int64).alias("user_days"))
     )
-    return {(r["account_id"], int(r["month"])): int(r["user_days"]) for r in engine.collect(ud).to_dicts()}
+    firsts = engine.collect(daily.group_by("account_id").agg(nw.col("day").min().alias("first_day"))
+                            .select("account_id", month_of("first_day").alias("month")))
+    return AccountUsage(
+        {(a, int(m)): int(u) for a, m, u in months.select("account_id", "month", "user_days").iter_rows()},
+        {a: int(m) for a, m in firsts.select("account_id", "month").iter_rows()},
+    )
 
 
 def classify(u_now: int, u_prev: int, used_before: bool, customer: bool, drop: float) -> str | None:
@@ -72,11 +89,8 @@ def classify(u_now: int, u_prev: int, used_before: bool, customer: bool, drop: f
 
 def lifecycle(engine: Engine, settings: Settings, period: Period) -> dict[str, Any]:
     drop = settings.engagement.at_risk_drop
-    usage = usage_by_account_month(engine, month_end(period.last))
+    usage, first_use = account_usage(engine, period.first - 1, period.last)
     customers = _customer_months(engine, settings, period)
-    first_use: dict[str, int] = {}
-    for (a, m) in usage:
-        first_use[a] = min(m, first_use.get(a, m))
     accounts = sorted(set(first_use) | {a for a, _ in customers})
     rows = []
     summary = {m: {s: 0 for s in STATUSES} for m in period.months}
@@ -134,7 +148,7 @@ def engagement_score(engine: Engine, settings: Settings, period: Period) -> dict
     weights = _ces_weights(settings)
     keys = list(settings.engagement.key_features)
     first_day, last_day = period.first_day, period.last_day
-    usage = usage_by_account_month(engine, last_day)
+    usage, first_use = account_usage(engine, period.first, period.last)
     ev = (
         usage_daily(engine)
         .filter((nw.col("day") >= nw.lit(first_day)) & (nw.col("day") <= nw.lit(last_day)))
@@ -160,7 +174,7 @@ def engagement_score(engine: Engine, settings: Settings, period: Period) -> dict
     K = {(r["account_id"], int(r["month"])): int(r["ms"]) for r in ktime.to_dicts()}
     T = {(r["account_id"], int(r["month"])): int(r["tickets"]) for r in tk.to_dicts()}
     customers = _customer_months(engine, settings, period)
-    ever_used = {a for (a, _m) in usage}  # accounts with any usage event up to the period's end
+    ever_used = first_use  # accounts with any usage event up to the period's end
     # each month's population (customers at its end and accounts with usage in it), indexed
     # once: scanning every account-month of the history for each month was quadratic in it
     population: dict[int, set[str]] = {m: set() for m in period.months}
@@ -190,5 +204,5 @@ def engagement_score(engine: Engine, settings: Settings, period: Period) -> dict
     return {"period": period.label, "weights": weights, "rows": rows}
 
 
-__all__ = ["CES_COMPONENTS", "STATUSES", "USAGE_COMPONENTS", "capped_ratio", "classify", "engagement_score",
-    "lifecycle", "usage_by_account_month"]
+__all__ = ["AccountUsage", "CES_COMPONENTS", "STATUSES", "USAGE_COMPONENTS", "capped_ratio", "classify", "engagement_score",
+    "account_usage", "lifecycle"]

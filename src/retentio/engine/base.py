@@ -91,16 +91,17 @@ class Engine(ABC):
         """``build()`` once per key; at most CACHE_SIZE values are kept, the least recently
         used is evicted and its materialised intermediates (``tables(value)``) released."""
         if not hasattr(self, "_cache_lru"):
-            self._cache_lru: OrderedDict[Hashable, Any] = OrderedDict()
+            self._cache_lru: OrderedDict[Hashable, tuple[Any, Callable[[Any], list[object]]]] = OrderedDict()
         lru = self._cache_lru
         if key in lru:
             lru.move_to_end(key)
-            return lru[key]
+            return lru[key][0]
         value = build()
-        lru[key] = value
+        lru[key] = (value, tables)
         while len(lru) > self.CACHE_SIZE:
-            _k, old = lru.popitem(last=False)
-            self.release(tables(old))
+            # each value is released by its own ``tables``: values of different kinds share the cache
+            _k, (old, old_tables) = lru.popitem(last=False)
+            self.release(old_tables(old))
         return value
 
     def cache_size(self) -> int:

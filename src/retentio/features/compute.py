@@ -253,16 +253,12 @@ def _usage_features(engine: Engine, settings: Settings, days: list[date], custom
 
 def _monthly_usage_features(engine: Engine, settings: Settings, days: list[date], customers: pl.DataFrame) -> pl.DataFrame:
     """Lifecycle status and engagement score of the last complete month of each day."""
-    from retentio.clock import month_end
-    from retentio.engagement.lifecycle import classify, engagement_score, usage_by_account_month
+    from retentio.engagement.lifecycle import account_usage, classify, engagement_score
     from retentio.metrics.periods import Period, month_label
 
     lcm = {d: (lambda ym: ym[0] * 12 + ym[1] - 1)(last_complete_month(d)) for d in days}
     first, last = min(lcm.values()), max(lcm.values())
-    usage = usage_by_account_month(engine, month_end(last // 12, last % 12 + 1))
-    first_use: dict[str, int] = {}
-    for (a, m) in usage:
-        first_use[a] = min(m, first_use.get(a, m))
+    usage, first_use = account_usage(engine, first - 1, last)
     ces = engagement_score(engine, settings, Period(first, last, f"{month_label(first)}..{month_label(last)}"))
     ces_by = {(r["account_id"], r["month"]): r["ces"] for r in ces["rows"]}
     status, score = [], []
@@ -371,6 +367,13 @@ def account_features(engine: Engine, settings: Settings, days: list[date]) -> pl
     Features of a source the workspace has no rows of (no usage, tickets or surveys at all)
     are empty (null), not 0; an account without rows of a source the workspace has gets 0
     counts."""
+    # The intermediates materialised on the way (usage events x windows: hundreds of MB on a
+    # large book) are released at the end: the frame returned is collected.
+    with engine.scratch():
+        return _account_features(engine, settings, days)
+
+
+def _account_features(engine: Engine, settings: Settings, days: list[date]) -> pl.DataFrame:
     days = sorted(set(days))
     schema = _schema()
     if not days:
