@@ -324,7 +324,7 @@ def _text_features(engine: Engine, days: list[date], customers: pl.DataFrame) ->
     from retentio.satisfaction.sentiment_trend import texts
 
     lo = min(days) - timedelta(days=89)
-    rows = [r for r in texts(engine, max(days)) if r["day"] >= lo]
+    rows = texts(engine, max(days), first_day=lo)
     # one batch: the trained model featurizes and scores texts per language in bulk (one call
     # per text cost 25 s for 117 k texts at 100 k accounts)
     acc, tday, score = [], [], []

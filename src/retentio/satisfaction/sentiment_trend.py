@@ -15,16 +15,22 @@ from retentio.metrics.periods import Period, month_label
 from retentio.satisfaction.sentiment import score_texts
 
 
-def texts(engine: Engine, last_day) -> list[dict[str, Any]]:
-    """(source, id, account_id, day, month, text) of tickets (subject + body) and survey comments up to ``last_day``."""
+def texts(engine: Engine, last_day, first_day=None) -> list[dict[str, Any]]:
+    """(source, id, account_id, day, month, text) of tickets (subject + body) and survey
+    comments up to ``last_day`` (and from ``first_day`` when given: filtered in the engine,
+    a large book's whole history of texts is gigabytes as Python dicts)."""
+    def within(day):
+        ok = day <= nw.lit(last_day)
+        return ok if first_day is None else ok & (day >= nw.lit(first_day))
+
     t = engine.collect(
         engine.table("tickets").with_columns(day_of("created_at").alias("day"))
-        .filter(nw.col("day") <= nw.lit(last_day))
+        .filter(within(nw.col("day")))
         .select("ticket_id", "account_id", "day", month_of("day").alias("month"), "subject", "body")
     )
     s = engine.collect(
         engine.table("surveys").with_columns(day_of("answered_at").alias("day"))
-        .filter((nw.col("day") <= nw.lit(last_day)) & ~nw.col("comment").is_null())
+        .filter(within(nw.col("day")) & ~nw.col("comment").is_null())
         .select("response_id", "account_id", "day", month_of("day").alias("month"), "comment")
     )
     out = []
