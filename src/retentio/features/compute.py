@@ -253,23 +253,23 @@ def _usage_features(engine: Engine, settings: Settings, days: list[date], custom
 
 def _monthly_usage_features(engine: Engine, settings: Settings, days: list[date], customers: pl.DataFrame) -> pl.DataFrame:
     """Lifecycle status and engagement score of the last complete month of each day."""
-    from retentio.engagement.lifecycle import account_usage, classify, engagement_score
+    from retentio.engagement.lifecycle import account_usage, classify, engagement_frame
     from retentio.metrics.periods import Period, month_label
 
     lcm = {d: (lambda ym: ym[0] * 12 + ym[1] - 1)(last_complete_month(d)) for d in days}
     first, last = min(lcm.values()), max(lcm.values())
     usage, first_use = account_usage(engine, first - 1, last)
-    ces = engagement_score(engine, settings, Period(first, last, f"{month_label(first)}..{month_label(last)}"))
-    ces_by = {(r["account_id"], r["month"]): r["ces"] for r in ces["rows"]}
-    status, score = [], []
+    ces = engagement_frame(engine, settings, Period(first, last, f"{month_label(first)}..{month_label(last)}")).select(
+        "account_id", pl.col("month").alias("_m"), pl.col("ces").alias("engagement_score"))
+    status, month = [], []
     for a, d, cust in customers.select("account_id", "day", "_lcm_customer").iter_rows():
         m = lcm[d]
-        st = classify(usage.get((a, m), 0), usage.get((a, m - 1), 0), a in first_use and first_use[a] < m,
-                      bool(cust), settings.engagement.at_risk_drop)
-        status.append(st)
-        score.append(ces_by.get((a, month_label(m))))
-    return customers.select(KEYS).with_columns(pl.Series("lifecycle", status, dtype=pl.String),
-                                               pl.Series("engagement_score", score, dtype=pl.Float64))
+        status.append(classify(usage.get((a, m), 0), usage.get((a, m - 1), 0), a in first_use and first_use[a] < m,
+                               bool(cust), settings.engagement.at_risk_drop))
+        month.append(m)
+    return (customers.select(KEYS)
+            .with_columns(pl.Series("lifecycle", status, dtype=pl.String), pl.Series("_m", month, dtype=pl.Int64))
+            .join(ces, on=["account_id", "_m"], how="left").drop("_m"))
 
 
 # -- tickets ---------------------------------------------------------------------------------
