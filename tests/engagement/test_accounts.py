@@ -27,8 +27,16 @@ def test_classify_rules():
     assert classify(0, 3, True, True, 0.5) == "dormant"
     assert classify(0, 0, False, True, 0.5) == "never_active"
     assert classify(0, 3, True, False, 0.5) is None  # not a customer and idle: churned, not listed
-    assert capped_ratio(5, 10) == 0.5 and capped_ratio(20, 10) == 1.0 and capped_ratio(0, 0) == 0.0
-    assert capped_ratio(1, 4, higher_is_better=False) == 0.75 and capped_ratio(0, 0, higher_is_better=False) == 1.0
+    import polars as pl
+
+    xr = pl.DataFrame({"x": [5, 20, 0, 1, 0, 3], "ref": [10, 10, 0, 4, 0, 0]})
+
+    def ratios(**kw):
+        return xr.select(capped_ratio(pl.col("x"), pl.col("ref"), **kw).alias("p"))["p"].to_list()
+
+    # min(x / ref, 1); ref 0: 1 when x > 0 else 0; lower is better: 1 minus that
+    assert ratios() == [0.5, 1.0, 0.0, 0.25, 0.0, 1.0]
+    assert ratios(higher_is_better=False) == [0.5, 0.0, 1.0, 0.75, 1.0, 0.0]
 
 
 def test_lifecycle_and_ces(make_engine):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import itertools
 import os
-
 from typing import TYPE_CHECKING
 
 import duckdb
