@@ -160,3 +160,22 @@ def test_duckdb_and_polars_agree():
     a = account_features(make("duckdb", BOOK), Settings(), DAYS)
     b = account_features(make("polars", BOOK), Settings(), DAYS)
     assert_frame_equal(a, b, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "polars"])
+def test_a_missing_rate_names_the_currency_the_first_day_and_the_line(engine_name):
+    # A USD line from 2024-01-01, the first USD rate dated 2024-06-01. Features on 2024-03-31
+    # read the line on the day, its lags (2024-02-29, 2023-12-31, 2023-09-30) and the end of
+    # the last complete month (2024-02-29): it is active on 2024-02-29 and 2024-03-31, and the
+    # earliest of those has no rate on or before it. No silent 1.0.
+    from retentio.errors import DataError
+
+    eng = engine_over(engine_name, {
+        "accounts": [{"account_id": "a0", "name": "A0"}],
+        "subscriptions": [{"subscription_id": "s0", "account_id": "a0", "plan": "p", "start_date": date(2024, 1, 1),
+                           "end_date": None, "amount": 100.0, "billing_period_months": 1, "currency": "USD",
+                           "is_trial": False}],
+        "fx_rates": [{"date": date(2024, 6, 1), "currency": "USD", "rate": 0.9}],
+    })
+    with pytest.raises(DataError, match=r"no FX rate for USD on or before 2024-02-29 \(subscription s0\)"):
+        account_features(eng, Settings(), [date(2024, 3, 31)])
