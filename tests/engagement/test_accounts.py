@@ -120,3 +120,25 @@ def test_ces_of_an_account_without_usage_names_the_missing_components(make_engin
     rows = {r["account_id"]: r for r in engagement_score(eng, Settings(), parse_period("2024-01"))["rows"]}
     assert rows["D"]["ces"] is None and rows["D"]["missing_components"] == ["logins", "adoption", "key_time"]
     assert rows["A"]["missing_components"] == [] and rows["A"]["ces"] is not None
+
+
+def test_ces_of_a_month_does_not_look_ahead(make_engine):
+    # D is a customer from December 2023 and first uses the product on 5 February 2024. In
+    # January it has no usage data at all: its January CES is undefined, whether January is
+    # asked alone or as part of January-February (a health score stored for 31 January must
+    # not know what D did in February). A uses the product in both months.
+    usage = [ev("A", "a1", datetime(2024, 1, 3), feature="reports", dur=60.0),
+             ev("A", "a1", datetime(2024, 2, 3), feature="reports", dur=60.0),
+             ev("D", "d1", datetime(2024, 2, 5), feature="reports", dur=30.0)]
+    subs = [sub("sA", "A", date(2023, 12, 1)), sub("sD", "D", date(2023, 12, 1))]
+    eng = make_engine({"usage": usage, "subscriptions": subs})
+    both = {(r["month"], r["account_id"]): r for r in engagement_score(eng, Settings(), parse_period("2024-01..2024-02"))["rows"]}
+    alone = {(r["month"], r["account_id"]): r for r in engagement_score(eng, Settings(), parse_period("2024-01"))["rows"]}
+    assert both[("2024-01", "D")]["ces"] is None
+    assert both[("2024-01", "D")]["missing_components"] == ["logins", "adoption", "key_time"]
+    assert {k: v for k, v in both.items() if k[0] == "2024-01"} == alone
+    # February: D has used the product; each of A and D has 1 user-day, 1 feature and no
+    # ticket, key time 60 s and 30 s (reference 60 s): A 100 x (.35 + .25 + .25 + .15) = 100,
+    # D 100 x (.35 + .25 + .25 x 0.5 + .15) = 87.5
+    assert both[("2024-02", "A")]["ces"] == pytest.approx(100.0)
+    assert both[("2024-02", "D")]["ces"] == pytest.approx(87.5)

@@ -169,7 +169,7 @@ def engagement_score(engine: Engine, settings: Settings, period: Period) -> dict
 def engagement_frame(engine: Engine, settings: Settings, period: Period) -> pl.DataFrame:
     """The engagement score's account-months as one Polars frame, sorted by month and
     account: month (index), account_id, the raw components (logins, adoption, key_time,
-    tickets), used (any usage by the period's end), each component's part ``{c}_part`` and
+    tickets), used (any usage by the end of the month), each component's part ``{c}_part`` and
     ``ces`` (null when the account never used the product and a usage component has weight).
 
     Computed column-wise (a loop of dicts per account-month cost 48 s and gigabytes for a
@@ -212,8 +212,15 @@ def engagement_frame(engine: Engine, settings: Settings, period: Period) -> pl.D
                  on=["account_id", "month"], how="left")
     for part in parts:
         df = df.join(part.with_columns(pl.col("month").cast(pl.Int64)), on=["account_id", "month"], how="left")
-    df = df.with_columns(pl.col(*CES_COMPONENTS).fill_null(0).cast(pl.Int64),
-                         pl.col("account_id").is_in(list(first_use)).alias("used"))
+    # "used": any usage by the end of the row's month, not by the period's end (a month's
+    # score must not depend on what the account did after it: a period's rows are those of
+    # its months asked one by one)
+    firsts = pl.DataFrame({"account_id": list(first_use), "_first_use": list(first_use.values())},
+                          schema={"account_id": pl.String, "_first_use": pl.Int64})
+    df = (df.join(firsts, on="account_id", how="left")
+          .with_columns(pl.col(*CES_COMPONENTS).fill_null(0).cast(pl.Int64),
+                        (pl.col("_first_use") <= pl.col("month")).fill_null(False).alias("used"))
+          .drop("_first_use"))
     # the month's reference of each component: the nearest-rank 90th percentile (the
     # ceil(0.9 n)-th smallest value, as quantile_nearest_rank) over the month's population
     rank = ((pl.len() * 0.9).ceil().cast(pl.Int64).clip(lower_bound=1) - 1)

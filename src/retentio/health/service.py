@@ -332,6 +332,10 @@ def _first_day(ws) -> date | None:
     return rows[0]["d"] if rows and rows[0]["d"] else None
 
 
+# Days scored together by health_refresh (bounds its memory; a pass's fixed cost is small).
+REFRESH_DAYS_PER_PASS = 6
+
+
 def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -> dict[str, Any]:
     """Store the scores of every account at every month end from the first paid month to
     ``as_of``, and on ``as_of``, in the warehouse table health_scores.  Incremental: only the
@@ -350,16 +354,18 @@ def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -
     stored_days = set() if full else {r["day"] for r in ws.warehouse.read_health_scores()}
     last_me = max((x for x in stored_days if x in days[:-1] or x == d), default=None)
     todo = [x for x in days if x not in stored_days or x == d or (last_me is not None and x >= last_me)]
-    scored = score_days(ws, todo, keep_rows=False, keep_measures=False)
     rows = {"account_id": [], "day": [], "scorecard": [], "score": [], "band": [], "missing": []}
-    for r in scored:
-        res = r["result"]
-        rows["account_id"].append(r["account_id"])
-        rows["day"].append(r["day"])
-        rows["scorecard"].append(res.scorecard)
-        rows["score"].append(res.score)
-        rows["band"].append(res.band)
-        rows["missing"].append(" ".join(res.missing))
+    # A few days at a time: each day is scored on its own (peer percentiles are per day), and
+    # the features and results of the whole history at once were 4 GB at 100 k accounts.
+    for i in range(0, len(todo), REFRESH_DAYS_PER_PASS):
+        for r in score_days(ws, todo[i:i + REFRESH_DAYS_PER_PASS], keep_rows=False, keep_measures=False):
+            res = r["result"]
+            rows["account_id"].append(r["account_id"])
+            rows["day"].append(r["day"])
+            rows["scorecard"].append(res.scorecard)
+            rows["score"].append(res.score)
+            rows["band"].append(res.band)
+            rows["missing"].append(" ".join(res.missing))
     table = pa.table({"account_id": pa.array(rows["account_id"], pa.string()), "day": pa.array(rows["day"], pa.date32()),
                       "scorecard": pa.array(rows["scorecard"], pa.string()), "score": pa.array(rows["score"], pa.float64()),
                       "band": pa.array(rows["band"], pa.string()), "missing": pa.array(rows["missing"], pa.string())})
