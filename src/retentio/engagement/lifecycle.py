@@ -181,7 +181,9 @@ def engagement_frame(engine: Engine, settings: Settings, period: Period) -> pl.D
     weights = _ces_weights(settings)
     keys = list(settings.engagement.key_features)
     first_day, last_day = period.first_day, period.last_day
-    usage, first_use = account_usage(engine, period.first, period.last)
+    # from the month before the period, as lifecycle and the health features ask it: one
+    # entry of the engine's cache serves all three (the extra month is not in the population)
+    usage, first_use = account_usage(engine, period.first - 1, period.last)
     ev = (
         usage_daily(engine)
         .filter((nw.col("day") >= nw.lit(first_day)) & (nw.col("day") <= nw.lit(last_day)))
@@ -204,7 +206,7 @@ def engagement_frame(engine: Engine, settings: Settings, period: Period) -> pl.D
     customers = _customer_months(engine, settings, period)
     months = set(period.months)
     # each month's population: customers at its end and accounts with usage in it
-    pop = sorted({(a, m) for (a, m) in itertools.chain(customers, usage) if m in months}, key=lambda x: (x[1], x[0]))
+    pop = list({(a, m) for (a, m) in itertools.chain(customers, usage) if m in months})  # sorted at the end
     keys_schema = {"account_id": pl.String, "month": pl.Int64}
     df = pl.DataFrame({"account_id": [a for a, _ in pop], "month": [m for _, m in pop]}, schema=keys_schema)
     df = df.join(pl.DataFrame({"account_id": [a for a, _ in usage], "month": [m for _, m in usage],

@@ -357,8 +357,9 @@ def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -
     rows = {"account_id": [], "day": [], "scorecard": [], "score": [], "band": [], "missing": []}
     # A few days at a time: each day is scored on its own (peer percentiles are per day), and
     # the features and results of the whole history at once were 4 GB at 100 k accounts.
+    cards, _ = load_cards(ws)  # read once, not once a pass
     for i in range(0, len(todo), REFRESH_DAYS_PER_PASS):
-        for r in score_days(ws, todo[i:i + REFRESH_DAYS_PER_PASS], keep_rows=False, keep_measures=False):
+        for r in score_days(ws, todo[i:i + REFRESH_DAYS_PER_PASS], cards=cards, keep_rows=False, keep_measures=False):
             res = r["result"]
             rows["account_id"].append(r["account_id"])
             rows["day"].append(r["day"])
