@@ -68,3 +68,27 @@ def test_duckdb_works_within_its_memory_limit_and_prints_nothing(capfd):
     eng.close()
     assert not os.path.exists(folder)
     assert capfd.readouterr().out == ""
+
+
+def test_rows_are_the_collected_frame_as_python_values(make_engine):
+    """``rows`` (figures' small results, no frame) gives what ``collect`` gives: the same
+    names, order and Python values, including 128-bit sums, dates and nulls."""
+    eng = make_engine({"fx_rates": [{"date": date(2024, 1, 31), "currency": "USD", "rate": 0.9},
+                                    {"date": date(2024, 2, 29), "currency": "USD", "rate": 0.8},
+                                    {"date": date(2024, 2, 29), "currency": "GBP", "rate": 1.2}]})
+    lf = (eng.table("fx_rates")
+          .with_columns(cents=(nw.col("rate") * 100).round(0).cast(nw.Int64))
+          .group_by("currency")
+          .agg(nw.col("cents").sum().alias("cents"), nw.col("date").max().alias("last"),
+               nw.col("rate").max().alias("top"),
+               nw.when(nw.col("rate") > 1).then(nw.col("currency")).otherwise(nw.lit(None, nw.String)).max()
+               .alias("above_par"))
+          .sort("currency"))
+    rows = eng.rows(lf)
+    # By hand: GBP one rate 1.2 (120 cents), USD 90 + 80 cents; only GBP is above par.
+    assert rows == [
+        {"currency": "GBP", "cents": 120, "last": date(2024, 2, 29), "top": 1.2, "above_par": "GBP"},
+        {"currency": "USD", "cents": 170, "last": date(2024, 2, 29), "top": 0.9, "above_par": None},
+    ]
+    assert rows == eng.collect(lf).to_dicts()
+    assert eng.rows(lf.filter(nw.col("currency") == "EUR")) == []

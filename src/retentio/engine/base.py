@@ -7,12 +7,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
-import polars as pl
 
 from retentio.errors import UsageError
 from retentio.model import arrow_types
 
-if TYPE_CHECKING:  # imported where used: reading figures needs no Arrow
+if TYPE_CHECKING:  # imported where used: reading figures needs neither Arrow nor Polars
+    import polars as pl
     import pyarrow as pa
 
 __all__ = ["ENGINE_NAMES", "Engine", "TableSource", "open_engine"]
@@ -109,6 +109,11 @@ class Engine(ABC):
 
     def collect(self, lf: nw.LazyFrame) -> pl.DataFrame:
         return lf.collect(backend="polars").to_native()
+
+    def rows(self, lf: nw.LazyFrame) -> list[dict[str, Any]]:
+        """The result as Python rows, a dict each: for the small results figures are made
+        of, which need no frame (DuckDB hands them over without importing Polars)."""
+        return self.collect(lf).to_dicts()
 
     def close(self) -> None:  # overridden where there is something to close (DuckDB)
         pass

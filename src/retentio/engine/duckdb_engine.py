@@ -2,15 +2,15 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import narwhals as nw
-import polars as pl
 
 from retentio.engine.base import Engine, TableSource
 
 if TYPE_CHECKING:
+    import polars as pl
     import pyarrow as pa
 
 
@@ -98,7 +98,14 @@ class DuckDBEngine(Engine):
     def collect(self, lf: nw.LazyFrame) -> pl.DataFrame:
         # Through the Arrow C stream (DuckDB's relation -> Polars, no copy in Python):
         # ``.pl()`` goes through pyarrow, whose import (with numpy) costs ~0.1 s a process.
+        import polars as pl
+
         return pl.DataFrame(lf.to_native())
+
+    def rows(self, lf: nw.LazyFrame) -> list[dict[str, Any]]:
+        rel = lf.to_native()
+        names = rel.columns
+        return [dict(zip(names, r)) for r in rel.fetchall()]
 
     def materialize(self, lf: nw.LazyFrame) -> nw.LazyFrame:
         name = f"_m{next(self._ids)}"

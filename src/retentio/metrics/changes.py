@@ -55,7 +55,7 @@ def month_rates(engine: Engine, settings: Settings, last: int) -> tuple[nw.LazyF
         "currency", "date", "rate", month_of("date").alias("month")
     )
     latest = fx.group_by("currency", "month").agg(nw.col("date").max().alias("date"))
-    per_month = engine.collect(
+    per_month = engine.rows(
         latest.join(fx.select("currency", "date", "rate"), on=["currency", "date"], how="inner")
         .group_by("currency", "month")
         .agg(nw.col("rate").max().alias("rate"))
@@ -64,7 +64,7 @@ def month_rates(engine: Engine, settings: Settings, last: int) -> tuple[nw.LazyF
     cur_d, mon_d, rate_d = [], [], []
     cur_c, mon_c, rate_c, prev_c = [], [], [], []
     known: dict[str, dict[int, float]] = {}
-    for row in per_month.iter_rows(named=True):
+    for row in per_month:
         known.setdefault(row["currency"], {})[int(row["month"])] = float(row["rate"])
     for cur, by_month in known.items():
         m0 = min(by_month)

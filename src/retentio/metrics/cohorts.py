@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import narwhals as nw
-import polars as pl
 
 from retentio.clock import last_complete_month, today
 from retentio.config import Settings
@@ -21,12 +20,12 @@ from retentio.figures import NONE_GROUP
 def _latest_change_month(engine: Engine) -> int | None:
     """The last month in which a paid line starts or ends (nothing moves after it)."""
     lines = paid_lines(engine)
-    out = engine.collect(
+    out = engine.rows(
         lines.select(
             nw.col("from_month").max().alias("a"),
             nw.when(nw.col("end_date").is_null()).then(nw.lit(None, nw.Int64)).otherwise(month_of("end_date")).max().alias("b"),
         )
-    ).row(0, named=True)
+    )[0]
     vals = [v for v in (out["a"], out["b"]) if v is not None]
     return int(max(vals)) if vals else None
 
@@ -75,7 +74,7 @@ def cohorts(
         )
         keys.append("grp")
     one, zero = nw.lit(1, nw.Int64), nw.lit(0, nw.Int64)
-    deltas = engine.collect(
+    deltas = engine.rows(
         C.filter(nw.col("month") <= last).group_by(*keys, "month").agg(
             (nw.col("e") - nw.col("s")).sum().cast(nw.Int64).alias("d_mrr"),
             (nw.when(nw.col("e") > 0).then(one).otherwise(zero) - nw.when(nw.col("s") > 0).then(one).otherwise(zero))
@@ -83,7 +82,7 @@ def cohorts(
         )
     )
     per: dict[tuple, dict[int, tuple[int, int]]] = {}
-    for r in deltas.iter_rows(named=True):
+    for r in deltas:
         per.setdefault((int(r["cohort"]), r.get("grp")), {})[int(r["month"])] = (int(r["d_mrr"]), int(r["d_logos"]))
     # cells: (cohort key, grp, age) -> (mrr, logos); monthly: age = month - cohort; quarterly:
     # the cohort is its first month's quarter and age k is the snapshot at the end of its k-th quarter
@@ -110,25 +109,17 @@ def cohorts(
         v = agg.setdefault((cq, grp, age), [0, 0])
         v[0] += mrr
         v[1] += logos
-    cells = pl.DataFrame(
-        {"cohort": [k[0] for k in agg], "grp": [k[1] for k in agg], "age": [k[2] for k in agg],
-         "mrr": [v[0] for v in agg.values()], "logos": [v[1] for v in agg.values()]},
-        schema={"cohort": pl.Int64, "grp": pl.String, "age": pl.Int64, "mrr": pl.Int64, "logos": pl.Int64},
-    )
+    table: dict[tuple, dict[int, tuple[int, int]]] = {}
+    for (cq, grp, age), (mrr, logos) in agg.items():
+        table.setdefault((cq, grp), {})[age] = (mrr, logos)
     if grain == "quarter":
-        sizes = pl.DataFrame({"cohort": [k[0] for k in sizes_acc], "grp": [k[1] for k in sizes_acc],
-                              "size": list(sizes_acc.values())},
-                             schema={"cohort": pl.Int64, "grp": pl.String, "size": pl.Int64})
+        sizes = sizes_acc
     else:
         # every account of a monthly cohort is a customer at age 0: the sizes are those logos
-        sizes = cells.filter(pl.col("age") == 0).select("cohort", "grp", pl.col("logos").alias("size"))
-    table: dict[tuple, dict[int, tuple[int, int]]] = {}
-    for r in cells.iter_rows(named=True):
-        table.setdefault((int(r["cohort"]), r.get("grp")), {})[int(r["age"])] = (int(r["mrr"]), int(r["logos"]))
+        sizes = {k: ages[0][1] for k, ages in table.items() if 0 in ages}
     step = 3 if grain == "quarter" else 1
     rows = []
-    for srow in sorted(sizes.iter_rows(named=True), key=lambda r: (int(r["cohort"]), r.get("grp") or "")):
-        c, grp = int(srow["cohort"]), srow.get("grp")
+    for (c, grp), size in sorted(sizes.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         max_age = (last - (c + step - 1)) // step if grain == "quarter" else last - c
         if max_age < 0:
             continue
@@ -149,7 +140,7 @@ def cohorts(
         seg_label = grp
         if segment and segment.strip().lower() == "cohort" and grp not in (None, NONE_GROUP):
             seg_label = month_label(int(grp))
-        rows.append({"cohort": label, "segment": seg_label, "size": int(srow["size"]), "values": series})
+        rows.append({"cohort": label, "segment": seg_label, "size": int(size), "values": series})
     result["rows"] = rows
     return result
 

@@ -26,14 +26,14 @@ def cost_cents(engine: Engine, settings: Settings, first: int, last: int) -> dic
     joined = costs.join(rates, on=["currency", "month"], how="left").with_columns(
         rate=nw.when(nw.col("currency") == base).then(nw.lit(1.0)).otherwise(nw.col("rate"))
     )
-    out = engine.collect(
+    out = engine.rows(
         joined.group_by("month", "category", "currency").agg(
             nw.col("rate").max().alias("rate"),
             to_cents(nw.col("amount") * nw.col("rate")).sum().cast(nw.Int64).alias("cents"),
         )
     )
     result: dict[tuple[int, str], int] = {}
-    for row in out.iter_rows(named=True):
+    for row in out:
         if row["rate"] is None:
             raise DataError(
                 f"no FX rate for {row['currency']} on or before {month_end(row['month']).isoformat()} "

@@ -193,7 +193,7 @@ def _running(rows, keys: list[str], fields: tuple[str, ...]) -> dict[tuple, dict
     """{(g, month): row} -> per group, the running sums of ``fields`` at every month from the
     group's first month to its last (months without a row carry the previous sums)."""
     per: dict = {}
-    for r in rows.iter_rows(named=True):
+    for r in rows:
         per.setdefault(r.get("grp") if keys else None, {})[int(r["month"])] = r
     out: dict = {}
     for g, months in per.items():
@@ -220,10 +220,10 @@ def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tu
     """{(g, month): monthly row} for months [lo, hi]: running sums of the change table's
     per-month deltas (MRR, customers, ARR) and the month's own movements."""
     engine = book.engine
-    rows = engine.collect(monthly_deltas(wg(book.C), wg.keys))
+    rows = engine.rows(monthly_deltas(wg(book.C), wg.keys))
     run = _running(rows, wg.keys, ("d_mrr", "d_customers", "d_arr"))
     own: dict = {}
-    for r in rows.iter_rows(named=True):
+    for r in rows:
         own[(r.get("grp") if wg.keys else None, int(r["month"]))] = r
     by_month: dict[tuple, dict] = {}
     for g in run:
@@ -273,15 +273,15 @@ def _lag_endpoints_from_changes(book: Book, wg: _Grouper, lag: int, ends: list[i
         at = book.at(list(ends) + [m - lag for m in ends])
         pe = lag_endpoints(at, list(ends), lag)
         parts = _endpoint_parts(nw.col("s"), nw.col("e"))
-        rows = engine.collect(wg(pe).group_by("month", *wg.keys).agg(
+        rows = engine.rows(wg(pe).group_by("month", *wg.keys).agg(
             *[parts[k].sum().cast(nw.Int64).alias(k) for k in ENDPOINT_PARTS]))
-        for r in rows.iter_rows(named=True):
+        for r in rows:
             row = {k: int(r[k]) for k in ENDPOINT_PARTS}
             if row["s_customers"] or row["end_customers"]:
                 row["s_end_mrr_cc"], row["s_kept_mrr_cc"] = row["s_end_mrr"], row["s_kept_mrr"]
                 out[(r.get("grp") if wg.keys else None, int(r["month"]))] = row
     else:
-        rows = engine.collect(endpoint_deltas(wg(lagged_pairs(book.C, lag)), wg.keys))
+        rows = engine.rows(endpoint_deltas(wg(lagged_pairs(book.C, lag)), wg.keys))
         run = _running(rows, wg.keys, ENDPOINT_PARTS)
         for g in run:
             for m in ends:
@@ -290,8 +290,8 @@ def _lag_endpoints_from_changes(book: Book, wg: _Grouper, lag: int, ends: list[i
                     row["s_end_mrr_cc"], row["s_kept_mrr_cc"] = row["s_end_mrr"], row["s_kept_mrr"]
                     out[(g, m)] = row
     if cc:
-        adj = engine.collect(_cc_adjustments(book, wg, lag, ends))
-        for r in adj.iter_rows(named=True):
+        adj = engine.rows(_cc_adjustments(book, wg, lag, ends))
+        for r in adj:
             row = out.get((r.get("grp") if wg.keys else None, int(r["month"])))
             if row is not None:
                 row["s_end_mrr_cc"] += int(r["d_end"])
@@ -362,8 +362,8 @@ def change_point_aggregates(book: Book, buckets: list[Period], wg: _Grouper, lo:
         if b.n_months > 1:
             uniq = _served_from_changes(book, wg, b)
             count = nw.len().cast(nw.Int64).alias("served")
-            served = book.engine.collect(uniq.group_by(*wg.keys).agg(count) if wg.keys else uniq.select(count))
-            for r in served.iter_rows(named=True):
+            served = book.engine.rows(uniq.group_by(*wg.keys).agg(count) if wg.keys else uniq.select(count))
+            for r in served:
                 served_map[(r.get("grp"), b.label)] = int(r["served"])
 
     def end_values(accounts: nw.LazyFrame, months: list[int]) -> nw.LazyFrame:
@@ -409,7 +409,7 @@ def finish(book: Book, buckets: list[Period], by: str | None, parts, *, raw: boo
     # 3. renewals, trials, per bucket
     bf = bucket_frame(engine, [(b.label, b.first, b.last) for b in buckets])
     renewable = engine.materialize(renewal_lines(engine, settings, book.subs, bf))
-    ren = engine.collect(
+    ren = engine.rows(
         wg(renewable)
         .group_by("key", *keys)
         .agg(
@@ -417,23 +417,23 @@ def finish(book: Book, buckets: list[Period], by: str | None, parts, *, raw: boo
             nw.col("renewed").cast(nw.Int64).sum().cast(nw.Int64).alias("renewed"),
         )
     )
-    renewals = {(r.get("grp"), r["key"]): r for r in ren.iter_rows(named=True)}
+    renewals = {(r.get("grp"), r["key"]): r for r in ren}
     renewed_accounts = engine.materialize(renewable.filter(nw.col("renewed")).select("key", "account_id").unique())
     ends = bf.select("key", "b_last").unique()
     at_end = end_values(renewed_accounts.select("account_id").unique(), [b.last for b in buckets])
-    rmrr = engine.collect(
+    rmrr = engine.rows(
         wg(renewed_accounts.join(ends, on="key", how="inner")
            .join(at_end, left_on=["account_id", "b_last"], right_on=["account_id", "month"], how="inner"))
         .group_by("key", *keys)
         .agg(nw.col("mrr_cents").sum().cast(nw.Int64).alias("renewed_mrr"))
     )
-    renewed_mrr = {(r.get("grp"), r["key"]): int(r["renewed_mrr"]) for r in rmrr.iter_rows(named=True)}
-    tri = engine.collect(
+    renewed_mrr = {(r.get("grp"), r["key"]): int(r["renewed_mrr"]) for r in rmrr}
+    tri = engine.rows(
         wg(trial_accounts(engine, settings, book.subs, bf))
         .group_by("key", *keys)
         .agg(nw.len().cast(nw.Int64).alias("trials"), nw.col("converted").cast(nw.Int64).sum().cast(nw.Int64).alias("converted"))
     )
-    trials = {(r.get("grp"), r["key"]): r for r in tri.iter_rows(named=True)}
+    trials = {(r.get("grp"), r["key"]): r for r in tri}
     arr_map = {(g, label_of_end[m]): int(row["arr_end"]) for (g, m), row in by_month.items() if m in label_of_end}
     one_off = one_off_cents(engine, settings, book.subs, wg, min(b.first for b in buckets), hi)
 
@@ -460,14 +460,14 @@ def one_off_cents(engine: Engine, settings: Settings, subs: nw.LazyFrame, wg: _G
     month, converted at the rate in force on their date."""
     base = settings.workspace.base_currency
     lines = one_off_lines(engine)
-    if not engine.collect(lines.select(nw.len().alias("n")))["n"][0]:
+    if not engine.rows(lines.select(nw.len().alias("n")))[0]["n"]:
         return {}  # a book without one-off lines (most): no rates to look up, no sums to make
     oo = one_off_lines_of(engine, subs, lines).filter((nw.col("month") >= first) & (nw.col("month") <= last))
     rates = _fx_at_line_start(engine, oo, base)
     j = oo.join(rates, on="subscription_id", how="left").with_columns(
         rate=nw.when(nw.col("currency") == base).then(nw.lit(1.0)).otherwise(nw.col("rate"))
     )
-    out = engine.collect(
+    out = engine.rows(
         wg(j).group_by("month", *wg.keys).agg(
             (nw.when(nw.col("amount") < 0).then(nw.lit(-1, nw.Int64)).otherwise(nw.lit(1, nw.Int64))
              * to_cents(nw.col("amount").abs() * nw.col("rate"))).sum().cast(nw.Int64).alias("cents"),
@@ -477,7 +477,7 @@ def one_off_cents(engine: Engine, settings: Settings, subs: nw.LazyFrame, wg: _G
         )
     )
     result: dict = {}
-    for r in out.iter_rows(named=True):
+    for r in out:
         if r["missing"]:
             raise DataError(
                 f"no FX rate for a one-off line of {month_label(int(r['month']))} on or before its date",

@@ -87,8 +87,8 @@ def one_off_lines(engine: Engine) -> nw.LazyFrame:
 
 def history_first_month(engine: Engine) -> int | None:
     """First month with a paid line, or None for an empty book."""
-    out = engine.collect(paid_lines(engine).select(nw.col("from_month").min().alias("m")))
-    v = out["m"][0] if out.height else None
+    out = engine.rows(paid_lines(engine).select(nw.col("from_month").min().alias("m")))
+    v = out[0]["m"] if out else None
     return None if v is None else int(v)
 
 
@@ -215,24 +215,24 @@ def check_fx_lines(engine: Engine, settings: Settings, first: int, last: int) ->
         bad = nw.col("first_date").is_null() | (nw.col("first_date") > nw.col("start_date"))
     else:
         bad = nw.col("first_fx_month").is_null() | (nw.col("first_fx_month") > nw.col("fm"))
-    missing = engine.collect(
+    missing = engine.rows(
         j.filter(bad)
         .group_by("currency")
         .agg(nw.col("fm").min().alias("fm"), nw.col("subscription_id").min().alias("subscription_id"))
         .sort("currency")
     )
-    if missing.height:
-        row = missing.row(0, named=True)
+    if missing:
+        row, lacking = missing[0], [r["currency"] for r in missing]
         if settings.metrics.fx_rule == "line_start":
             what = f"on or before the start date of subscription {row['subscription_id']}"
         else:
             what = f"on or before {month_end(int(row['fm'])).isoformat()}"
         raise DataError(
             f"no FX rate for {row['currency']} {what} (subscription {row['subscription_id']}); "
-            f"currencies lacking rates: {', '.join(missing['currency'].to_list())}",
+            f"currencies lacking rates: {', '.join(lacking)}",
             hint=f"import rates into {base}: retentio import fx-rates rates.csv "
             "(columns date, currency, rate); a missing rate is never taken as 1.0",
-            details={"currencies": missing["currency"].to_list()},
+            details={"currencies": lacking},
         )
 
 
