@@ -92,3 +92,25 @@ def test_rows_are_the_collected_frame_as_python_values(make_engine):
     ]
     assert rows == eng.collect(lf).to_dicts()
     assert eng.rows(lf.filter(nw.col("currency") == "EUR")) == []
+
+
+def test_small_tables_from_python_lists_keep_every_value(make_engine):
+    """``from_columns`` (calendars, rates, buckets: DuckDB builds them as SQL text) gives back
+    exactly the values given: doubles to the last bit, quotes, dates, booleans and nulls."""
+    eng = make_engine({})
+    data = {
+        "name": ["O'Brien", None, "x"],
+        "n": [2**53 + 1, None, -7],
+        "day": [date(2024, 2, 29), None, date(1999, 12, 31)],
+        "rate": [0.1 + 0.2, None, 1.0833333333333333e-05],
+        "flag": [True, None, False],
+    }
+    lf = eng.from_columns(data, {"name": "string", "n": "int", "day": "date", "rate": "float", "flag": "bool"})
+    rows = eng.rows(lf)
+    assert [r["name"] for r in rows] == data["name"]
+    assert [r["n"] for r in rows] == data["n"]
+    assert [r["day"] for r in rows] == data["day"]
+    assert [r["rate"] for r in rows] == data["rate"]  # 0.30000000000000004, not 0.3
+    assert [r["flag"] for r in rows] == data["flag"]
+    empty = eng.from_columns({"name": [], "n": []}, {"name": "string", "n": "int"})
+    assert eng.rows(empty) == [] and eng.collect(empty).columns == ["name", "n"]

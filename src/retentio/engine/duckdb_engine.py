@@ -18,31 +18,37 @@ _SQL_VALUES_MAX = 5_000
 _SQL_TYPES = {"int": "BIGINT", "string": "VARCHAR", "date": "DATE", "float": "DOUBLE", "bool": "BOOLEAN"}
 
 
-def _literal(v: object, sql_type: str) -> str:
+def _element(v: object, sql_type: str) -> str:
+    """One element of a list literal of ``sql_type``; the list is cast to ``sql_type[]``."""
     if v is None:
-        return f"CAST(NULL AS {sql_type})"
-    if sql_type == "VARCHAR":
-        return "'" + str(v).replace("'", "''") + "'"
-    if sql_type == "DATE":
-        return f"DATE '{v.isoformat()}'"  # type: ignore[attr-defined]
-    if sql_type == "DOUBLE":
-        return f"CAST({float(v)!r} AS DOUBLE)"  # type: ignore[arg-type]
+        return "NULL"
+    if sql_type == "BIGINT":
+        return str(int(v))  # type: ignore[call-overload]
     if sql_type == "BOOLEAN":
-        return "TRUE" if v else "FALSE"
-    return f"CAST({int(v)} AS BIGINT)"  # type: ignore[call-overload]
+        return "true" if v else "false"
+    if sql_type == "DATE":
+        text = v.isoformat()  # type: ignore[attr-defined]
+    elif sql_type == "DOUBLE":
+        # as text: DuckDB parses a string to the nearest double (as Arrow holds it), where a
+        # numeric literal would go through DECIMAL first; 'nan' and 'inf' are texts too
+        text = repr(float(v))  # type: ignore[arg-type]
+    else:
+        text = str(v)
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _values_sql(data: dict[str, list], types: dict[str, str]) -> str:
-    """A SELECT producing the columns ``data`` with the SQL ``types``."""
+    """A SELECT producing the columns ``data`` with the SQL ``types``: one typed list literal
+    per column, unnested side by side (DuckDB binds and runs it ~2.5 x faster than the
+    same rows as a VALUES list of casts, and every statement reading the table parses it)."""
     names = list(data)
-    cols = ", ".join(f'CAST(c{i} AS {types[n]}) AS "{n}"' for i, n in enumerate(names))
-    rows = list(zip(*(data[n] for n in names)))
-    if not rows:
-        nulls = ", ".join(f"CAST(NULL AS {types[n]}) AS c{i}" for i, n in enumerate(names))
-        return f"SELECT {cols} FROM (SELECT {nulls}) WHERE FALSE"
-    values = ", ".join("(" + ", ".join(_literal(v, types[n]) for v, n in zip(r, names)) + ")" for r in rows)
-    aliases = ", ".join(f"c{i}" for i in range(len(names)))
-    return f"SELECT {cols} FROM (VALUES {values}) AS v({aliases})"
+    if not data[names[0]]:
+        cols = ", ".join(f'CAST(NULL AS {types[n]}) AS "{n}"' for n in names)
+        return f"SELECT {cols} WHERE FALSE"
+    cols = ", ".join(
+        f'unnest(CAST([{", ".join(_element(v, types[n]) for v in data[n])}] AS {types[n]}[])) AS "{n}"' for n in names
+    )
+    return f"SELECT {cols}"
 
 
 __all__ = ["DuckDBEngine"]
