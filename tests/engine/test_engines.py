@@ -114,3 +114,18 @@ def test_small_tables_from_python_lists_keep_every_value(make_engine):
     assert [r["flag"] for r in rows] == data["flag"]
     empty = eng.from_columns({"name": [], "n": []}, {"name": "string", "n": "int"})
     assert eng.rows(empty) == [] and eng.collect(empty).columns == ["name", "n"]
+
+
+def test_a_transient_cache_drops_what_was_cached_inside_it(make_engine):
+    eng = make_engine({"fx_rates": [{"date": date(2024, 1, 1), "currency": "USD", "rate": 0.9}]})
+    released: list = []
+    real_release = eng.release
+    eng.release = lambda handles: (released.extend(handles), real_release(handles))
+    eng.cached("kept", lambda: "before", lambda v: ["t_before"])
+    with eng.transient_cache():
+        assert eng.cached("pass", lambda: "inside", lambda v: ["t_inside"]) == "inside"
+        assert eng.cached("kept", lambda: "rebuilt", lambda v: []) == "before"  # read, not rebuilt
+        assert eng.cache_size() == 2
+    assert eng.cache_size() == 1 and released == ["t_inside"]
+    assert eng.cached("kept", lambda: "rebuilt", lambda v: []) == "before"
+    assert eng.cached("pass", lambda: "again", lambda v: []) == "again"  # gone: built anew

@@ -305,8 +305,13 @@ def test_peer_percentiles_through_the_service(tmp_path):
                for a, n in n_tickets.items() for k in range(n)]
     ws = make_ws(tmp_path / "ws", {"accounts": [{"account_id": a, "name": a} for a in accounts], "subscriptions": subs,
                                    "tickets": tickets}, {"peers": card})
-    got = {r["account_id"]: r["score"] for r in ws.health_scores(as_of="2023-06-30")}
+    scores = ws.health_scores(as_of="2023-06-30")
+    got = {r["account_id"]: r["score"] for r in scores}
     # weighted: A1 (no ticket) 100, A2 0, A3 0; among the three "pro" accounts A1 is above both
     # (100), A2 and A3 tie below it (0 lower + half of 1 tie, over 2 peers = 25); B1 alone = 50
     assert got == {"A1": 100.0, "A2": 25.0, "A3": 25.0, "B1": 50.0}
+    # a month and three months before, no ticket yet: the three "pro" accounts tie (half of 2
+    # ties over 2 peers = 50), B1 alone 50; the trends are the percentiles' changes
+    trends = {r["account_id"]: (r["trend_1m"], r["trend_3m"]) for r in scores}
+    assert trends == {"A1": (50.0, 50.0), "A2": (-25.0, -25.0), "A3": (-25.0, -25.0), "B1": (0.0, 0.0)}
     ws.close()

@@ -70,7 +70,7 @@ def score(workspace: WorkspaceOpt = None, engine: EngineOpt = None, as_of: AsOfO
         elif format == OutputFormat.csv:
             print_csv(out)
         else:
-            print_table(out, title=f"Health bands ({len(rows)} customer accounts)")
+            print_table(out, title=f"Health bands ({len(rows):,} customer accounts)")
         return
     shown = list_rows(rows, limit, sort, format)
     if format == OutputFormat.json:

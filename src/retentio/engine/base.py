@@ -107,6 +107,20 @@ class Engine(ABC):
     def cache_size(self) -> int:
         return len(getattr(self, "_cache_lru", ()))
 
+    @contextmanager
+    def transient_cache(self) -> Iterator[None]:
+        """Values cached inside are dropped (and their intermediates released) at the end,
+        those cached before stay: for work done in passes whose values no later pass reads
+        (a pass of health scores at 1 M accounts cached ~0.3 GB of usage dicts)."""
+        before = set(getattr(self, "_cache_lru", ()))
+        try:
+            yield
+        finally:
+            lru = getattr(self, "_cache_lru", None)
+            for key in [k for k in (lru or ()) if k not in before]:
+                value, tables = lru.pop(key)
+                self.release(tables(value))
+
     def collect(self, lf: nw.LazyFrame) -> pl.DataFrame:
         return lf.collect(backend="polars").to_native()
 

@@ -71,6 +71,11 @@ class DuckDBEngine(Engine):
         # DuckDB draws a progress bar on stdout for statements of more than 2 s (a large book),
         # into `--format json` output: off, as on the warehouse's connections.
         self.con.execute("SET enable_progress_bar = false")
+        # Memory freed by a statement goes back to the system soon, not when DuckDB's allocator
+        # next needs it: a long process (health scores in passes, the web app) would otherwise
+        # keep the peak of every past statement (1 M accounts: 3.4 -> 2.8 GB after a pass).
+        self.con.execute("SET allocator_background_threads = true")
+        self.con.execute("SET allocator_flush_threshold = '16MB'")
         if memory_limit:
             # An in-memory database spills only where it is told to: a folder of its own under
             # the system's temporary directory, removed by DuckDB when the connection closes.

@@ -22,10 +22,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CATEGORICAL", "FEATURES", "NUMERIC", "Feature", "account_features", "attribute_columns", "feature"]
 
 
-def account_features(engine: "Engine", settings: "Settings", days: "list[date]") -> "pl.DataFrame":
+def account_features(engine: "Engine", settings: "Settings", days: "list[date]", *,
+                     text_scores: "dict[str, float | None] | None" = None) -> "pl.DataFrame":
     from retentio.features.compute import account_features as _compute
 
-    return _compute(engine, settings, days)
+    return _compute(engine, settings, days, text_scores=text_scores)
 
 
 def attribute_columns(frame: "pl.DataFrame") -> list[str]:

@@ -324,21 +324,33 @@ def _survey_features(engine: Engine, settings: Settings, days: list[date], custo
     return customers.select(KEYS).join(out, on=KEYS, how="left").join(c, on=KEYS, how="left")
 
 
-def _text_features(engine: Engine, days: list[date], customers: pl.DataFrame) -> pl.DataFrame:
+def _text_features(engine: Engine, days: list[date], customers: pl.DataFrame,
+                   text_scores: dict[str, float | None] | None = None) -> pl.DataFrame:
     from retentio.satisfaction.sentiment import score_texts
     from retentio.satisfaction.sentiment_trend import texts
 
     lo = min(days) - timedelta(days=89)
     rows = texts(engine, max(days), first_day=lo)
-    # one batch: the trained model featurizes and scores texts per language in bulk (one call
-    # per text cost 25 s for 117 k texts at 100 k accounts)
+    # Each distinct text is scored once, in one batch: the trained model featurizes and scores
+    # texts per language in bulk (one call per text cost 25 s for 117 k texts at 100 k
+    # accounts), and a text's score does not depend on its batch (sentiment_model.logits).
+    # ``text_scores`` carries the scores of the previous call's window to the next (the
+    # 90-day windows of days scored in passes overlap); it keeps only this window's texts.
+    memo: dict[str, float | None] = {} if text_scores is None else text_scores
+    known = {r["text"]: memo[r["text"]] for r in rows if r["text"] in memo}
+    new = list(dict.fromkeys(r["text"] for r in rows if r["text"] not in known))
+    for txt, s in zip(new, score_texts(new)):
+        known[txt] = None if s is None else s.score
+    memo.clear()
+    memo.update(known)
     acc, tday, score = [], [], []
-    for r, s in zip(rows, score_texts([r["text"] for r in rows])):
+    for r in rows:
+        s = known[r["text"]]
         if s is None:
             continue
         acc.append(r["account_id"])
         tday.append(r["day"])
-        score.append(s.score)
+        score.append(s)
     t = pl.DataFrame({"account_id": acc, "tday": tday, "s": score},
                      schema={"account_id": pl.String, "tday": pl.Date, "s": pl.Float64})
     x = _cross_window(t, customers, "tday").filter((pl.col("day") - pl.col("tday")).dt.total_days() < 90)
@@ -364,21 +376,26 @@ def attribute_columns(frame: pl.DataFrame) -> list[str]:
 
 
 # -- the whole row ---------------------------------------------------------------------------
-def account_features(engine: Engine, settings: Settings, days: list[date]) -> pl.DataFrame:
+def account_features(engine: Engine, settings: Settings, days: list[date], *,
+                     text_scores: dict[str, float | None] | None = None) -> pl.DataFrame:
     """One row per (account_id, day) for every account that is a paying customer (MRR > 0)
     on that day, with the features of :data:`retentio.features.FEATURES` known on that day
     (then the account attributes of ``health.attributes`` that exist).  Sorted by day, account.
 
     Features of a source the workspace has no rows of (no usage, tickets or surveys at all)
     are empty (null), not 0; an account without rows of a source the workspace has gets 0
-    counts."""
+    counts.
+
+    ``text_scores`` (text -> sentiment score, filled here) lets calls over consecutive days
+    share the scores of the texts their 90-day windows have in common."""
     # The intermediates materialised on the way (usage events x windows: hundreds of MB on a
     # large book) are released at the end: the frame returned is collected.
     with engine.scratch():
-        return _account_features(engine, settings, days)
+        return _account_features(engine, settings, days, text_scores)
 
 
-def _account_features(engine: Engine, settings: Settings, days: list[date]) -> pl.DataFrame:
+def _account_features(engine: Engine, settings: Settings, days: list[date],
+                      text_scores: dict[str, float | None] | None = None) -> pl.DataFrame:
     days = sorted(set(days))
     schema = _schema()
     if not days:
@@ -397,7 +414,7 @@ def _account_features(engine: Engine, settings: Settings, days: list[date]) -> p
     if _nonempty(engine, "surveys"):
         out = out.join(_survey_features(engine, settings, days, cust), on=KEYS, how="left")
     if _nonempty(engine, "tickets") or _nonempty(engine, "surveys"):
-        out = out.join(_text_features(engine, days, cust), on=KEYS, how="left")
+        out = out.join(_text_features(engine, days, cust, text_scores), on=KEYS, how="left")
     for name, dtype in schema.items():
         if name not in out.columns:
             out = out.with_columns(pl.lit(None, dtype).alias(name))

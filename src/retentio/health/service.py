@@ -197,42 +197,88 @@ def import_csm_pulse(ws, file: str | os.PathLike) -> dict[str, Any]:
 
 
 # -- scoring ---------------------------------------------------------------------------------
+# Account-days whose features are computed together: a pass holds them (and the engine's
+# intermediates) at once.  One day at 1 M accounts (~450 k customers) peaked at 2.2 GB, three
+# days at 4.9 GB; 100 k accounts (~45 k customers) score six days a pass.
+ACCOUNT_DAYS_PER_PASS = 300_000
+
+
+def _customers_estimate(ws, day: date) -> int:
+    """Accounts with a paid line active on ``day`` (the size of a day's features, to plan passes)."""
+    rows = ws.warehouse.query(
+        "SELECT count(DISTINCT account_id) AS n FROM subscriptions "
+        "WHERE NOT is_trial AND start_date <= ? AND (end_date IS NULL OR end_date > ?)", [day, day])
+    return int(rows[0]["n"] or 0) if rows else 0
+
+
+def day_passes(ws, days: list[date]) -> list[list[date]]:
+    """``days`` (ascending) in passes of at most :data:`ACCOUNT_DAYS_PER_PASS` account-days."""
+    days = sorted(set(days))
+    if not days:
+        return []
+    per = max(1, ACCOUNT_DAYS_PER_PASS // max(1, _customers_estimate(ws, days[-1])))
+    return [days[i:i + per] for i in range(0, len(days), per)]
+
+
 def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: list[Scorecard] | None = None,
-               keep_rows: bool = True, keep_measures: bool = True) -> list[dict[str, Any]]:
+               keep_rows: bool = True, keep_measures: bool = True,
+               text_scores: dict[str, float | None] | None = None,
+               scores_only: frozenset[date] | set[date] = frozenset()) -> list[dict[str, Any]]:
     """Score every customer on each day: [{account_id, day, card, result, row}] (``row``: the
     account's features, or None unless ``keep_rows``; without ``keep_measures`` each result
     keeps its score, band, missing inputs and group scores but not its per-measure details.
     A dict of features and a list of measure results per account and day are most of the
-    memory of a large book: ten objects per measure card and account-day)."""
+    memory of a large book: ten objects per measure card and account-day).  The days are
+    featurized in passes (:func:`day_passes`) that share their texts' sentiment scores
+    (``text_scores``: pass one to share them with the caller's next call).  The entries of
+    the days in ``scores_only`` are {account_id, day, score} only."""
     from retentio.features import account_features
 
     if cards is None:
         cards, _ = load_cards(ws)
     forced = _pick(cards, scorecard)
-    feats = account_features(ws.engine(), ws.settings, days)
     pulses = _pulses(ws) if any(m.feature == PULSE for c in cards for m in c.measures) else []
     hs = ws.settings.health
     by_account: dict[str, list[tuple]] = {}
     for p in pulses:
         by_account.setdefault(p[0], []).append(p)
-    out = []
-    for row in feats.iter_rows(named=True):
-        mine = by_account.get(row["account_id"])
-        row[PULSE] = pulse_on(mine, row["account_id"], row["day"], hs.pulse_expiry_days) if mine else None
-        card = forced or assign(cards, row)
-        res = score_account(card, row, hs)
-        if not keep_measures:
-            res.measures = []
-        out.append({"account_id": row["account_id"], "day": row["day"], "card": card,
-                    "result": res, "row": row if keep_rows else None,
-                    "peer": row.get(card.peer_attribute) if card.model == "peer_percentile" else None})
-    # peer percentiles: per day and card
-    groups: dict[tuple, list[dict]] = {}
-    for r in out:
-        if r["card"].model == "peer_percentile":
-            groups.setdefault((r["day"], r["card"].name), []).append(r)
-    for rs in groups.values():
-        peer_percentiles([r["result"] for r in rs], [r["peer"] for r in rs], hs)
+    memo: dict[str, float | None] = {} if text_scores is None else text_scores
+    out: list[dict[str, Any]] = []
+    passes = day_passes(ws, days)
+    for i, chunk in enumerate(passes):
+        engine = ws.engine()
+        if i < len(passes) - 1:  # what a pass caches serves no other pass (the last one's stays)
+            with engine.transient_cache():
+                feats = account_features(engine, ws.settings, chunk, text_scores=memo)
+        else:
+            feats = account_features(engine, ws.settings, chunk, text_scores=memo)
+        part = []
+        for row in feats.iter_rows(named=True):
+            mine = by_account.get(row["account_id"])
+            row[PULSE] = pulse_on(mine, row["account_id"], row["day"], hs.pulse_expiry_days) if mine else None
+            card = forced or assign(cards, row)
+            res = score_account(card, row, hs)
+            if row["day"] in scores_only and card.model != "peer_percentile":
+                # a score is a few dozen bytes; a result with its group scores ~2.6 kB
+                part.append({"account_id": row["account_id"], "day": row["day"], "score": res.score})
+                continue
+            if not keep_measures:
+                res.measures = []
+            part.append({"account_id": row["account_id"], "day": row["day"], "card": card,
+                         "result": res, "row": row if keep_rows else None,
+                         "peer": row.get(card.peer_attribute) if card.model == "peer_percentile" else None})
+        del feats
+        # peer percentiles: per day and card (a day is never split between passes)
+        groups: dict[tuple, list[dict]] = {}
+        for r in part:
+            if "card" in r and r["card"].model == "peer_percentile":
+                groups.setdefault((r["day"], r["card"].name), []).append(r)
+        for rs in groups.values():
+            peer_percentiles([r["result"] for r in rs], [r["peer"] for r in rs], hs)
+        if groups and scores_only:
+            part = [{"account_id": r["account_id"], "day": r["day"], "score": r["result"].score}
+                    if r["day"] in scores_only and "result" in r else r for r in part]
+        out.extend(part)
     return out
 
 
@@ -256,8 +302,11 @@ def health_scores(ws, *, as_of: date | str | None = None, scorecard: str | None 
     if band is not None and band not in ("red", "yellow", "green", "thriving", "none"):
         raise UsageError(f"band {band!r} is not a band", hint="choose red, yellow, green, thriving or none (not scored)")
     d1, d3 = _month_end_before(d, 1), _month_end_before(d, 3)
-    scored = score_days(ws, [d, d1, d3], scorecard=scorecard, keep_rows=False, keep_measures=False)
-    prev = {(r["account_id"], r["day"]): r["result"].score for r in scored}
+    # the trends need only the scores of the month ends before (1.3 M results at 1 M accounts
+    # were 3.4 GB of Python objects)
+    scored = score_days(ws, [d, d1, d3], scorecard=scorecard, keep_rows=False, keep_measures=False,
+                        scores_only={d1, d3} - {d})
+    prev = {(r["account_id"], r["day"]): r["score"] for r in scored if r["day"] != d}
     names = _account_names(ws)
     playbooks = ws.settings.health.playbooks
     out = []
@@ -332,10 +381,6 @@ def _first_day(ws) -> date | None:
     return rows[0]["d"] if rows and rows[0]["d"] else None
 
 
-# Days scored together by health_refresh (bounds its memory; a pass's fixed cost is small).
-REFRESH_DAYS_PER_PASS = 6
-
-
 def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -> dict[str, Any]:
     """Store the scores of every account at every month end from the first paid month to
     ``as_of``, and on ``as_of``, in the warehouse table health_scores.  Incremental: only the
@@ -355,11 +400,13 @@ def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -
     last_me = max((x for x in stored_days if x in days[:-1] or x == d), default=None)
     todo = [x for x in days if x not in stored_days or x == d or (last_me is not None and x >= last_me)]
     rows = {"account_id": [], "day": [], "scorecard": [], "score": [], "band": [], "missing": []}
-    # A few days at a time: each day is scored on its own (peer percentiles are per day), and
-    # the features and results of the whole history at once were 4 GB at 100 k accounts.
+    # A pass at a time (day_passes; peer percentiles are per day), each pass's results made
+    # columns at once: the features and results of the whole history were 4 GB at 100 k
+    # accounts.  The passes share their texts' sentiment scores.
     cards, _ = load_cards(ws)  # read once, not once a pass
-    for i in range(0, len(todo), REFRESH_DAYS_PER_PASS):
-        for r in score_days(ws, todo[i:i + REFRESH_DAYS_PER_PASS], cards=cards, keep_rows=False, keep_measures=False):
+    memo: dict[str, float | None] = {}
+    for chunk in day_passes(ws, todo):
+        for r in score_days(ws, chunk, cards=cards, keep_rows=False, keep_measures=False, text_scores=memo):
             res = r["result"]
             rows["account_id"].append(r["account_id"])
             rows["day"].append(r["day"])
