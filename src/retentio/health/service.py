@@ -406,7 +406,9 @@ def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -
     cards, _ = load_cards(ws)  # read once, not once a pass
     memo: dict[str, float | None] = {}
     for chunk in day_passes(ws, todo):
-        for r in score_days(ws, chunk, cards=cards, keep_rows=False, keep_measures=False, text_scores=memo):
+        with ws.engine().transient_cache():  # what a pass caches serves no other pass
+            scored = score_days(ws, chunk, cards=cards, keep_rows=False, keep_measures=False, text_scores=memo)
+        for r in scored:
             res = r["result"]
             rows["account_id"].append(r["account_id"])
             rows["day"].append(r["day"])
