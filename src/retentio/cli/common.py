@@ -167,7 +167,9 @@ def print_table(rows: list[dict[str, Any]], columns: list[str] | None = None, ti
     pages.append(cur)
     for n, page in enumerate(pages):
         idx = fixed + page
-        t = Table(title=title if n == 0 else None, show_lines=False)
+        shown = title if n == 0 else None
+        # a table narrower than its title would wrap the title over two lines
+        t = Table(title=shown, show_lines=False, min_width=min(len(shown) + 2, WIDTH) if shown else None)
         for i in idx:
             numeric = all(_numeric(row[i]) for row in cells)
             t.add_column(str(columns[i]), justify="right" if numeric else "left",
