@@ -221,11 +221,12 @@ def day_passes(ws, days: list[date]) -> list[list[date]]:
 
 
 def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: list[Scorecard] | None = None,
-               keep_rows: bool = True, keep_measures: bool = True,
+               keep_rows: bool | frozenset[str] = True, keep_measures: bool = True,
                text_scores: dict[str, float | None] | None = None,
                scores_only: frozenset[date] | set[date] = frozenset()) -> list[dict[str, Any]]:
     """Score every customer on each day: [{account_id, day, card, result, row}] (``row``: the
-    account's features, or None unless ``keep_rows``; without ``keep_measures`` each result
+    account's features, or None unless ``keep_rows``; when ``keep_rows`` is a set of feature
+    names, only those features are kept; without ``keep_measures`` each result
     keeps its score, band, missing inputs and group scores but not its per-measure details.
     A dict of features and a list of measure results per account and day are most of the
     memory of a large book: ten objects per measure card and account-day).  The days are
@@ -264,8 +265,9 @@ def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: lis
                 continue
             if not keep_measures:
                 res.measures = []
+            kept = (row if keep_rows is True else {k: row.get(k) for k in keep_rows}) if keep_rows else None
             part.append({"account_id": row["account_id"], "day": row["day"], "card": card,
-                         "result": res, "row": row if keep_rows else None,
+                         "result": res, "row": kept,
                          "peer": row.get(card.peer_attribute) if card.model == "peer_percentile" else None})
         del feats
         # peer percentiles: per day and card (a day is never split between passes)
@@ -473,7 +475,8 @@ def _customers_by_month(ws, last_month: int) -> dict[tuple[str, int], int]:
 
 
 def _backtest_rows(ws, as_of: date, horizon: int, scorecard: str | None, cards: list[Scorecard] | None = None,
-                   outcome: str = "churn", details: bool = True) -> tuple[list[dict[str, Any]], dict[str, int]]:
+                   outcome: str = "churn", details: bool | frozenset[str] = True
+                   ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Scored account-months with their outcome, and the left-out counts.  Outcome of the
     account-month m: churn = not a customer at some month end among m+1 .. m+horizon;
     churn_or_contraction = or its MRR at one of those month ends below its MRR at m."""
@@ -498,9 +501,11 @@ def _backtest_rows(ws, as_of: date, horizon: int, scorecard: str | None, cards: 
     if not judged:
         return [], left_out
     rows = []
-    # ``details``: the features row and measure results of each account-month (what a fit
-    # reads; a backtest reads only scores and bands: 1.5 M rows at 100 k accounts were GBs)
-    for r in score_days(ws, judged, scorecard=scorecard, cards=cards, keep_rows=details, keep_measures=details):
+    # ``details``: the features row and measure results of each account-month, or only the
+    # features named (a fit re-scores its rows); a backtest reads only scores and bands:
+    # 1.5 M rows at 100 k accounts were GBs
+    for r in score_days(ws, judged, scorecard=scorecard, cards=cards, keep_rows=details,
+                        keep_measures=details is True):
         res = r["result"]
         if res.score is None:
             left_out["not_scored"] += 1
@@ -563,7 +568,11 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
     if base.model not in ("weighted", "worst_of", "peer_percentile"):
         raise UsageError(f"scorecard {base.name!r} ({base.model}) has no 0-100 measure scores to fit",
                          hint="fit a weighted card: scorecard=NAME of a weighted card")
-    rows, _left = _backtest_rows(ws, d, h, base.name, cards)
+    # each account-month keeps only the features the card reads (its whole features row and
+    # measure results were ~4 kB, 7 GB at 100 k accounts); its measures are scored again
+    hs = ws.settings.health
+    read = frozenset({m.feature for m in base.measures} | {PULSE, base.peer_attribute})
+    rows, _left = _backtest_rows(ws, d, h, base.name, cards, details=read)
     months = sorted({r["month"] for r in rows})
     if len(months) < 3:
         raise DataError("too few months to fit and test", hint="a fit needs at least 3 scored month ends")
@@ -573,7 +582,7 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
     def matrix(rs):
         X = np.full((len(rs), len(names)), np.nan)
         for i, r in enumerate(rs):
-            for mr in r["result"].measures:
+            for mr in score_account(base, r["row"], hs).measures:
                 if mr.raw is not None and not mr.missing:
                     X[i, names.index(mr.name)] = base_measure(mr.name).score(mr.raw)
         return X
@@ -612,7 +621,6 @@ def health_fit(ws, *, as_of: date | str | None = None, horizon: int | None = Non
         m = base_measure(n)
         ms.append(Measure(**{**m.__dict__, "weight": round(weights[n], 2)}))
     fitted.groups = [Group("Fitted", 100.0, ms)]
-    hs = ws.settings.health
     # Both cards are judged on the same test account-months: those both could score.
     conf_rows, fit_rows = [], []
     for r in test:
