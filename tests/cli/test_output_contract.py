@@ -191,3 +191,26 @@ def test_the_base_row_of_engagement_usage_is_named_in_the_table(demo_workspace, 
     _, out, _ = run(monkeypatch, capsys, *base, "--format", "json")
     rows = json.loads(out)["rows"]
     assert rows[0]["account_id"] is None and rows[0]["account_name"] is None  # JSON keeps null
+
+
+def test_a_list_is_written_element_by_element_with_the_same_bytes(capsys):
+    """print_json writes a list of objects one element at a time (the health scores of a large
+    book): byte for byte what one dumps of the whole list gives - nesting, rounding by unit,
+    dates, non-ASCII text, a newline and quotes inside strings, empty containers."""
+    from datetime import date
+
+    from retentio.cli.common import print_json
+    from retentio.output import dumps
+
+    data = [
+        {"account_id": "a\n\"1\"", "account_name": "Société Générale — Ünïcode ✓", "day": date(2024, 2, 29),
+         "score": 71.35122248262742, "mrr": 1234.5678, "nrr": 1.0123456, "missing": [], "groups": {},
+         "nested": {"list": [1, 2.5, None, {"x": [True, False]}], "empty": []}},
+        {"account_id": "b", "score": None, "trend_1m": -0.1, "missing": ["nps", "csm_pulse"],
+         "groups": {"Support": {"score": 63.0, "weight": 0.2}}},
+    ]
+    print_json(data)
+    assert capsys.readouterr().out == dumps(data) + "\n"
+    for other in ([], [1, 2], {"a": [{"b": 1}]}):  # not a list of objects: one dumps, as before
+        print_json(other)
+        assert capsys.readouterr().out == dumps(other) + "\n"

@@ -179,3 +179,33 @@ def test_a_missing_rate_names_the_currency_the_first_day_and_the_line(engine_nam
     })
     with pytest.raises(DataError, match=r"no FX rate for USD on or before 2024-02-29 \(subscription s0\)"):
         account_features(eng, Settings(), [date(2024, 3, 31)])
+
+
+@pytest.mark.parametrize("engine_name", ["duckdb", "polars"])
+def test_old_tickets_count_while_open_and_not_once_resolved(engine_name):
+    """The features read only the tickets a day can count (created in the 90 days before the
+    first day or later, or still open on the first day): by hand, on 2024-06-30 and 2024-09-30,
+    - t_old (2023-01-10, never resolved) is open on both days;
+    - t_closed (2023-02-10, resolved 2023-03-01) counts on neither;
+    - t_mid (2023-05-05, resolved 2024-08-15) is open on 06-30, not on 09-30;
+    - t_new (2024-06-20, resolved 2024-06-21) is in the 30 and 90 days of 06-30 (26 h), in
+      neither window of 09-30 (102 days before)."""
+    book = {
+        "accounts": [{"account_id": "A", "name": "A"}],
+        "subscriptions": [sub("s1", "A", date(2022, 1, 1))],
+        "tickets": [
+            {"ticket_id": "t_old", "account_id": "A", "created_at": datetime(2023, 1, 10, 9), "resolved_at": None},
+            {"ticket_id": "t_closed", "account_id": "A", "created_at": datetime(2023, 2, 10, 9),
+             "resolved_at": datetime(2023, 3, 1, 9)},
+            {"ticket_id": "t_mid", "account_id": "A", "created_at": datetime(2023, 5, 5, 9),
+             "resolved_at": datetime(2024, 8, 15, 9)},
+            {"ticket_id": "t_new", "account_id": "A", "created_at": datetime(2024, 6, 20, 10),
+             "resolved_at": datetime(2024, 6, 21, 12)},
+        ],
+    }
+    f = account_features(make(engine_name, book), Settings(), [date(2024, 6, 30), date(2024, 9, 30)])
+    june, sept = row(f, "A", date(2024, 6, 30)), row(f, "A", date(2024, 9, 30))
+    assert (june["tickets_open"], june["tickets_30d"], june["tickets_90d"]) == (2, 1, 1)
+    assert june["resolution_hours_90d"] == 26.0
+    assert (sept["tickets_open"], sept["tickets_30d"], sept["tickets_90d"]) == (1, 0, 0)
+    assert sept["resolution_hours_90d"] is None

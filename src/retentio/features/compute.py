@@ -286,10 +286,15 @@ def _cross_window(rows: pl.DataFrame, customers: pl.DataFrame, col: str) -> pl.D
 def _ticket_features(engine: Engine, days: list[date], customers: pl.DataFrame) -> pl.DataFrame:
     from retentio.satisfaction.tickets import _with_resolution_seconds
 
-    hi = max(days)
+    lo, hi = min(days), max(days)
+    # Only the tickets a day asked can count (not the whole history's): those created in the
+    # 90 days before the first day or later, and the older ones still open on the first day.
+    recent = nw.col("cday") >= nw.lit(lo - timedelta(days=89))
+    open_then = nw.col("rday").is_null() | (nw.col("rday") > nw.lit(lo))
     t = engine.collect(
         _with_resolution_seconds(engine, engine.table("tickets").select("account_id", "created_at", "resolved_at"))
-        .filter(nw.col("cday") <= nw.lit(hi)).select("account_id", "cday", "rday", "resolution_seconds"))
+        .filter((nw.col("cday") <= nw.lit(hi)) & (recent | open_then))
+        .select("account_id", "cday", "rday", "resolution_seconds"))
     x = _cross_window(t, customers, "cday").with_columns((pl.col("day") - pl.col("cday")).dt.total_days().alias("_age"))
     agg = x.group_by(KEYS).agg(
         (pl.col("rday").is_null() | (pl.col("rday") > pl.col("day"))).sum().cast(pl.Float64).alias("tickets_open"),
