@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import os
+from contextlib import nullcontext
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from retentio.clock import last_complete_month, resolve_as_of
 from retentio.errors import ConfigError, DataError, NotFound, UsageError
@@ -222,17 +223,30 @@ def day_passes(ws, days: list[date]) -> list[list[date]]:
 
 def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: list[Scorecard] | None = None,
                keep_rows: bool | frozenset[str] = True, keep_measures: bool = True,
-               text_scores: dict[str, float | None] | None = None,
                scores_only: frozenset[date] | set[date] = frozenset()) -> list[dict[str, Any]]:
     """Score every customer on each day: [{account_id, day, card, result, row}] (``row``: the
     account's features, or None unless ``keep_rows``; when ``keep_rows`` is a set of feature
     names, only those features are kept; without ``keep_measures`` each result
     keeps its score, band, missing inputs and group scores but not its per-measure details.
     A dict of features and a list of measure results per account and day are most of the
-    memory of a large book: ten objects per measure card and account-day).  The days are
-    featurized in passes (:func:`day_passes`) that share their texts' sentiment scores
-    (``text_scores``: pass one to share them with the caller's next call).  The entries of
-    the days in ``scores_only`` are {account_id, day, score} only."""
+    memory of a large book: ten objects per measure card and account-day).  The entries of
+    the days in ``scores_only`` are {account_id, day, score} only.  See :func:`scored_passes`."""
+    return [r for part in scored_passes(ws, days, scorecard=scorecard, cards=cards, keep_rows=keep_rows,
+                                        keep_measures=keep_measures, scores_only=scores_only) for r in part]
+
+
+def _only_score(account_id: str, day: date, score: float | None) -> dict[str, Any]:
+    # a score is a few dozen bytes; a result with its group scores ~2.6 kB
+    return {"account_id": account_id, "day": day, "score": score}
+
+
+def scored_passes(ws, days: list[date], *, scorecard: str | None = None, cards: list[Scorecard] | None = None,
+                  keep_rows: bool | frozenset[str] = True, keep_measures: bool = True,
+                  scores_only: frozenset[date] | set[date] = frozenset()) -> Iterator[list[dict[str, Any]]]:
+    """The entries of :func:`score_days`, a pass of days at a time (:func:`day_passes`): a
+    caller that stores them (``health_refresh``) holds one pass's results at once.  The
+    passes share their texts' sentiment scores, and what a pass caches in the engine is
+    dropped at its end (the last pass's stays)."""
     from retentio.features import account_features
 
     if cards is None:
@@ -243,16 +257,12 @@ def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: lis
     by_account: dict[str, list[tuple]] = {}
     for p in pulses:
         by_account.setdefault(p[0], []).append(p)
-    memo: dict[str, float | None] = {} if text_scores is None else text_scores
-    out: list[dict[str, Any]] = []
+    text_scores: dict[str, float | None] = {}
     passes = day_passes(ws, days)
     for i, chunk in enumerate(passes):
         engine = ws.engine()
-        if i < len(passes) - 1:  # what a pass caches serves no other pass (the last one's stays)
-            with engine.transient_cache():
-                feats = account_features(engine, ws.settings, chunk, text_scores=memo)
-        else:
-            feats = account_features(engine, ws.settings, chunk, text_scores=memo)
+        with engine.transient_cache() if i < len(passes) - 1 else nullcontext():
+            feats = account_features(engine, ws.settings, chunk, text_scores=text_scores)
         part = []
         for row in feats.iter_rows(named=True):
             mine = by_account.get(row["account_id"])
@@ -260,8 +270,7 @@ def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: lis
             card = forced or assign(cards, row)
             res = score_account(card, row, hs)
             if row["day"] in scores_only and card.model != "peer_percentile":
-                # a score is a few dozen bytes; a result with its group scores ~2.6 kB
-                part.append({"account_id": row["account_id"], "day": row["day"], "score": res.score})
+                part.append(_only_score(row["account_id"], row["day"], res.score))
                 continue
             if not keep_measures:
                 res.measures = []
@@ -278,10 +287,9 @@ def score_days(ws, days: list[date], *, scorecard: str | None = None, cards: lis
         for rs in groups.values():
             peer_percentiles([r["result"] for r in rs], [r["peer"] for r in rs], hs)
         if groups and scores_only:
-            part = [{"account_id": r["account_id"], "day": r["day"], "score": r["result"].score}
+            part = [_only_score(r["account_id"], r["day"], r["result"].score)
                     if r["day"] in scores_only and "result" in r else r for r in part]
-        out.extend(part)
-    return out
+        yield part
 
 
 def _month_end_before(d: date, months: int) -> date:
@@ -402,15 +410,11 @@ def health_refresh(ws, *, as_of: date | str | None = None, full: bool = False) -
     last_me = max((x for x in stored_days if x in days[:-1] or x == d), default=None)
     todo = [x for x in days if x not in stored_days or x == d or (last_me is not None and x >= last_me)]
     rows = {"account_id": [], "day": [], "scorecard": [], "score": [], "band": [], "missing": []}
-    # A pass at a time (day_passes; peer percentiles are per day), each pass's results made
-    # columns at once: the features and results of the whole history were 4 GB at 100 k
-    # accounts.  The passes share their texts' sentiment scores.
-    cards, _ = load_cards(ws)  # read once, not once a pass
-    memo: dict[str, float | None] = {}
-    for chunk in day_passes(ws, todo):
-        with ws.engine().transient_cache():  # what a pass caches serves no other pass
-            scored = score_days(ws, chunk, cards=cards, keep_rows=False, keep_measures=False, text_scores=memo)
-        for r in scored:
+    # A pass at a time (scored_passes; peer percentiles are per day), each pass's results
+    # made columns at once: the features and results of the whole history were 4 GB at 100 k
+    # accounts.
+    for part in scored_passes(ws, todo, keep_rows=False, keep_measures=False):
+        for r in part:
             res = r["result"]
             rows["account_id"].append(r["account_id"])
             rows["day"].append(r["day"])
