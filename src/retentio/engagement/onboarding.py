@@ -160,7 +160,7 @@ def trial_conversion(engine: Engine, settings: Settings, period: Period | None =
          "t_end": [r["end_date"] for r in picked]},
         {"account_id": "string", "t_start": "date", "t_end": "date"},
     )
-    conv = {r["account_id"]: r for r in engine.collect(trial_conversions(settings, subs, firsts, ["account_id"])).to_dicts()}
+    conv = {r["account_id"]: r for r in engine.rows(trial_conversions(settings, subs, firsts, ["account_id"]))}
     accounts = []
     for r in picked:
         a = r["account_id"]

@@ -49,7 +49,7 @@ def movement_entries(book: Book, p: Period, rows_lf: nw.LazyFrame, kinds) -> lis
     if want_fx:
         cond = cond | (nw.col("fx") != 0)
     mv = engine.materialize(rows_lf.filter(cond))
-    rows = engine.collect(mv.sort("month", "account_id")).to_dicts()
+    rows = engine.rows(mv.sort("month", "account_id"))
     if not rows:
         return []
     keys = mv.select("account_id", "month")
@@ -132,7 +132,7 @@ def explain(
         book = Book.load(engine, settings, p.last, filters)
         per_acc = lag_endpoints(book.at([p.last - p.n_months, p.last]), [p.last], p.n_months)
     if d.contributors == "endpoint":
-        rows = engine.collect(per_acc.filter(nw.col("s") > 0)).to_dicts()
+        rows = engine.rows(per_acc.filter(nw.col("s") > 0))
         rows.sort(key=lambda r: (-abs(int(r["e"]) - int(r["s"])), r["account_id"]))
         accounts = [
             {"account_id": r["account_id"], "mrr_start": int(r["s"]) / 100, "mrr_end": int(r["e"]) / 100,
@@ -140,7 +140,7 @@ def explain(
             for r in rows[:top]
         ]
     elif d.contributors == "snapshot":
-        rows = engine.collect(per_acc.filter(nw.col("e") > 0)).to_dicts()
+        rows = engine.rows(per_acc.filter(nw.col("e") > 0))
         rows.sort(key=lambda r: (-int(r["e"]), r["account_id"]))
         accounts = [{"account_id": r["account_id"], "mrr": int(r["e"]) / 100} for r in rows[:top]]
     return {

@@ -104,7 +104,7 @@ class Inputs:
     def surveys(self, first: date, last: date) -> list[dict[str, Any]]:
         s = (self.engine.table("surveys").with_columns(nw.col("answered_at").dt.date().alias("day"))
              .filter((nw.col("day") >= nw.lit(first)) & (nw.col("day") <= nw.lit(last))))
-        return sorted(self.engine.collect(s).to_dicts(), key=lambda r: (r["day"], r["response_id"]))
+        return sorted(self.engine.rows(s), key=lambda r: (r["day"], r["response_id"]))
 
     def subscription_lines(self) -> list[dict[str, Any]]:
         return self._memo("sub_rows", lambda: self._subscriptions().to_dicts())
