@@ -76,12 +76,14 @@ def render(results: dict) -> str:
         r = results["sizes"][s]["runs"].get("incremental")
         if r and r.get("ok"):
             i = r["summary"]["incremental"]
-            out.append(f"- {size_label(s)}: initial snapshot build {i['initial_build_s']:.2f} s; one more day "
+            out.append(f"- {size_label(s)}: change table built in {i['initial_build_s']:.2f} s; one more day "
                        f"({i['lines_changed']} subscription rows, {i['events_imported']:,} usage events) imported in "
-                       f"{i['import_day_s']:.2f} s; **refresh {i['refresh_s']:.2f} s** ({i['mode']}, from {i['from_month']}, "
-                       f"{i['accounts_recomputed']} accounts recomputed, {i['months_refreshed']} month(s) of figures; parts "
+                       f"{i['import_day_s']:.2f} s; **refresh {i['refresh_s']:.2f} s**: the change table kept by the "
+                       f"import {i['change_table_s']:.2f} s ({i['mode']}, from {i['from_month']}, "
+                       f"{i['accounts_recomputed']} accounts recomputed; parts "
                        + ", ".join(f"{k} {v:.2f}" for k, v in i["refresh_parts_s"].items())
-                       + f"); full recompute of the same months {i['full_series_same_months_s']:.2f} s; "
+                       + f") and the figures of its {i['months_refreshed']} month(s) read from it {i['figures_s']:.2f} s; "
+                       f"computed from every line (Polars) {i['full_series_same_months_s']:.2f} s; "
                        f"equal to the full recompute: {i['equal_to_full_recompute']}.")
     return "\n".join(out)
 

@@ -275,6 +275,10 @@ class Workspace:
             replace=replace,
             progress=progress,
         )
+        from retentio.metrics.incremental import CHANGE_INPUTS
+
+        if report.entity in CHANGE_INPUTS and (report.rows_accepted or report.replaced):
+            report.change_table = self._keep_change_table()
         if self.settings.playbooks.run_after_import and report.rows_accepted:
             # playbooks.run_after_import: evaluate the playbooks on the new data (docs/playbooks.md)
             self._invalidate()
@@ -282,6 +286,17 @@ class Workspace:
             report.notes.append(f"playbooks: {res['runs_started']} runs started, "
                                 f"{res['actions_enqueued']} actions enqueued (playbooks.run_after_import)")
         return report
+
+    def _keep_change_table(self) -> dict[str, Any]:
+        """Bring the stored change table up to date with the data just written (incremental:
+        the accounts whose lines changed), so that figures read it instead of computing it
+        from every line (retentio.metrics.incremental.stored_changes)."""
+        from retentio.metrics.incremental import refresh
+
+        with self._lock:
+            out = refresh(self, figures=False).to_dict()
+        del out["figures"]
+        return out
 
     def quarantine(self, entity: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         from retentio.model import entity as find_entity
@@ -345,6 +360,7 @@ class Workspace:
             ws.warehouse, ws.settings, accounts=accounts, months=months, seed=seed, end_month=end_month,
             usage=usage, events_per_user_month=events_per_user_month, progress=progress,
         )
+        ws._keep_change_table()
         summary.workspace = str(ws.path)
         return summary
 

@@ -348,13 +348,6 @@ class Warehouse:
                     SELECT min(period) AS p FROM d""").fetchone()[0]
         return StoredCopiesDiff(changed_lines, accounts, fx_month, cost_period)
 
-    def read_stored_meta(self, meta: str) -> dict[str, str]:
-        """The (key, value) table ``meta`` of the incremental refresh; {} before its first run."""
-        with self.connect(read_only=True) as con:
-            if not _has_table(con, meta):
-                return {}
-            return dict(con.execute(f'SELECT key, value FROM "{meta}"').fetchall())
-
     def write_stored_copies(self, *, tables: StoredCopyTables, parts: Sequence[tuple[pa.Table, pa.Table | None]],
                             first: int, last: int, rebuild: bool, changed_line_ids: pa.Table | None,
                             fx_changed: bool, costs_changed: bool, meta: dict[str, str]) -> int:

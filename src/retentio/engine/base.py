@@ -43,6 +43,12 @@ class Engine(ABC):
     def from_arrow(self, table: pa.Table) -> nw.LazyFrame:
         """A small table built in Python (calendar, settings) as a lazy frame of this engine."""
 
+    def stored(self, name: str) -> nw.LazyFrame | None:
+        """A table the workspace keeps beside its data (the change table and its meta,
+        ``metrics/incremental.py``), or None when it is absent or this engine does not read
+        the workspace's file in place: the caller then computes it."""
+        return None
+
     def from_columns(self, data: dict[str, list], types: dict[str, str]) -> nw.LazyFrame:
         """A small table from Python lists; ``types`` are logical types of retentio.model
         (int, float, string, date, bool).  Engines may build it without pyarrow."""

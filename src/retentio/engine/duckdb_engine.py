@@ -93,6 +93,14 @@ class DuckDBEngine(Engine):
             return nw.from_native(self.con.table(f'ws.main."{name}"'))
         return self.from_arrow(self._source(name))
 
+    def stored(self, name: str) -> nw.LazyFrame | None:
+        if not self._attached:
+            return None
+        quoted = name.replace("'", "''")
+        found = self.con.sql("SELECT count(*) FROM duckdb_tables() "
+                             f"WHERE database_name = 'ws' AND table_name = '{quoted}'").fetchall()[0][0]
+        return nw.from_native(self.con.table(f'ws.main."{name}"')) if found else None
+
     def from_columns(self, data: dict[str, list], types: dict[str, str]) -> nw.LazyFrame:
         n = len(next(iter(data.values()))) if data else 0
         if n > _SQL_VALUES_MAX:

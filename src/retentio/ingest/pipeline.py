@@ -72,6 +72,9 @@ class ImportReport:
     attributes: list[str] = field(default_factory=list)  # accounts: extra columns kept as attributes
     lines_added: int = 0  # billing exports: discount lines made from coupons (accepted + quarantined = rows_read + lines_added)
     attribute_problems: list[dict[str, Any]] = field(default_factory=list)  # accounts: date attributes that are not dates (not kept)
+    # subscriptions and FX rates: how the stored change table was brought up to date after the
+    # import (retentio.metrics.incremental.refresh: mode, from_month, accounts_recomputed ...)
+    change_table: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

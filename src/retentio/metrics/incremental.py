@@ -37,16 +37,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 import narwhals as nw
-import pyarrow as pa
 
 from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.metrics.periods import Period, month_index, month_label
 from retentio.warehouse import StoredCopyTables
+
+if TYPE_CHECKING:  # a figure read from the stored change table needs no Arrow
+    import pyarrow as pa
 
 SNAPSHOT = "derived_mrr_snapshot"  # a view over CHANGES
 CHANGES = "derived_mrr_changes"
@@ -113,14 +115,60 @@ class _Scoped(Engine):
         return self._inner.collect(lf)
 
 
-def _meta(ws) -> dict[str, str]:
-    return ws.warehouse.read_stored_meta(META)
+def _meta(engine: Engine) -> dict[str, str]:
+    """The stored table's meta (first and through month, settings, data stamp ...); {} before
+    the first refresh.  Read through the engine: no connection of its own to open."""
+    M = engine.stored(META)
+    return {} if M is None else {r["key"]: r["value"] for r in engine.rows(M)}
 
 
 def _settings_key(settings: Settings) -> str:
     # "changes-1": the stored table is the change table (older workspaces stored A: rebuilt)
     return (f"changes-2|{settings.workspace.base_currency}|{settings.metrics.fx_rule}"
             f"|{settings.metrics.reactivation_window_months}")
+
+
+# The entities the change table is computed from (the names the imports log records).
+CHANGE_INPUTS = ("subscriptions", "fx-rates")
+
+
+def data_stamp(engine: Engine) -> str:
+    """What the change table was computed from, as the imports log knows it: how many imports
+    of subscriptions and FX rates there were and when the latest was.  Every write of those
+    tables is an import, logged in its own transaction (``Warehouse.import_writer``), so a
+    stored change table whose stamp is the current one was computed from the current data."""
+    row = engine.rows(engine.table("imports").filter(nw.col("entity").is_in(CHANGE_INPUTS)).select(
+        nw.len().alias("n"), nw.col("imported_at").max().alias("at")))[0]
+    at = row["at"]
+    return f"{int(row['n'])}|{'' if at is None else at.isoformat()}"
+
+
+def stored_changes(engine: Engine, settings: Settings, last: int) -> nw.LazyFrame | None:
+    """The stored change table C as it would be computed through month ``last``, or None
+    when it cannot stand for it: absent, computed under other settings (base currency, FX
+    rule, reactivation window), from other data (``data_stamp``), or through an earlier month.
+
+    C through a later month T holds the same rows for months <= last, except that an
+    account's next change month after ``last`` is then known: it becomes OPEN_END, as in C
+    computed through ``last``."""
+    from retentio.metrics.mrr import OPEN_END
+
+    C = engine.stored(CHANGES)
+    if C is None:
+        return None
+    meta = _meta(engine)
+    if (meta.get("settings") != _settings_key(settings) or not meta.get("through")
+            or meta.get("data") != data_stamp(engine)):
+        return None
+    through = int(meta["through"])
+    if last > through:
+        return None
+    C = C.select(*C_COLUMNS)
+    if last < through:
+        nxt = nw.col("next_month")
+        C = C.filter(nw.col("month") <= last).with_columns(
+            next_month=nw.when(nxt > last).then(nw.lit(OPEN_END, nw.Int64)).otherwise(nxt))
+    return C
 
 
 def _compute_rows(engine: Engine, settings: Settings, last: int, accounts: pa.Table | None) -> pa.Table:
@@ -136,9 +184,9 @@ def _line_bounds(engine: Engine) -> tuple[int | None, int | None]:
     """First month with a paid line; last month in which a paid line starts."""
     from retentio.metrics.mrr import paid_lines
 
-    row = engine.collect(paid_lines(engine).select(nw.col("from_month").min().alias("a"),
-                                                   nw.col("from_month").max().alias("b"))).row(0)
-    return (None if row[0] is None else int(row[0]), None if row[1] is None else int(row[1]))
+    row = engine.rows(paid_lines(engine).select(nw.col("from_month").min().alias("a"),
+                                                nw.col("from_month").max().alias("b")))[0]
+    return (None if row["a"] is None else int(row["a"]), None if row["b"] is None else int(row["b"]))
 
 
 def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool = False) -> RefreshReport:
@@ -148,7 +196,8 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
     settings = ws.settings
     ws.close()  # a fresh engine sees the latest data
     engine = ws.engine("duckdb")
-    meta = _meta(ws)
+    meta = _meta(engine)
+    stamp = data_stamp(engine)  # read with the data the change rows are computed from
     first, max_start = _line_bounds(engine)
     from retentio.clock import today
 
@@ -207,7 +256,7 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         tables=TABLES, parts=parts, first=first, last=last, rebuild=rebuild,
         changed_line_ids=None if changed_lines is None else changed_lines.select(["subscription_id"]),
         fx_changed=fx_changed is not None, costs_changed=costs_changed is not None,
-        meta={"first": str(first), "through": str(last), "settings": _settings_key(settings),
+        meta={"first": str(first), "through": str(last), "settings": _settings_key(settings), "data": stamp,
               "computed_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")})
     seconds["write"] = time.perf_counter() - t
     report = RefreshReport(mode, month_label(first), month_label(last),
@@ -233,12 +282,12 @@ def snapshot_series(ws, period: str) -> list[dict[str, Any]]:
     from retentio.metrics.periods import parse_period
 
     p = parse_period(period)
-    meta = _meta(ws)
+    engine = ws.engine("duckdb")
+    meta = _meta(engine)
     if not meta:
         from retentio.errors import UsageError
 
         raise UsageError("no stored MRR snapshot in this workspace", hint="run Workspace.refresh() first")
-    engine = ws.engine("duckdb")
     book = Book(engine, ws.settings, p.last)
     book.first = int(meta["first"])
     book.subs = engine.table("subscriptions")
@@ -246,5 +295,5 @@ def snapshot_series(ws, period: str) -> list[dict[str, Any]]:
     return _compute(book, [Period.month(m) for m in p.months], by=None)
 
 
-__all__ = ["COSTS", "FX", "FX_COLUMNS", "LINES", "LINE_COLUMNS", "META",
-    "RefreshReport", "SNAPSHOT", "refresh", "snapshot_series"]
+__all__ = ["CHANGE_INPUTS", "COSTS", "FX", "FX_COLUMNS", "LINES", "LINE_COLUMNS", "META",
+    "RefreshReport", "SNAPSHOT", "data_stamp", "refresh", "snapshot_series", "stored_changes"]

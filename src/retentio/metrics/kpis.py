@@ -87,7 +87,12 @@ class Book:
         lo = book.first if book.first is not None else last
         lo = min(lo, last)
         check_fx_lines(engine, settings, lo, last)
-        book.C = engine.materialize(change_table(engine, settings, last))
+        from retentio.metrics.incremental import stored_changes
+
+        # C as the last import left it in the workspace (kept by every import of subscriptions
+        # or FX rates), else computed from the lines: the same rows either way
+        stored = stored_changes(engine, settings, last)
+        book.C = stored if stored is not None else engine.materialize(change_table(engine, settings, last))
         if filters:
             book._apply_filters(filters)
         return book
