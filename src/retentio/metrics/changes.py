@@ -207,13 +207,18 @@ def change_rows(per: nw.LazyFrame, settings: Settings) -> nw.LazyFrame:
     )
 
 
-def values_at(C: nw.LazyFrame, months: nw.LazyFrame) -> nw.LazyFrame:
-    """account_id, month, mrr_cents, raw, arr for each month of ``months`` (a frame with a
-    ``month`` column) where the account is a customer: the as-of lookup
-    ``C.month <= m < C.next_month``.  Cost: rows of C x months asked."""
-    m = months.select(nw.col("month").alias("t")).unique()
+def values_at(engine: Engine, C: nw.LazyFrame, months: list[int]) -> nw.LazyFrame:
+    """account_id, month, mrr_cents, raw, arr for each of ``months`` where the account is a
+    customer: the as-of lookup ``C.month <= m < C.next_month``.  Only the rows in force at
+    some month between the first and the last asked take part (a filter, not a sort), so
+    the cost is the rows in force over that span x months asked, whatever the history."""
+    ts = sorted(set(months))
+    if not ts:
+        return C.select("account_id", "month", nw.col("e").alias("mrr_cents"), "raw", "arr").filter(nw.lit(False))
+    m = engine.from_columns({"t": ts}, {"t": "int"})
     return (
-        C.select("account_id", "month", "next_month", "e", "raw", "arr")
+        C.filter((nw.col("month") <= ts[-1]) & (nw.col("next_month") > ts[0]))
+        .select("account_id", "month", "next_month", "e", "raw", "arr")
         .join(m, how="cross")
         .filter((nw.col("month") <= nw.col("t")) & (nw.col("t") < nw.col("next_month")) & (nw.col("e") > 0))
         .select("account_id", nw.col("t").alias("month"), nw.col("e").alias("mrr_cents"), "raw", "arr")

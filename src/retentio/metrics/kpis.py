@@ -33,7 +33,6 @@ from retentio.metrics.mrr import (
     check_fx_lines,
     history_first_month,
     line_months,
-    month_frame,
     one_off_lines,
     to_cents,
 )
@@ -101,7 +100,7 @@ class Book:
     def at(self, months: list[int]) -> nw.LazyFrame:
         """account_id, month, mrr_cents (> 0) at each of ``months`` (as-of lookups in C)."""
         ms = sorted(set(months))
-        return values_at(self.C, self.engine.from_columns({"month": ms}, {"month": "int"})).select(
+        return values_at(self.engine, self.C, ms).select(
             "account_id", "month", "mrr_cents")
 
     def firsts(self) -> nw.LazyFrame:
@@ -116,7 +115,7 @@ class Book:
     @property
     def A(self) -> nw.LazyFrame:
         lo = self.first if self.first is not None else self.last
-        return values_at(self.C, month_frame(self.engine, min(lo, self.last), self.last)).select(
+        return values_at(self.engine, self.C, list(range(min(lo, self.last), self.last + 1))).select(
             "account_id", "month", "mrr_cents")
 
     @property
@@ -225,8 +224,19 @@ def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tu
     """{(g, month): monthly row} for months [lo, hi]: running sums of the change table's
     per-month deltas (MRR, customers, ARR) and the month's own movements."""
     engine = book.engine
-    rows = engine.rows(monthly_deltas(wg(book.C), wg.keys))
-    run = _running(rows, wg.keys, ("d_mrr", "d_customers", "d_arr"))
+    C = book.C
+    # The totals at lo - 1 (MRR, customers, ARR of the rows in force then), then the month
+    # deltas of [lo, hi] only: the running sums from the first month of history telescope to
+    # those totals, so the history before lo is read by a filter, never grouped by month.
+    rows = engine.rows(monthly_deltas(wg(C.filter((nw.col("month") >= lo) & (nw.col("month") <= hi))), wg.keys))
+    base = wg(C.filter((nw.col("month") <= lo - 1) & (nw.col("next_month") > lo - 1)))
+    one, zero = nw.lit(1, nw.Int64), nw.lit(0, nw.Int64)
+    totals = [nw.col("e").sum().cast(nw.Int64).alias("d_mrr"),
+              nw.when(nw.col("e") > 0).then(one).otherwise(zero).sum().cast(nw.Int64).alias("d_customers"),
+              nw.col("arr").sum().cast(nw.Int64).alias("d_arr")]
+    before = engine.rows(base.group_by(*wg.keys).agg(*totals) if wg.keys else base.select(*totals))
+    run = _running([{**r, "month": lo - 1} for r in before if r["d_mrr"] is not None] + rows, wg.keys,
+                   ("d_mrr", "d_customers", "d_arr"))
     own: dict = {}
     for r in rows:
         own[(r.get("grp") if wg.keys else None, int(r["month"]))] = r
@@ -312,9 +322,9 @@ def _cc_adjustments(book: Book, wg: _Grouper, lag: int, ends: list[int]) -> nw.L
     fxl = fx_between(engine, book.settings, ends, lag).filter(nw.col("fxl") != 0)
     fxl = engine.materialize(fxl if book.keep is None else fxl.join(book.keep, on="account_id", how="semi"))
     Cx = book.C.join(fxl.select("account_id").unique(), on="account_id", how="semi")
-    e_at = values_at(Cx, engine.from_columns({"month": ends}, {"month": "int"})).select(
+    e_at = values_at(engine, Cx, ends).select(
         "account_id", "month", nw.col("mrr_cents").alias("e"), "raw")
-    s_at = values_at(Cx, engine.from_columns({"month": [m - lag for m in ends]}, {"month": "int"})).select(
+    s_at = values_at(engine, Cx, [m - lag for m in ends]).select(
         "account_id", (nw.col("month") + lag).alias("month"), nw.col("mrr_cents").alias("s"))
     j = fxl.join(e_at, on=["account_id", "month"], how="inner").join(s_at, on=["account_id", "month"], how="inner")
     j = j.with_columns(ecc=nw.max_horizontal(nw.col("raw") - nw.col("fxl"), nw.lit(0, nw.Int64)))
@@ -373,7 +383,7 @@ def change_point_aggregates(book: Book, buckets: list[Period], wg: _Grouper, lo:
 
     def end_values(accounts: nw.LazyFrame, months: list[int]) -> nw.LazyFrame:
         Cx = book.C.join(accounts, on="account_id", how="semi")
-        return values_at(Cx, book.engine.from_columns({"month": sorted(set(months))}, {"month": "int"})).select(
+        return values_at(book.engine, Cx, months).select(
             "account_id", "month", "mrr_cents")
 
     return by_month, endpoints, served_map, end_values
