@@ -381,10 +381,13 @@ def change_point_aggregates(book: Book, buckets: list[Period], wg: _Grouper, lo:
             for r in served:
                 served_map[(r.get("grp"), b.label)] = int(r["served"])
 
-    def end_values(accounts: nw.LazyFrame, months: list[int]) -> nw.LazyFrame:
-        Cx = book.C.join(accounts, on="account_id", how="semi")
-        return values_at(book.engine, Cx, months).select(
-            "account_id", "month", "mrr_cents")
+    def end_values(pairs: nw.LazyFrame) -> nw.LazyFrame:
+        # each (account, month) pair looks up the account's own rows (an equality join on the
+        # account, then the as-of condition): pairs x the account's rows, not rows x months
+        rows = book.C.filter(nw.col("e") > 0).select("account_id", nw.col("month").alias("c_month"), "next_month", "e")
+        return pairs.join(rows, on="account_id", how="inner").filter(
+            (nw.col("c_month") <= nw.col("month")) & (nw.col("month") < nw.col("next_month"))
+        ).select(*pairs.columns, nw.col("e").alias("mrr_cents"))
 
     return by_month, endpoints, served_map, end_values
 
@@ -423,7 +426,8 @@ def finish(book: Book, buckets: list[Period], by: str | None, parts, *, raw: boo
 
     # 3. renewals, trials, per bucket
     bf = bucket_frame(engine, [(b.label, b.first, b.last) for b in buckets])
-    renewable = engine.materialize(renewal_lines(engine, settings, book.subs, bf))
+    renewable = engine.materialize(renewal_lines(engine, settings, book.subs, bf,
+                                                 (min(b.first for b in buckets), hi)))
     ren = engine.rows(
         wg(renewable)
         .group_by("key", *keys)
@@ -435,10 +439,10 @@ def finish(book: Book, buckets: list[Period], by: str | None, parts, *, raw: boo
     renewals = {(r.get("grp"), r["key"]): r for r in ren}
     renewed_accounts = engine.materialize(renewable.filter(nw.col("renewed")).select("key", "account_id").unique())
     ends = bf.select("key", "b_last").unique()
-    at_end = end_values(renewed_accounts.select("account_id").unique(), [b.last for b in buckets])
+    at_end = end_values(renewed_accounts.join(ends, on="key", how="inner").select(
+        "key", "account_id", nw.col("b_last").alias("month")))
     rmrr = engine.rows(
-        wg(renewed_accounts.join(ends, on="key", how="inner")
-           .join(at_end, left_on=["account_id", "b_last"], right_on=["account_id", "month"], how="inner"))
+        wg(at_end)
         .group_by("key", *keys)
         .agg(nw.col("mrr_cents").sum().cast(nw.Int64).alias("renewed_mrr"))
     )

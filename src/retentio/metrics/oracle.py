@@ -125,8 +125,8 @@ def _aggregates(book: ExpansionBook, buckets: list[Period], wg, lo: int, hi: int
             for r in served.iter_rows(named=True):
                 served_map[(r.get("grp"), b.label)] = int(r["served"])
 
-    def end_values(accounts: nw.LazyFrame, months: list[int]) -> nw.LazyFrame:
-        return A.filter(nw.col("month").is_in(sorted(set(months)))).join(accounts, on="account_id", how="semi")
+    def end_values(pairs: nw.LazyFrame) -> nw.LazyFrame:
+        return pairs.join(A.select("account_id", "month", "mrr_cents"), on=["account_id", "month"], how="inner")
 
     return by_month, endpoints, served_map, end_values
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engine import Engine
-from retentio.metrics.periods import month_of
+from retentio.metrics.periods import month_end, month_of, month_start
 
 
 def bucket_frame(engine: Engine, buckets: list[tuple[str, int, int]]) -> nw.LazyFrame:
@@ -27,19 +29,24 @@ def _offset(col: str, days: int) -> nw.Expr:
     return nw.col(col).dt.offset_by(f"{days}d").cast(nw.Date)
 
 
-def renewal_lines(engine: Engine, settings: Settings, subs: nw.LazyFrame, buckets: nw.LazyFrame) -> nw.LazyFrame:
+def renewal_lines(engine: Engine, settings: Settings, subs: nw.LazyFrame, buckets: nw.LazyFrame,
+                  months: tuple[int, int]) -> nw.LazyFrame:
     """key, account_id, subscription_id, renewed (bool) for every renewable line: a paid line
     whose (exclusive) end date falls in the bucket; renewed when the same account has another
-    paid line starting within renewal_window_days of that end date."""
+    paid line starting within renewal_window_days of that end date.  ``months`` (first, last)
+    span the buckets: only the lines starting within the window of those months can renew
+    one, so the others are left out before the join (a filter, whatever the history)."""
     w = settings.metrics.renewal_window_days
     paid = subs.filter(~nw.col("is_trial"))
+    lo, hi = month_start(months[0]) - timedelta(days=w), month_end(months[1]) + timedelta(days=w)
     renewable = (
         paid.filter(~nw.col("end_date").is_null())
         .select("account_id", "subscription_id", "end_date", month_of("end_date").alias("end_month"))
         .pipe(_in_buckets, buckets)
         .select("key", "account_id", "subscription_id", "end_date")
     )
-    follow = paid.select("account_id", nw.col("subscription_id").alias("other_id"), nw.col("start_date").alias("other_start"))
+    follow = paid.filter((nw.col("start_date") >= lo) & (nw.col("start_date") <= hi)).select(
+        "account_id", nw.col("subscription_id").alias("other_id"), nw.col("start_date").alias("other_start"))
     renewed = (
         renewable.join(follow, on="account_id", how="inner")
         .filter(
