@@ -3,7 +3,9 @@
 Every revenue and retention figure of metrics.md §1-§6 is computed from the change table C
 (``changes.py``: one row per account and month where its MRR changes).  C is persisted in the
 workspace's DuckDB file, with the inputs it was computed from, so that after an import only
-what changed is recomputed:
+what changed is recomputed.  Every import of subscriptions or FX rates runs ``refresh``
+(``Workspace.import_file``), and the figures read the stored C instead of computing it while
+it stands for the data (``stored_changes``):
 
 - ``derived_mrr_changes``   C through the ``through`` month;
 - ``derived_mrr_snapshot``  a view (account_id, month, mrr_cents): the account-month
@@ -277,22 +279,18 @@ def _last_of(text: str) -> int:
 
 
 def snapshot_series(ws, period: str) -> list[dict[str, Any]]:
-    """The monthly figures of ``period`` computed from the stored change table."""
-    from retentio.metrics.kpis import Book, _compute
+    """The monthly figures of ``period`` computed from the stored change table (the Book reads
+    it while it stands for the data: ``stored_changes``)."""
+    from retentio.metrics.kpis import compute
     from retentio.metrics.periods import parse_period
 
     p = parse_period(period)
     engine = ws.engine("duckdb")
-    meta = _meta(engine)
-    if not meta:
+    if not _meta(engine):
         from retentio.errors import UsageError
 
         raise UsageError("no stored MRR snapshot in this workspace", hint="run Workspace.refresh() first")
-    book = Book(engine, ws.settings, p.last)
-    book.first = int(meta["first"])
-    book.subs = engine.table("subscriptions")
-    book.C = engine.table(CHANGES).filter(nw.col("month") <= p.last)
-    return _compute(book, [Period.month(m) for m in p.months], by=None)
+    return compute(engine, ws.settings, [Period.month(m) for m in p.months])
 
 
 __all__ = ["CHANGE_INPUTS", "COSTS", "FX", "FX_COLUMNS", "LINES", "LINE_COLUMNS", "META",
