@@ -278,7 +278,12 @@ class Workspace:
         from retentio.metrics.incremental import CHANGE_INPUTS
 
         if report.entity in CHANGE_INPUTS and (report.rows_accepted or report.replaced):
-            report.change_table = self._keep_change_table()
+            try:
+                report.change_table = self._keep_change_table()
+            except Exception as exc:  # the import itself is committed: say so, never undo it
+                report.change_table = {"mode": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                report.notes.append(f"the stored change table was not updated ({type(exc).__name__}: {exc}); "
+                                    "revenue figures are computed from the lines until the next import")
         if self.settings.playbooks.run_after_import and report.rows_accepted:
             # playbooks.run_after_import: evaluate the playbooks on the new data (docs/playbooks.md)
             self._invalidate()

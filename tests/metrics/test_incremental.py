@@ -245,3 +245,23 @@ def _arrow(column):
     from retentio.model import arrow_types
 
     return arrow_types()[column.dtype]
+
+
+def test_an_import_whose_change_table_cannot_be_kept_is_still_an_import(ws, tmp_path, monkeypatch):
+    """Hand-worked: x has one EUR monthly line of 100 from 2025-02-10.  If keeping the stored
+    change table fails after the import committed, the import is reported done with a note,
+    and the figures are computed from the lines: MRR 100 in 2025-06."""
+    import retentio.metrics.incremental as inc
+
+    def broken(*_a, **_k):
+        raise RuntimeError("disk full")
+
+    ws.import_file("accounts", _write(tmp_path / "a.csv", ["account_id", "name"], [{"account_id": "x", "name": "X"}]))
+    monkeypatch.setattr(inc, "refresh", broken)
+    row = {"subscription_id": "sx", "account_id": "x", "plan": "p", "start_date": "2025-02-10", "end_date": None,
+           "amount": 100, "billing_period_months": 1, "currency": "EUR", "is_trial": "false"}
+    report = ws.import_file("subscriptions", _write(tmp_path / "s.csv", SUB_FIELDS, [row]))
+    assert report.rows_accepted == 1
+    assert report.change_table == {"mode": "failed", "error": "RuntimeError: disk full"}
+    assert any("change table was not updated" in n for n in report.notes)
+    assert ws.metrics_series("2025-06", engine="duckdb")[0]["mrr"] == 100.0
