@@ -296,10 +296,7 @@ class Workspace:
         """Bring the stored change table up to date with the data just written (incremental:
         the accounts whose lines changed), so that figures read it instead of computing it
         from every line (retentio.metrics.incremental.stored_changes)."""
-        from retentio.metrics.incremental import refresh
-
-        with self._lock:
-            out = refresh(self, figures=False).to_dict()
+        out = self.refresh(figures=False)
         del out["figures"]
         return out
 

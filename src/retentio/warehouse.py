@@ -355,7 +355,7 @@ class Warehouse:
         (rows, their accounts; accounts None = every account), redefine the snapshot view over
         months [first, last], update the stored copies of its inputs (the lines of
         ``changed_line_ids`` only, unless ``rebuild``; the FX rates and costs when changed) and
-        the meta table (``meta`` plus the last import id).  Returns the change rows written."""
+        the meta table (``meta``).  Returns the change rows written."""
         t = tables
         cols_sql = ", ".join(f'"{c}" {ty}' for c, ty in zip(t.change_columns, t.change_types))
         names = ", ".join(f'"{c}"' for c in t.change_columns)
@@ -401,9 +401,7 @@ class Warehouse:
                     w.execute(f'CREATE OR REPLACE TABLE "{t.fx}" AS SELECT {fx_cols} FROM fx_rates')
                 if rebuild or costs_changed:
                     w.execute(f'CREATE OR REPLACE TABLE "{t.costs}" AS SELECT period, category, amount, currency FROM costs')
-                last_import = w.execute("SELECT max(import_id) FROM (SELECT import_id FROM imports "
-                                        "ORDER BY imported_at DESC LIMIT 1)").fetchone()[0]
-                for k, v in {**meta, "last_import_id": str(last_import)}.items():
+                for k, v in meta.items():
                     w.execute(f'INSERT OR REPLACE INTO "{t.meta}" VALUES (?, ?)', [k, v])
                 w.execute("COMMIT")
             except BaseException:

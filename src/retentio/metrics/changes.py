@@ -207,6 +207,12 @@ def change_rows(per: nw.LazyFrame, settings: Settings) -> nw.LazyFrame:
     )
 
 
+def in_force(first: int, last: int) -> nw.Expr:
+    """The rows of C in force at some month-end of [first, last]: ``month <= t < next_month``
+    for some t there (a row holds from its month until the account's next change month)."""
+    return (nw.col("month") <= last) & (nw.col("next_month") > first)
+
+
 def values_at(engine: Engine, C: nw.LazyFrame, months: list[int]) -> nw.LazyFrame:
     """account_id, month, mrr_cents, raw, arr for each of ``months`` where the account is a
     customer: the as-of lookup ``C.month <= m < C.next_month``.  Only the rows in force at
@@ -217,7 +223,7 @@ def values_at(engine: Engine, C: nw.LazyFrame, months: list[int]) -> nw.LazyFram
         return C.select("account_id", "month", nw.col("e").alias("mrr_cents"), "raw", "arr").filter(nw.lit(False))
     m = engine.from_columns({"t": ts}, {"t": "int"})
     return (
-        C.filter((nw.col("month") <= ts[-1]) & (nw.col("next_month") > ts[0]))
+        C.filter(in_force(ts[0], ts[-1]))
         .select("account_id", "month", "next_month", "e", "raw", "arr")
         .join(m, how="cross")
         .filter((nw.col("month") <= nw.col("t")) & (nw.col("t") < nw.col("next_month")) & (nw.col("e") > 0))

@@ -15,7 +15,7 @@ it stands for the data (``stored_changes``):
 - ``derived_fx_rates``      the FX rates A was computed from;
 - ``derived_costs``         the costs the figures were computed from (they change CAC, CRC ...);
 - ``derived_meta``          (key, value): first / through month, base currency, FX rule,
-                            the last import id seen, when it was computed.
+                            the data stamp (``data_stamp``), when it was computed.
 
 ``refresh`` compares the current subscriptions with the stored copy (one join on the
 subscription id, ``warehouse.CHANGED_LINES_SQL`` run by ``Warehouse.diff_stored_copies``) and the FX rates and costs with theirs (set

@@ -23,6 +23,7 @@ from retentio.metrics.changes import (
     change_table,
     endpoint_deltas,
     fx_between,
+    in_force,
     lagged_pairs,
     monthly_deltas,
     values_at,
@@ -229,7 +230,7 @@ def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tu
     # deltas of [lo, hi] only: the running sums from the first month of history telescope to
     # those totals, so the history before lo is read by a filter, never grouped by month.
     rows = engine.rows(monthly_deltas(wg(C.filter((nw.col("month") >= lo) & (nw.col("month") <= hi))), wg.keys))
-    base = wg(C.filter((nw.col("month") <= lo - 1) & (nw.col("next_month") > lo - 1)))
+    base = wg(C.filter(in_force(lo - 1, lo - 1)))
     one, zero = nw.lit(1, nw.Int64), nw.lit(0, nw.Int64)
     totals = [nw.col("e").sum().cast(nw.Int64).alias("d_mrr"),
               nw.when(nw.col("e") > 0).then(one).otherwise(zero).sum().cast(nw.Int64).alias("d_customers"),
@@ -337,7 +338,7 @@ def _cc_adjustments(book: Book, wg: _Grouper, lag: int, ends: list[int]) -> nw.L
 def _served_from_changes(book: Book, wg: _Grouper, b: Period) -> nw.LazyFrame:
     """Accounts that are customers at some snapshot of [b.first - 1, b.last]."""
     return wg(
-        book.C.filter((nw.col("e") > 0) & (nw.col("month") <= b.last) & (nw.col("next_month") > b.first - 1))
+        book.C.filter((nw.col("e") > 0) & in_force(b.first - 1, b.last))
         .select("account_id").unique()
     )
 
