@@ -173,16 +173,16 @@ def check_equal(eng, s: Settings, period: str = PERIOD, oracle_eng=None) -> None
     through = period.split("..")[1]
     expected = {k: v for k, v in oracle.cohort_cells(o, s, parse_period(through).last).items()}
     assert _cells(eng, s, through) == expected
-    # lag endpoints by running sums over C and C shifted (used beyond ASOF_MAX_ENDS end
-    # months) = by as-of lookups (used below) = the expansion
+    # lag endpoints by running sums over C and C shifted (used beyond OVERLAP_MAX_ENDS end
+    # months) = by overlaps of rows (used below) = the expansion
     from retentio.metrics import kpis
 
-    saved, kpis.ASOF_MAX_ENDS = kpis.ASOF_MAX_ENDS, 0
+    saved, kpis.OVERLAP_MAX_ENDS = kpis.OVERLAP_MAX_ENDS, 0
     try:
         assert compute(eng, s, q) == oracle.compute(o, s, q)
         assert metrics_series(eng, s, period) == series
     finally:
-        kpis.ASOF_MAX_ENDS = saved
+        kpis.OVERLAP_MAX_ENDS = saved
     # the bridge balances every month, fx included (metrics.md §3)
     for x in series:
         m = x["movements"]

@@ -260,6 +260,64 @@ def lagged_pairs(C: nw.LazyFrame, lag: int) -> nw.LazyFrame:
     )
 
 
+def level_deltas(C: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """Per change month (and keys): the change of MRR, customers and ARR only (running sums
+    over months give the totals at each month-end)."""
+    return C.group_by("month", *keys).agg(*_level_sums())
+
+
+def _level_sums() -> list[nw.Expr]:
+    one, zero = _i64(1), _i64(0)
+    return [
+        (nw.col("e") - nw.col("s")).sum().cast(nw.Int64).alias("d_mrr"),
+        (nw.when(nw.col("e") > 0).then(one).otherwise(zero) - nw.when(nw.col("s") > 0).then(one).otherwise(zero))
+        .sum().cast(nw.Int64).alias("d_customers"),
+        (nw.col("arr") - nw.col("arr_prev")).sum().cast(nw.Int64).alias("d_arr"),
+    ]
+
+
+def level_totals(C: nw.LazyFrame, keys: list[str], month: int) -> nw.LazyFrame:
+    """(keys,) d_mrr, d_customers, d_arr: the totals at the end of ``month`` (the rows in force
+    then), the base that :func:`level_deltas` of the later months add to."""
+    one, zero = _i64(1), _i64(0)
+    base = C.filter(in_force(month, month))
+    totals = [nw.col("e").sum().cast(nw.Int64).alias("d_mrr"),
+              nw.when(nw.col("e") > 0).then(one).otherwise(zero).sum().cast(nw.Int64).alias("d_customers"),
+              nw.col("arr").sum().cast(nw.Int64).alias("d_arr")]
+    return base.group_by(*keys).agg(*totals) if keys else base.select(*totals)
+
+
+OVERLAP_PARTS = ("s_retained", "s_end_mrr", "s_kept_mrr")
+
+
+def lag_overlaps(C: nw.LazyFrame, lag: int, first: int, last: int, keys: list[str]) -> nw.LazyFrame:
+    """lo, hi, (keys,) s_retained, s_end_mrr, s_kept_mrr: over the accounts that are
+    customers both at t - lag and at t, their count, their MRR at t and the sum of the lesser
+    of their two MRRs, for every month t of [lo, hi) (lo >= first, hi <= last + 1).
+
+    A row of C holds its MRR over the months [month, next_month); the row in force at
+    t - lag, shifted by ``lag``, holds over [month + lag, next_month + lag).  Two rows of one
+    account (e > 0 on both sides) whose spans overlap make one constant (s, e) pair over the
+    overlap, so these sums are constant over [lo, hi): running sums of "+ at lo, - at hi" give
+    them at every month.  An equality join on the account of its rows in force over
+    [first - lag, last]: no as-of lookup per month, whatever the number of months."""
+    x = C.filter((nw.col("e") > 0) & in_force(first - lag, last)).select("account_id", *keys, "month", "next_month", "e")
+    a = x.filter(in_force(first, last)).select(
+        "account_id", *keys, nw.col("month").alias("a0"), nw.col("next_month").alias("a1"), "e")
+    b = x.filter(in_force(first - lag, last - lag)).select(
+        "account_id", *keys, (nw.col("month") + lag).alias("b0"), (nw.col("next_month") + lag).alias("b1"),
+        nw.col("e").alias("s"))
+    pairs = a.join(b, on=["account_id", *keys], how="inner").select(
+        *keys, nw.max_horizontal("a0", "b0", _i64(first)).alias("lo"),
+        nw.min_horizontal("a1", "b1", _i64(last + 1)).alias("hi"), "s", "e",
+    ).filter(nw.col("lo") < nw.col("hi"))
+    return pairs.group_by("lo", "hi", *keys).agg(
+        nw.len().cast(nw.Int64).alias("s_retained"),
+        nw.col("e").sum().cast(nw.Int64).alias("s_end_mrr"),
+        nw.min_horizontal("s", "e").sum().cast(nw.Int64).alias("s_kept_mrr"),
+    )
+
+
 ENDPOINT_PARTS = ("s_customers", "s_mrr", "s_end_mrr", "s_kept_mrr", "s_retained", "end_customers", "end_not_in_s")
 
 
@@ -328,10 +386,7 @@ def monthly_deltas(C: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
 
     in_s = s > 0
     return C.group_by("month", *keys).agg(
-        (e - s).sum().cast(nw.Int64).alias("d_mrr"),
-        (nw.when(e > 0).then(one).otherwise(zero) - nw.when(in_s).then(one).otherwise(zero)).sum().cast(nw.Int64)
-        .alias("d_customers"),
-        (nw.col("arr") - nw.col("arr_prev")).sum().cast(nw.Int64).alias("d_arr"),
+        *_level_sums(),
         *movement_sums(),
         sum_if(in_s, e - s).alias("x_end"),
         sum_if(in_s, nw.min_horizontal(s, e) - s).alias("x_kept"),

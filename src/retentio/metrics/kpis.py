@@ -19,12 +19,16 @@ from retentio.metrics.costs import cost_cents
 from retentio.errors import DataError
 from retentio.metrics.changes import (
     ENDPOINT_PARTS,
+    OVERLAP_PARTS,
     _endpoint_parts,
     change_table,
     endpoint_deltas,
     fx_between,
     in_force,
+    lag_overlaps,
     lagged_pairs,
+    level_deltas,
+    level_totals,
     monthly_deltas,
     values_at,
 )
@@ -221,6 +225,18 @@ def _at(series: dict, g, m: int, fields) -> dict:
     return s[min(m, max(s))]
 
 
+LEVELS = ("d_mrr", "d_customers", "d_arr")
+
+
+def _levels(book: Book, wg: _Grouper, lo: int, rows: list[dict]) -> dict:
+    """Per group, MRR, customers and ARR at every month-end from lo - 1 on: the totals at
+    lo - 1 (the rows of C in force then) plus the running sums of ``rows``, the month deltas
+    of [lo, hi].  The running sums from the first month of history telescope to those
+    totals, so the history before lo is read by a filter, never grouped by month."""
+    before = book.engine.rows(level_totals(wg(book.C), wg.keys, lo - 1))
+    return _running([{**r, "month": lo - 1} for r in before if r["d_mrr"] is not None] + rows, wg.keys, LEVELS)
+
+
 def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tuple, dict]:
     """{(g, month): monthly row} for months [lo, hi]: running sums of the change table's
     per-month deltas (MRR, customers, ARR) and the month's own movements."""
@@ -230,22 +246,15 @@ def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tu
     # deltas of [lo, hi] only: the running sums from the first month of history telescope to
     # those totals, so the history before lo is read by a filter, never grouped by month.
     rows = engine.rows(monthly_deltas(wg(C.filter((nw.col("month") >= lo) & (nw.col("month") <= hi))), wg.keys))
-    base = wg(C.filter(in_force(lo - 1, lo - 1)))
-    one, zero = nw.lit(1, nw.Int64), nw.lit(0, nw.Int64)
-    totals = [nw.col("e").sum().cast(nw.Int64).alias("d_mrr"),
-              nw.when(nw.col("e") > 0).then(one).otherwise(zero).sum().cast(nw.Int64).alias("d_customers"),
-              nw.col("arr").sum().cast(nw.Int64).alias("d_arr")]
-    before = engine.rows(base.group_by(*wg.keys).agg(*totals) if wg.keys else base.select(*totals))
-    run = _running([{**r, "month": lo - 1} for r in before if r["d_mrr"] is not None] + rows, wg.keys,
-                   ("d_mrr", "d_customers", "d_arr"))
+    run = _levels(book, wg, lo, rows)
     own: dict = {}
     for r in rows:
         own[(r.get("grp") if wg.keys else None, int(r["month"]))] = r
     by_month: dict[tuple, dict] = {}
     for g in run:
         for m in range(lo, hi + 1):
-            end = _at(run, g, m, ("d_mrr", "d_customers", "d_arr"))
-            start = _at(run, g, m - 1, ("d_mrr", "d_customers", "d_arr"))
+            end = _at(run, g, m, LEVELS)
+            start = _at(run, g, m - 1, LEVELS)
             r = own.get((g, m)) or {}
             row = {f: int(r.get(f) or 0) for f in DELTA_FIELDS}
             row.update(
@@ -275,27 +284,45 @@ def finish_month_row(row: dict) -> None:
     row["accounts"] = row["customers_start"] + row["n_new"] + row["n_reactivation"]
 
 
-# Up to this many end months, lag endpoints are read by as-of lookups at the end months and
-# the months `lag` before (rows of C x months asked: cheaper for a few months); beyond, by
-# running sums over C and C shifted by the lag (rows of C, whatever the number of months).
-ASOF_MAX_ENDS = 48
+# Up to this many end months (a span of at most that many months plus the lag), lag
+# endpoints come from the overlaps of each account's rows in force over the span (pairs of
+# rows of one account: their number grows with the rows per account over the span);
+# beyond, from running sums over C and C shifted by the lag (rows of C, whatever the span).
+OVERLAP_MAX_ENDS = 48
 
 
 def _lag_endpoints_from_changes(book: Book, wg: _Grouper, lag: int, ends: list[int], cc: bool) -> dict[tuple, dict]:
     """{(g, end month): endpoint sums} comparing each end month with the month ``lag`` before."""
     engine = book.engine
     out: dict = {}
-    if len(ends) <= ASOF_MAX_ENDS:
-        at = book.at(list(ends) + [m - lag for m in ends])
-        pe = lag_endpoints(at, list(ends), lag)
-        parts = _endpoint_parts(nw.col("s"), nw.col("e"))
-        rows = engine.rows(wg(pe).group_by("month", *wg.keys).agg(
-            *[parts[k].sum().cast(nw.Int64).alias(k) for k in ENDPOINT_PARTS]))
-        for r in rows:
-            row = {k: int(r[k]) for k in ENDPOINT_PARTS}
-            if row["s_customers"] or row["end_customers"]:
-                row["s_end_mrr_cc"], row["s_kept_mrr_cc"] = row["s_end_mrr"], row["s_kept_mrr"]
-                out[(r.get("grp") if wg.keys else None, int(r["month"]))] = row
+    if len(ends) <= OVERLAP_MAX_ENDS:
+        first, last = min(ends), max(ends)
+        # customers and MRR at the start snapshots and customers at the end ones: totals;
+        # the sums over the accounts customers at both: overlaps of their rows
+        C = wg(book.C)
+        light = engine.rows(level_deltas(C.filter((nw.col("month") >= first - lag) & (nw.col("month") <= last)),
+                                         wg.keys))
+        level = _levels(book, wg, first - lag, light)
+        steps: dict = {}
+        for r in engine.rows(lag_overlaps(C, lag, first, last, wg.keys)):
+            g = r.get("grp") if wg.keys else None
+            for m, sign in ((int(r["lo"]), 1), (int(r["hi"]), -1)):
+                if m <= last:
+                    d = steps.setdefault(g, {}).setdefault(m, {k: 0 for k in OVERLAP_PARTS})
+                    for k in OVERLAP_PARTS:
+                        d[k] += sign * int(r[k])
+        both = _running([{"grp": g, "month": m, **d} for g, by in steps.items() for m, d in by.items()], wg.keys,
+                        OVERLAP_PARTS)
+        for g in level:
+            for m in ends:
+                start, end = _at(level, g, m - lag, LEVELS), _at(level, g, m, LEVELS)
+                kept = _at(both, g, m, OVERLAP_PARTS)
+                row = {"s_customers": start["d_customers"], "s_mrr": start["d_mrr"], **kept,
+                       "end_customers": end["d_customers"],
+                       "end_not_in_s": end["d_customers"] - kept["s_retained"]}
+                if row["s_customers"] or row["end_customers"]:
+                    row["s_end_mrr_cc"], row["s_kept_mrr_cc"] = row["s_end_mrr"], row["s_kept_mrr"]
+                    out[(g, m)] = row
     else:
         rows = engine.rows(endpoint_deltas(wg(lagged_pairs(book.C, lag)), wg.keys))
         run = _running(rows, wg.keys, ENDPOINT_PARTS)
