@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import narwhals as nw
 
-from retentio.engine import Engine
+from retentio.engine import Engine, distinct
 from retentio.errors import DataError, UsageError
 
 __all__ = ["DERIVED", "check_attribute", "check_filters", "closest", "known_attributes"]
@@ -33,7 +33,7 @@ def closest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
 
 
 def known_attributes(engine: Engine) -> list[str]:
-    out = engine.collect(engine.table("account_attributes").select("attribute").unique())
+    out = engine.collect(engine.table("account_attributes").select("attribute").pipe(distinct))
     return sorted(str(a) for a in out["attribute"].to_list())
 
 
@@ -60,10 +60,10 @@ def _values(engine: Engine, attribute: str) -> list[str]:
     if a == "touch":
         return list(TOUCH_VALUES)
     if a == "plan":
-        out = engine.collect(engine.table("subscriptions").select("plan").unique())
+        out = engine.collect(engine.table("subscriptions").select("plan").pipe(distinct))
         return sorted(str(v) for v in out["plan"].to_list() if v is not None)
     out = engine.collect(engine.table("account_attributes").filter(nw.col("attribute") == attribute)
-                         .select("value").unique())
+                         .select("value").pipe(distinct))
     return sorted(str(v) for v in out["value"].to_list() if v is not None)
 
 

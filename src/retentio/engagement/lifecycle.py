@@ -15,7 +15,7 @@ import narwhals as nw
 from retentio.config import Settings
 from retentio.engagement._common import day_of, month_of
 from retentio.usage_rollups import usage_daily, usage_daily_active
-from retentio.engine import Engine
+from retentio.engine import Engine, distinct
 from retentio.errors import ConfigError
 from retentio.metrics.periods import Period, month_end, month_label, month_start
 
@@ -193,7 +193,7 @@ def engagement_frame(engine: Engine, settings: Settings, period: Period) -> pl.D
     if keys:
         kev = kev.filter(nw.col("feature").is_in(keys))
     parts = [
-        engine.collect(ev.filter(~nw.col("feature").is_null()).select("account_id", "month", "feature").unique()
+        engine.collect(ev.filter(~nw.col("feature").is_null()).select("account_id", "month", "feature").pipe(distinct)
                        .group_by("account_id", "month").agg(nw.len().cast(nw.Int64).alias("adoption"))),
         engine.collect(kev.group_by("account_id", "month").agg(nw.col("duration_ms").sum().cast(nw.Int64)
                                                                .alias("key_time"))),

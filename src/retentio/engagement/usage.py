@@ -18,7 +18,7 @@ from retentio.engagement._common import day_of, month_of
 from retentio.engagement.registry import share
 from retentio.figures import safe_div
 from retentio.usage_rollups import usage_daily
-from retentio.engine import Engine
+from retentio.engine import Engine, distinct
 from retentio.metrics.periods import Period, month_end, month_label
 
 WINDOWS = ("dau", "wau", "mau")
@@ -200,14 +200,14 @@ def feature_adoption(engine: Engine, settings: Settings, period: Period) -> dict
     is "used" by an account when at least one of its events in the period names it.
     """
     ev = engine.materialize(_days_in(engine, period).select("account_id", "user_id", "feature", "events", "duration_ms"))
-    users_active = int(engine.collect(ev.select("account_id", "user_id").unique().select(nw.len().cast(nw.Int64).alias("n")))["n"][0])
-    accounts_active = int(engine.collect(ev.select("account_id").unique().select(nw.len().cast(nw.Int64).alias("n")))["n"][0])
+    users_active = int(engine.collect(ev.select("account_id", "user_id").pipe(distinct).select(nw.len().cast(nw.Int64).alias("n")))["n"][0])
+    accounts_active = int(engine.collect(ev.select("account_id").pipe(distinct).select(nw.len().cast(nw.Int64).alias("n")))["n"][0])
     fev = ev.filter(~nw.col("feature").is_null())
     acc = engine.collect(
-        fev.select("feature", "account_id").unique().group_by("feature").agg(nw.len().cast(nw.Int64).alias("accounts"))
+        fev.select("feature", "account_id").pipe(distinct).group_by("feature").agg(nw.len().cast(nw.Int64).alias("accounts"))
     )
     usr = engine.collect(
-        fev.select("feature", "account_id", "user_id").unique().group_by("feature").agg(nw.len().cast(nw.Int64).alias("users"))
+        fev.select("feature", "account_id", "user_id").pipe(distinct).group_by("feature").agg(nw.len().cast(nw.Int64).alias("users"))
     )
     evs = engine.collect(
         fev.group_by("feature").agg(
@@ -258,7 +258,7 @@ def key_feature_time(engine: Engine, settings: Settings, period: Period) -> dict
         _days_in(engine, period)
         .with_columns(month_of("day").alias("month"))
         .select("account_id", "month", "user_id")
-        .unique()
+        .pipe(distinct)
         .group_by("account_id", "month")
         .agg(nw.len().cast(nw.Int64).alias("users"))
     )

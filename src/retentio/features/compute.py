@@ -29,7 +29,7 @@ import polars as pl
 
 from retentio.clock import last_complete_month
 from retentio.config import Settings
-from retentio.engine import Engine
+from retentio.engine import Engine, distinct
 from retentio.errors import DataError
 from retentio.features.catalog import CATEGORICAL, FEATURES
 
@@ -200,11 +200,11 @@ def _usage_features(engine: Engine, settings: Settings, days: list[date], custom
     j = engine.materialize(ev.join(win, on="day", how="inner"))
     counts = engine.collect(j.group_by("point", "account_id", "slot").agg(nw.len().cast(nw.Int64).alias("n")))
     cur30 = j.filter(nw.col("slot") == 0)
-    feats = engine.collect(cur30.filter(~nw.col("feature").is_null()).select("point", "account_id", "feature").unique()
+    feats = engine.collect(cur30.filter(~nw.col("feature").is_null()).select("point", "account_id", "feature").pipe(distinct)
                            .group_by("point", "account_id").agg(nw.len().cast(nw.Int64).alias("features_used_30d")))
     complex_ = list(settings.engagement.complex_features)
     cx = engine.collect(cur30.filter(nw.col("feature").is_in(complex_ or ["\x00"])).select("point", "account_id", "feature")
-                        .unique().group_by("point", "account_id")
+                        .pipe(distinct).group_by("point", "account_id")
                         .agg(nw.len().cast(nw.Int64).alias("complex_features_used_30d")))
     keys = list(settings.engagement.key_features)
     kev = cur30.filter(~nw.col("feature").is_null())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engine import Engine
+from retentio.engine import Engine, distinct
 from retentio.figures import NONE_GROUP, assemble, assess, evaluate, safe_div
 from retentio.metrics.costs import cost_cents
 from retentio.errors import DataError
@@ -349,7 +349,7 @@ def _cc_adjustments(book: Book, wg: _Grouper, lag: int, ends: list[int]) -> nw.L
     engine = book.engine
     fxl = fx_between(engine, book.settings, ends, lag).filter(nw.col("fxl") != 0)
     fxl = engine.materialize(fxl if book.keep is None else fxl.join(book.keep, on="account_id", how="semi"))
-    Cx = book.C.join(fxl.select("account_id").unique(), on="account_id", how="semi")
+    Cx = book.C.join(fxl.select("account_id").pipe(distinct), on="account_id", how="semi")
     e_at = values_at(engine, Cx, ends).select(
         "account_id", "month", nw.col("mrr_cents").alias("e"), "raw")
     s_at = values_at(engine, Cx, [m - lag for m in ends]).select(
@@ -366,7 +366,7 @@ def _served_from_changes(book: Book, wg: _Grouper, b: Period) -> nw.LazyFrame:
     """Accounts that are customers at some snapshot of [b.first - 1, b.last]."""
     return wg(
         book.C.filter((nw.col("e") > 0) & in_force(b.first - 1, b.last))
-        .select("account_id").unique()
+        .select("account_id").pipe(distinct)
     )
 
 
@@ -465,8 +465,8 @@ def finish(book: Book, buckets: list[Period], by: str | None, parts, *, raw: boo
         )
     )
     renewals = {(r.get("grp"), r["key"]): r for r in ren}
-    renewed_accounts = engine.materialize(renewable.filter(nw.col("renewed")).select("key", "account_id").unique())
-    ends = bf.select("key", "b_last").unique()
+    renewed_accounts = engine.materialize(renewable.filter(nw.col("renewed")).select("key", "account_id").pipe(distinct))
+    ends = bf.select("key", "b_last").pipe(distinct)
     at_end = end_values(renewed_accounts.join(ends, on="key", how="inner").select(
         "key", "account_id", nw.col("b_last").alias("month")))
     rmrr = engine.rows(

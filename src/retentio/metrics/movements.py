@@ -10,7 +10,7 @@ from __future__ import annotations
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engine import Engine
+from retentio.engine import Engine, distinct
 from retentio.metrics.mrr import line_months, paid_lines, to_cents
 from retentio.metrics.registry import MOVEMENT_TYPES
 
@@ -67,7 +67,7 @@ def account_movements(engine: Engine, settings: Settings, A: nw.LazyFrame, first
             starts.join(A.select("account_id", nw.col("month").alias("p")), on="account_id", how="inner")
             .filter((nw.col("p") < nw.col("month") - 1) & (nw.col("p") >= nw.col("month") - 1 - window))
             .select("account_id", "month")
-            .unique()
+            .pipe(distinct)
             .with_columns(recent=nw.lit(True))
         )
         mv = mv.join(recent, on=["account_id", "month"], how="left")

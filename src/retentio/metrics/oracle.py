@@ -13,7 +13,7 @@ from __future__ import annotations
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engine import Engine
+from retentio.engine import Engine, distinct
 from retentio.metrics import kpis
 from retentio.metrics.changes import movement_sums
 from retentio.metrics.movements import account_movements, cc_account_months, lag_endpoints
@@ -119,7 +119,7 @@ def _aggregates(book: ExpansionBook, buckets: list[Period], wg, lo: int, hi: int
     served_map: dict[tuple, int] = {}
     for b in buckets:
         if b.n_months > 1:
-            uniq = wg(A.filter((nw.col("month") >= b.first - 1) & (nw.col("month") <= b.last)).select("account_id").unique())
+            uniq = wg(A.filter((nw.col("month") >= b.first - 1) & (nw.col("month") <= b.last)).select("account_id").pipe(distinct))
             count = nw.len().cast(nw.Int64).alias("served")
             served = engine.collect(uniq.group_by(*wg.keys).agg(count) if wg.keys else uniq.select(count))
             for r in served.iter_rows(named=True):

@@ -7,7 +7,7 @@ from datetime import timedelta
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engine import Engine
+from retentio.engine import Engine, distinct
 from retentio.metrics.periods import month_end, month_of, month_start
 
 
@@ -47,19 +47,17 @@ def renewal_lines(engine: Engine, settings: Settings, subs: nw.LazyFrame, bucket
     )
     follow = paid.filter((nw.col("start_date") >= lo) & (nw.col("start_date") <= hi)).select(
         "account_id", nw.col("subscription_id").alias("other_id"), nw.col("start_date").alias("other_start"))
-    renewed = (
-        renewable.join(follow, on="account_id", how="inner")
-        .filter(
-            (nw.col("other_id") != nw.col("subscription_id"))
-            & (nw.col("other_start") >= _offset("end_date", -w))
-            & (nw.col("other_start") <= _offset("end_date", w))
-        )
-        .select("key", "subscription_id")
-        .unique()
-        .with_columns(renewed=nw.lit(True))
-    )
-    return renewable.join(renewed, on=["key", "subscription_id"], how="left").select(
-        "key", "account_id", "subscription_id", ~nw.col("renewed").is_null().alias("renewed")
+    # one pass: each renewable line with the lines of its account starting in the window (a
+    # left join, so that lines without any stay), renewed when one of them follows it
+    follows = (
+        (nw.col("other_id") != nw.col("subscription_id"))
+        & (nw.col("other_start") >= _offset("end_date", -w))
+        & (nw.col("other_start") <= _offset("end_date", w))
+    ).fill_null(False)
+    return (
+        renewable.join(follow, on="account_id", how="left")
+        .group_by("key", "account_id", "subscription_id")
+        .agg(follows.max().alias("renewed"))
     )
 
 
@@ -80,7 +78,7 @@ def trial_conversions(settings: Settings, subs: nw.LazyFrame, trials: nw.LazyFra
     )
     return (
         trials.select(*keys)
-        .unique()
+        .pipe(distinct)
         .join(hits, on=keys, how="left")
         .select(*keys, (~nw.col("paid_start").is_null()).alias("converted"), "paid_start")
     )
