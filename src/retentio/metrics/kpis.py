@@ -411,8 +411,10 @@ def change_point_aggregates(book: Book, buckets: list[Period], wg: _Grouper, lo:
 
     def end_values(pairs: nw.LazyFrame) -> nw.LazyFrame:
         # each (account, month) pair looks up the account's own rows (an equality join on the
-        # account, then the as-of condition): pairs x the account's rows, not rows x months
-        rows = book.C.filter(nw.col("e") > 0).select("account_id", nw.col("month").alias("c_month"), "next_month", "e")
+        # account, then the as-of condition): pairs x the account's rows, not rows x months;
+        # the pairs' months are bucket ends, so only the rows in force over them take part
+        ends = [b.last for b in buckets]
+        rows = book.C.filter((nw.col("e") > 0) & in_force(min(ends), max(ends))).select("account_id", nw.col("month").alias("c_month"), "next_month", "e")
         return pairs.join(rows, on="account_id", how="inner").filter(
             (nw.col("c_month") <= nw.col("month")) & (nw.col("month") < nw.col("next_month"))
         ).select(*pairs.columns, nw.col("e").alias("mrr_cents"))
