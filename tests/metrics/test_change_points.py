@@ -255,3 +255,28 @@ def test_a_period_of_one_month_matches_a_series(tmp_path):
     eng = engine("duckdb", own_book())
     s = Settings()
     assert compute(eng, s, [Period.month(2024 * 12 + 1)])[0] == metrics_series(eng, s, "2024-02")[0]
+
+
+@pytest.mark.parametrize("name", ["duckdb", "polars"])
+def test_lag_overlaps_worked_example(name):
+    # docs/architecture.md, "lag endpoints": months as indexes y*12 + m - 1.  Account A:
+    # 100 over 2023-06..2024-04, 150 over 2024-05..2025-01, churned from 2025-02.  Account B:
+    # 200 over 2023-01..2024-02 only (churned before the end months: never a pair).  Account C:
+    # 80 from 2024-02 on (a customer at both snapshots of 2025-02 and 2025-03, not of 2025-01).
+    from retentio.metrics.changes import lag_overlaps
+    from retentio.metrics.mrr import OPEN_END
+
+    def mi(y, m):
+        return y * 12 + m - 1
+
+    rows = [("A", mi(2023, 6), mi(2024, 5), 100), ("A", mi(2024, 5), mi(2025, 2), 150),
+            ("A", mi(2025, 2), OPEN_END, 0), ("B", mi(2023, 1), mi(2024, 3), 200), ("B", mi(2024, 3), OPEN_END, 0),
+            ("C", mi(2024, 2), OPEN_END, 80)]
+    eng = engine(name, {})
+    C = eng.from_columns({"account_id": [r[0] for r in rows], "month": [r[1] for r in rows],
+                          "next_month": [r[2] for r in rows], "e": [r[3] for r in rows]},
+                         {"account_id": "string", "month": "int", "next_month": "int", "e": "int"})
+    got = sorted((int(r["lo"]), int(r["hi"]), int(r["s_retained"]), int(r["s_end_mrr"]), int(r["s_kept_mrr"]))
+                 for r in eng.rows(lag_overlaps(C, 12, mi(2025, 1), mi(2025, 3), [])))
+    # A: (s 100, e 150) over [2025-01, 2025-02); C: (s 80, e 80) over [2025-02, 2025-04) (2025-03 + 1)
+    assert got == [(mi(2025, 1), mi(2025, 2), 1, 150, 100), (mi(2025, 2), mi(2025, 4), 1, 80, 80)]
