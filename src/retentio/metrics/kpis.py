@@ -29,7 +29,10 @@ from retentio.metrics.changes import (
     lagged_pairs,
     level_deltas,
     level_totals,
-    monthly_deltas,
+    DELTA_FIELDS,
+    LEVEL_FIELDS,
+    fold_kind_sums,
+    kind_sums,
     values_at,
 )
 from retentio.metrics.movements import MOVEMENT_TYPES, lag_endpoints
@@ -225,7 +228,7 @@ def _at(series: dict, g, m: int, fields) -> dict:
     return s[min(m, max(s))]
 
 
-LEVELS = ("d_mrr", "d_customers", "d_arr")
+LEVELS = LEVEL_FIELDS
 
 
 def _levels(book: Book, wg: _Grouper, lo: int, rows: list[dict]) -> dict:
@@ -245,18 +248,16 @@ def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tu
     # The totals at lo - 1 (MRR, customers, ARR of the rows in force then), then the month
     # deltas of [lo, hi] only: the running sums from the first month of history telescope to
     # those totals, so the history before lo is read by a filter, never grouped by month.
-    rows = engine.rows(monthly_deltas(wg(C.filter((nw.col("month") >= lo) & (nw.col("month") <= hi))), wg.keys))
-    run = _levels(book, wg, lo, rows)
-    own: dict = {}
-    for r in rows:
-        own[(r.get("grp") if wg.keys else None, int(r["month"]))] = r
+    own = fold_kind_sums(engine.rows(kind_sums(wg(C.filter((nw.col("month") >= lo) & (nw.col("month") <= hi))),
+                                              wg.keys)), wg.keys)
+    run = _levels(book, wg, lo, [{"grp": g, "month": m, **r} for (g, m), r in own.items()])
     by_month: dict[tuple, dict] = {}
     for g in run:
         for m in range(lo, hi + 1):
             end = _at(run, g, m, LEVELS)
             start = _at(run, g, m - 1, LEVELS)
             r = own.get((g, m)) or {}
-            row = {f: int(r.get(f) or 0) for f in DELTA_FIELDS}
+            row = {f: r.get(f, 0) for f in DELTA_FIELDS}
             row.update(
                 mrr_start=start["d_mrr"], mrr_end=end["d_mrr"], customers_start=start["d_customers"],
                 customers_end=end["d_customers"], arr_end=end["d_arr"],
@@ -265,10 +266,6 @@ def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tu
                 finish_month_row(row)
                 by_month[(g, m)] = row
     return by_month
-
-
-DELTA_FIELDS = ("new", "reactivation", "expansion", "contraction", "churn", "fx", "n_new", "n_reactivation",
-                "n_expansion", "n_contraction", "n_churn", "n_fx", "x_end", "x_kept", "x_end_cc", "x_kept_cc")
 
 
 def finish_month_row(row: dict) -> None:

@@ -15,7 +15,7 @@ import narwhals as nw
 from retentio.config import Settings
 from retentio.engine import Engine, distinct
 from retentio.metrics import kpis
-from retentio.metrics.changes import movement_sums
+from retentio.metrics.changes import MOVEMENT_FIELDS, fold_kind_sums, kind_sums
 from retentio.metrics.movements import account_movements, cc_account_months, lag_endpoints
 from retentio.metrics.mrr import account_months
 from retentio.metrics.periods import Period
@@ -40,7 +40,6 @@ def monthly_totals(mv: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
         e.sum().cast(nw.Int64).alias("mrr_end"),
         _count(s > 0).alias("customers_start"),
         _count(e > 0).alias("customers_end"),
-        *movement_sums(),
         _sum_if(s > 0, e).alias("s_end_mrr"),
         _sum_if(s > 0, nw.min_horizontal("s", "e")).alias("s_kept_mrr"),
         _sum_if(s > 0, ecc).alias("s_end_mrr_cc"),
@@ -85,9 +84,13 @@ def _aggregates(book: ExpansionBook, buckets: list[Period], wg, lo: int, hi: int
     A = book.EA
     mv = account_movements(engine, settings, A, lo, hi)
     monthly = engine.collect(monthly_totals(wg(mv), wg.keys))
+    zero = _i64(0)
+    moves = fold_kind_sums(engine.rows(kind_sums(wg(mv).with_columns(arr=zero, arr_prev=zero), wg.keys)), wg.keys)
     by_month: dict[tuple, dict] = {}
     for row in monthly.iter_rows(named=True):
-        by_month[(row.get("grp"), int(row["month"]))] = dict(row)
+        key = (row.get("grp"), int(row["month"]))
+        got = moves.get(key) or {}
+        by_month[key] = {**row, **{k: got.get(k, 0) for k in MOVEMENT_FIELDS}}
     # ARR per account clipped at 0 like MRR (a discount never makes it negative)
     lo_arr = min(lo, hi)
     arr = engine.collect(

@@ -69,17 +69,14 @@ def trial_conversions(settings: Settings, subs: nw.LazyFrame, trials: nw.LazyFra
     converted (bool) and paid_start (the first such paid start, or null)."""
     w = settings.metrics.trial_conversion_window_days
     paid = subs.filter(~nw.col("is_trial")).select("account_id", nw.col("start_date").alias("p_start"))
-    hits = (
-        trials.join(paid, on="account_id", how="inner")
-        .filter((nw.col("p_start") >= nw.col("t_start"))
-                & (nw.col("t_end").is_null() | (nw.col("p_start") <= _offset("t_end", w))))
-        .group_by(*keys)
-        .agg(nw.col("p_start").min().alias("paid_start"))
-    )
+    # one pass: each trial with its account's paid lines (a left join, so that trials without
+    # any stay), the first paid start that converts it per group of ``keys``
+    converts = (nw.col("p_start") >= nw.col("t_start")) & (
+        nw.col("t_end").is_null() | (nw.col("p_start") <= _offset("t_end", w)))
     return (
-        trials.select(*keys)
-        .pipe(distinct)
-        .join(hits, on=keys, how="left")
+        trials.join(paid, on="account_id", how="left")
+        .group_by(*keys)
+        .agg(nw.when(converts).then(nw.col("p_start")).min().alias("paid_start"))
         .select(*keys, (~nw.col("paid_start").is_null()).alias("converted"), "paid_start")
     )
 
