@@ -35,6 +35,7 @@ import narwhals as nw
 
 from retentio.config import Settings
 from retentio.engine import Engine
+from retentio.metrics.movements import movement_amount
 from retentio.metrics.mrr import OPEN_END, _fx_at_line_start, month_of, paid_lines, to_cents
 
 MOVEMENT_KINDS = ("new", "reactivation", "expansion", "contraction", "churn")
@@ -375,16 +376,16 @@ MOVEMENT_FIELDS = ("new", "reactivation", "expansion", "contraction", "churn", "
 
 def movement_fields(kind: str, g: dict) -> dict[str, int]:
     """The month's movements (metrics.md §4, at constant currency, §3) and their counts
-    carried by one group of :func:`kind_sums` (accounts of one kind): the one definition
-    of a movement, for the change-point path and the expansion oracle (which differ in how
-    they get the account-month rows, not in what a movement is).  new and reactivation count
-    the end MRR, expansion and contraction the change at constant currency (ecc - s), churn
-    the start MRR; the currency effect (fx = e - ecc) is summed over every kind."""
+    carried by one group of :func:`kind_sums` (accounts of one kind), by the one definition
+    of a movement's amount (``movements.movement_amount``, linear: it applies to sums), for
+    the change-point path and the expansion oracle alike (they differ in how they get the
+    account-month rows, not in what a movement is); the currency effect (fx = e - ecc) is
+    summed over every kind."""
     out = dict.fromkeys(MOVEMENT_FIELDS, 0)
-    amount = {"new": g["e"], "reactivation": g["e"], "expansion": g["ecc"] - g["s"],
-              "contraction": g["s"] - g["ecc"], "churn": g["s"]}
-    if kind in amount:
-        out[kind] = amount[kind]
+    if kind in MOVEMENT_KINDS:
+        # ecc is e for new, reactivation and churn (an account not a customer at both
+        # snapshots has no currency effect): the constant-currency end serves every kind
+        out[kind] = movement_amount(kind, g["s"], g["ecc"])
         out["n_" + kind] = g["n"]
     out["fx"], out["n_fx"] = g["fx"], g["n_fx"]
     return out

@@ -18,9 +18,10 @@ from retentio.figures import NONE_GROUP, assemble, assess, evaluate, safe_div
 from retentio.metrics.costs import cost_cents
 from retentio.errors import DataError
 from retentio.metrics.changes import (
+    DELTA_FIELDS,
     ENDPOINT_PARTS,
+    LEVEL_FIELDS,
     OVERLAP_PARTS,
-    _endpoint_parts,
     change_table,
     endpoint_deltas,
     fx_between,
@@ -29,13 +30,11 @@ from retentio.metrics.changes import (
     lagged_pairs,
     level_deltas,
     level_totals,
-    DELTA_FIELDS,
-    LEVEL_FIELDS,
     fold_kind_sums,
     kind_sums,
     values_at,
 )
-from retentio.metrics.movements import MOVEMENT_TYPES, lag_endpoints
+from retentio.metrics.movements import MOVEMENT_TYPES
 from retentio.metrics.mrr import (
     _fx_at_line_start,
     check_fx_lines,
@@ -228,16 +227,13 @@ def _at(series: dict, g, m: int, fields) -> dict:
     return s[min(m, max(s))]
 
 
-LEVELS = LEVEL_FIELDS
-
-
 def _levels(book: Book, wg: _Grouper, lo: int, rows: list[dict]) -> dict:
     """Per group, MRR, customers and ARR at every month-end from lo - 1 on: the totals at
     lo - 1 (the rows of C in force then) plus the running sums of ``rows``, the month deltas
     of [lo, hi].  The running sums from the first month of history telescope to those
     totals, so the history before lo is read by a filter, never grouped by month."""
     before = book.engine.rows(level_totals(wg(book.C), wg.keys, lo - 1))
-    return _running([{**r, "month": lo - 1} for r in before if r["d_mrr"] is not None] + rows, wg.keys, LEVELS)
+    return _running([{**r, "month": lo - 1} for r in before if r["d_mrr"] is not None] + rows, wg.keys, LEVEL_FIELDS)
 
 
 def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tuple, dict]:
@@ -254,8 +250,8 @@ def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tu
     by_month: dict[tuple, dict] = {}
     for g in run:
         for m in range(lo, hi + 1):
-            end = _at(run, g, m, LEVELS)
-            start = _at(run, g, m - 1, LEVELS)
+            end = _at(run, g, m, LEVEL_FIELDS)
+            start = _at(run, g, m - 1, LEVEL_FIELDS)
             r = own.get((g, m)) or {}
             row = {f: r.get(f, 0) for f in DELTA_FIELDS}
             row.update(
@@ -312,7 +308,7 @@ def _lag_endpoints_from_changes(book: Book, wg: _Grouper, lag: int, ends: list[i
                         OVERLAP_PARTS)
         for g in level:
             for m in ends:
-                start, end = _at(level, g, m - lag, LEVELS), _at(level, g, m, LEVELS)
+                start, end = _at(level, g, m - lag, LEVEL_FIELDS), _at(level, g, m, LEVEL_FIELDS)
                 kept = _at(both, g, m, OVERLAP_PARTS)
                 row = {"s_customers": start["d_customers"], "s_mrr": start["d_mrr"], **kept,
                        "end_customers": end["d_customers"],
