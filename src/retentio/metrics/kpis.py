@@ -281,7 +281,9 @@ def finish_month_row(row: dict) -> None:
 # endpoints come from the overlaps of each account's rows in force over the span (pairs of
 # rows of one account: their number grows with the rows per account over the span);
 # beyond, from running sums over C and C shifted by the lag (rows of C, whatever the span).
-OVERLAP_MAX_ENDS = 48
+# Measured (docs/benchmarks.md): 60 end months at 1 M accounts, overlaps 2.45 s / 0.52 GB
+# against 4.61 s / 1.46 GB; 96 and 120 at 100 k, about equal time, half the memory.
+OVERLAP_MAX_ENDS = 96
 
 
 def _lag_endpoints_from_changes(book: Book, wg: _Grouper, lag: int, ends: list[int], cc: bool) -> dict[tuple, dict]:
