@@ -202,6 +202,22 @@ def test_change_points_equal_the_expansion(name, book, fx_rule, window):
     eng.close()
 
 
+@pytest.mark.parametrize("name", ["duckdb", "polars"])
+@pytest.mark.parametrize("fx_rule", ["snapshot", "line_start"])
+def test_grouped_figures_equal_the_expansion(name, fx_rule):
+    # by group: the totals, the lag endpoints (overlaps of rows per group), the renewals and
+    # the trials of each plan and each cohort, for a quarter and for a month, on the book
+    # that has every case (the random books would double the property test's time)
+    eng = engine(name, rich_book())
+    s = _settings(fx_rule, 3)
+    for p in ("2023-Q4", "2024-02"):
+        for by in ("plan", "cohort"):
+            got = compute(eng, s, [parse_period(p)], by=by)
+            assert got == oracle.compute(eng, s, [parse_period(p)], by=by)
+            assert len(got[0]["groups"]) >= 2  # more than one group compared
+    eng.close()
+
+
 def side_by_side(parts: list[dict]) -> dict:
     """One book holding every book of ``parts``, accounts and lines renamed apart (book i's
     ``a0`` becomes ``b{i}.a0``); the rates are the shared FX table."""

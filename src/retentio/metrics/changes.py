@@ -308,10 +308,15 @@ def lag_overlaps(C: nw.LazyFrame, lag: int, first: int, last: int, keys: list[st
     b = x.filter(in_force(first - lag, last - lag)).select(
         "account_id", *keys, (nw.col("month") + lag).alias("b0"), (nw.col("next_month") + lag).alias("b1"),
         nw.col("e").alias("s"))
-    pairs = a.join(b, on=["account_id", *keys], how="inner").select(
+    # the spans overlap iff each starts before the other ends (every other bound of lo < hi
+    # holds by the filters above): a condition on the joined columns themselves, which an
+    # engine can check inside the join instead of after it
+    pairs = a.join(b, on=["account_id", *keys], how="inner").filter(
+        (nw.col("a0") < nw.col("b1")) & (nw.col("b0") < nw.col("a1"))
+    ).select(
         *keys, nw.max_horizontal("a0", "b0", _i64(first)).alias("lo"),
         nw.min_horizontal("a1", "b1", _i64(last + 1)).alias("hi"), "s", "e",
-    ).filter(nw.col("lo") < nw.col("hi"))
+    )
     return pairs.group_by("lo", "hi", *keys).agg(
         nw.len().cast(nw.Int64).alias("s_retained"),
         nw.col("e").sum().cast(nw.Int64).alias("s_end_mrr"),
