@@ -20,7 +20,8 @@ on: the **change table** C, one row per account and change month:
   last_churn (last month before this one where
   the account stopped being a customer), next_month (the next change month, or OPEN_END),
   kind (new | reactivation | expansion | contraction | churn | flat), fx (e - ecc when the
-  account is a customer at both snapshots, else 0).
+  account is a customer at both snapshots, else 0), first_paid (the account's first month
+  as a customer - its cohort - on this row and every later one; null before).
 
 Everything else is sums over C: monthly totals are running sums of per-month deltas
 (computed in Python over at most a few hundred months), endpoint comparisons at any lag
@@ -178,8 +179,14 @@ def change_rows(per: nw.LazyFrame, settings: Settings) -> nw.LazyFrame:
     # the last month (strictly before a start) where the account stopped being a customer;
     # -1 rather than null: a cumulative max over nulls gives null on some engines
     churn_m = nw.when((s > 0) & (e == 0)).then(nw.col("month")).otherwise(_i64(-1))
-    c = c.with_columns(last_churn=churn_m.cum_max().over("account_id", **by).cast(nw.Int64))
+    # the first month the account was a customer, from that month on (its cohort): a
+    # cumulative min in the same window pass (OPEN_END until then, then null)
+    paid_m = nw.when(e > 0).then(nw.col("month")).otherwise(_i64(OPEN_END))
+    c = c.with_columns(last_churn=churn_m.cum_max().over("account_id", **by).cast(nw.Int64),
+                       first_paid=paid_m.cum_min().over("account_id", **by).cast(nw.Int64))
     c = c.with_columns(last_churn=nw.when(nw.col("last_churn") >= 0).then(nw.col("last_churn"))
+                       .otherwise(nw.lit(None, nw.Int64)),
+                       first_paid=nw.when(nw.col("first_paid") < OPEN_END).then(nw.col("first_paid"))
                        .otherwise(nw.lit(None, nw.Int64)))
     starting = (s == 0) & (e > 0)
     window = settings.metrics.reactivation_window_months
@@ -205,6 +212,7 @@ def change_rows(per: nw.LazyFrame, settings: Settings) -> nw.LazyFrame:
         "raw", "arr", "arr_prev", "last_churn", "next_month",
         kind.alias("kind"),
         nw.when(both).then(e - nw.col("ecc")).otherwise(_i64(0)).alias("fx"),
+        "first_paid",
     )
 
 

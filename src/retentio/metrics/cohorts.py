@@ -64,8 +64,9 @@ def cohorts(
     if book.first is None:
         return result
     # Running sums per cohort over the change table: each change row moves its cohort's MRR
-    # by e - s and its logos by [e > 0] - [s > 0] from its month on (issue 12).
-    C = book.C.join(book.firsts().select("account_id", nw.col("m").alias("cohort")), on="account_id", how="inner")
+    # by e - s and its logos by [e > 0] - [s > 0] from its month on (issue 12).  The rows
+    # before an account's first paid month (first_paid null) move nothing: s = e = 0.
+    C = book.C.filter(~nw.col("first_paid").is_null()).with_columns(cohort=nw.col("first_paid"))
     keys = ["cohort"]
     if segment:
         g = engine.materialize(book.groups(segment, last - 1, last))

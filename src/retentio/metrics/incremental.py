@@ -62,9 +62,9 @@ COSTS = "derived_costs"
 LINE_COLUMNS = ("subscription_id", "account_id", "plan", "start_date", "end_date", "amount",
                 "billing_period_months", "currency", "is_trial", "kind")
 C_COLUMNS = ("account_id", "month", "s", "e", "ecc", "raw", "arr", "arr_prev", "last_churn",
-             "next_month", "kind", "fx")
+             "next_month", "kind", "fx", "first_paid")
 C_TYPES = ("VARCHAR", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "BIGINT",
-           "BIGINT", "VARCHAR", "BIGINT")
+           "BIGINT", "VARCHAR", "BIGINT", "BIGINT")
 FX_COLUMNS = ("date", "currency", "rate")
 TABLES = StoredCopyTables(changes=CHANGES, change_columns=C_COLUMNS, change_types=C_TYPES, snapshot=SNAPSHOT,
                           lines=LINES, line_columns=LINE_COLUMNS, fx=FX, fx_columns=FX_COLUMNS, costs=COSTS, meta=META)
@@ -125,8 +125,9 @@ def _meta(engine: Engine) -> dict[str, str]:
 
 
 def _settings_key(settings: Settings) -> str:
-    # "changes-1": the stored table is the change table (older workspaces stored A: rebuilt)
-    return (f"changes-2|{settings.workspace.base_currency}|{settings.metrics.fx_rule}"
+    # "changes-N": the stored table's version (older workspaces stored A, or C without
+    # first_paid: rebuilt)
+    return (f"changes-3|{settings.workspace.base_currency}|{settings.metrics.fx_rule}"
             f"|{settings.metrics.reactivation_window_months}")
 
 

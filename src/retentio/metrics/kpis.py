@@ -112,7 +112,8 @@ class Book:
 
     def firsts(self) -> nw.LazyFrame:
         """account_id, m: each account's first paid month."""
-        return self.C.filter(nw.col("e") > 0).group_by("account_id").agg(nw.col("month").min().alias("m"))
+        return self.C.filter(~nw.col("first_paid").is_null()).group_by("account_id").agg(
+            nw.col("first_paid").min().alias("m"))
 
     def lines_at(self, first: int, last: int) -> nw.LazyFrame:
         """Line-months of the months [first, last] only (the expansion of the asked months)."""
