@@ -7,7 +7,7 @@ from datetime import timedelta
 import narwhals as nw
 
 from retentio.config import Settings
-from retentio.engine import Engine, distinct
+from retentio.engine import Engine
 from retentio.metrics.periods import month_end, month_of, month_start
 
 
