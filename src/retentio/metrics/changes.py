@@ -287,13 +287,10 @@ def _level_sums() -> list[nw.Expr]:
 
 def level_totals(C: nw.LazyFrame, keys: list[str], month: int) -> nw.LazyFrame:
     """(keys,) d_mrr, d_customers, d_arr: the totals at the end of ``month`` (the rows in force
-    then), the base that :func:`level_deltas` of the later months add to."""
-    one, zero = _i64(1), _i64(0)
-    base = C.filter(in_force(month, month))
-    totals = [nw.col("e").sum().cast(nw.Int64).alias("d_mrr"),
-              nw.when(nw.col("e") > 0).then(one).otherwise(zero).sum().cast(nw.Int64).alias("d_customers"),
-              nw.col("arr").sum().cast(nw.Int64).alias("d_arr")]
-    return base.group_by(*keys).agg(*totals) if keys else base.select(*totals)
+    then), the base that :func:`level_deltas` of the later months add to: the same sums over
+    those rows taken from nothing (s = arr_prev = 0)."""
+    base = C.filter(in_force(month, month)).with_columns(s=_i64(0), arr_prev=_i64(0))
+    return base.group_by(*keys).agg(*_level_sums()) if keys else base.select(*_level_sums())
 
 
 OVERLAP_PARTS = ("s_retained", "s_end_mrr", "s_kept_mrr")

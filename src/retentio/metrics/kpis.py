@@ -237,17 +237,20 @@ def _levels(book: Book, wg: _Grouper, lo: int, rows: list[dict]) -> dict:
     return _running([{**r, "month": lo - 1} for r in before if r["d_mrr"] is not None] + rows, wg.keys, LEVEL_FIELDS)
 
 
-def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tuple, dict]:
-    """{(g, month): monthly row} for months [lo, hi]: running sums of the change table's
-    per-month deltas (MRR, customers, ARR) and the month's own movements."""
+def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int, start: int) -> tuple[dict[tuple, dict], dict]:
+    """({(g, month): monthly row} for months [lo, hi], levels): the month's own movements,
+    and running sums of the change table's per-month deltas (MRR, customers, ARR) from
+    ``start`` - 1 (<= lo - 1) on, which every lag comparison reads its snapshots from too."""
     engine = book.engine
     C = book.C
-    # The totals at lo - 1 (MRR, customers, ARR of the rows in force then), then the month
-    # deltas of [lo, hi] only: the running sums from the first month of history telescope to
-    # those totals, so the history before lo is read by a filter, never grouped by month.
+    # The totals at start - 1 (MRR, customers, ARR of the rows in force then), then the month
+    # deltas of [start, hi] only: the running sums from the first month of history telescope
+    # to those totals, so the history before start is read by a filter, never grouped by month.
     own = fold_kind_sums(engine.rows(kind_sums(wg(C.filter((nw.col("month") >= lo) & (nw.col("month") <= hi))),
                                               wg.keys)), wg.keys)
-    run = _levels(book, wg, lo, [{"grp": g, "month": m, **r} for (g, m), r in own.items()])
+    earlier = engine.rows(level_deltas(wg(C.filter((nw.col("month") >= start) & (nw.col("month") < lo))), wg.keys)) \
+        if start < lo else []
+    run = _levels(book, wg, start, earlier + [{"grp": g, "month": m, **r} for (g, m), r in own.items()])
     by_month: dict[tuple, dict] = {}
     for g in run:
         for m in range(lo, hi + 1):
@@ -262,7 +265,7 @@ def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int) -> dict[tu
             if row["customers_start"] or row["customers_end"]:
                 finish_month_row(row)
                 by_month[(g, m)] = row
-    return by_month
+    return by_month, run
 
 
 def finish_month_row(row: dict) -> None:
@@ -287,20 +290,18 @@ def finish_month_row(row: dict) -> None:
 OVERLAP_MAX_ENDS = 96
 
 
-def _lag_endpoints_from_changes(book: Book, wg: _Grouper, lag: int, ends: list[int], cc: bool) -> dict[tuple, dict]:
-    """{(g, end month): endpoint sums} comparing each end month with the month ``lag`` before."""
+def _lag_endpoints_from_changes(book: Book, wg: _Grouper, lag: int, ends: list[int], cc: bool,
+                                level: dict) -> dict[tuple, dict]:
+    """{(g, end month): endpoint sums} comparing each end month with the month ``lag`` before;
+    ``level``: the monthly totals of ``_monthly_from_changes``, from the first start snapshot on."""
     engine = book.engine
     out: dict = {}
     if len(ends) <= OVERLAP_MAX_ENDS:
         first, last = min(ends), max(ends)
         # customers and MRR at the start snapshots and customers at the end ones: totals;
         # the sums over the accounts customers at both: overlaps of their rows
-        C = wg(book.C)
-        light = engine.rows(level_deltas(C.filter((nw.col("month") >= first - lag) & (nw.col("month") <= last)),
-                                         wg.keys))
-        level = _levels(book, wg, first - lag, light)
         steps: dict = {}
-        for r in engine.rows(lag_overlaps(C, lag, first, last, wg.keys)):
+        for r in engine.rows(lag_overlaps(wg(book.C), lag, first, last, wg.keys)):
             g = r.get("grp") if wg.keys else None
             for m, sign in ((int(r["lo"]), 1), (int(r["hi"]), -1)):
                 if m <= last:
@@ -383,15 +384,17 @@ def multi_month_lags(buckets: list[Period]) -> dict[int, list[Period]]:
 def change_point_aggregates(book: Book, buckets: list[Period], wg: _Grouper, lo: int, hi: int):
     """by_month, endpoints, served, renewed_mrr_at (per bucket end, per account) from the
     change table."""
-    by_month = _monthly_from_changes(book, wg, lo, hi)
+    # the monthly totals from the earliest start snapshot compared: the trailing twelve months'
+    # (a longer bucket's start snapshot, b.first - 1, is at lo - 1 or later)
+    by_month, level = _monthly_from_changes(book, wg, lo, hi, min(lo, min(b.last for b in buckets) - 12))
     endpoints: dict[tuple, dict] = {}
     for lag, bs in multi_month_lags(buckets).items():
-        got = _lag_endpoints_from_changes(book, wg, lag, sorted({b.last for b in bs}), cc=True)
+        got = _lag_endpoints_from_changes(book, wg, lag, sorted({b.last for b in bs}), cc=True, level=level)
         for b in bs:
             for (g, m), row in got.items():
                 if m == b.last:
                     endpoints[(g, b.label)] = row
-    t12 = _lag_endpoints_from_changes(book, wg, 12, sorted({b.last for b in buckets}), cc=False)
+    t12 = _lag_endpoints_from_changes(book, wg, 12, sorted({b.last for b in buckets}), cc=False, level=level)
     for b in buckets:
         for (g, m), row in t12.items():
             if m == b.last:
