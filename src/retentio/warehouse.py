@@ -409,6 +409,24 @@ class Warehouse:
                 raise
         return written
 
+    def write_derived_tables(self, *, tables: dict[str, pa.Table], meta_table: str, meta: dict[str, str]) -> None:
+        """Replace the derived tables ``tables`` (name -> rows) and set ``meta`` entries in
+        one transaction (the month rollups of retentio.metrics.rollups)."""
+        with self.connect() as w:
+            w.execute("BEGIN TRANSACTION")
+            try:
+                w.execute(f'CREATE TABLE IF NOT EXISTS "{meta_table}" (key VARCHAR PRIMARY KEY, value VARCHAR)')
+                for name, rows in tables.items():
+                    w.register("_rows", rows)
+                    w.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _rows')
+                    w.unregister("_rows")
+                for k, v in meta.items():
+                    w.execute(f'INSERT OR REPLACE INTO "{meta_table}" VALUES (?, ?)', [k, v])
+                w.execute("COMMIT")
+            except BaseException:
+                w.execute("ROLLBACK")
+                raise
+
     # -- health score history (retentio.health) --------------------------------------------
     HEALTH_SCORES = "health_scores"
     HEALTH_SCORE_COLUMNS = (("account_id", "VARCHAR"), ("day", "DATE"), ("scorecard", "VARCHAR"),

@@ -154,6 +154,13 @@ def stored_changes(engine: Engine, settings: Settings, last: int) -> nw.LazyFram
     C through a later month T holds the same rows for months <= last, except that an
     account's next change month after ``last`` is then known: it becomes OPEN_END, as in C
     computed through ``last``."""
+    got = stored_state(engine, settings, last)
+    return None if got is None else got[0]
+
+
+def stored_state(engine: Engine, settings: Settings, last: int) -> tuple[nw.LazyFrame, dict[str, str]] | None:
+    """(C, meta) as :func:`stored_changes` defines C, with the meta it was stored with (what
+    the refresh also checked and summed: ``history_first``, ``fx_checked``, ``rollups``)."""
     from retentio.metrics.mrr import OPEN_END
 
     C = engine.stored(CHANGES)
@@ -171,7 +178,7 @@ def stored_changes(engine: Engine, settings: Settings, last: int) -> nw.LazyFram
         nxt = nw.col("next_month")
         C = C.filter(nw.col("month") <= last).with_columns(
             next_month=nw.when(nxt > last).then(nw.lit(OPEN_END, nw.Int64)).otherwise(nxt))
-    return C
+    return C, meta
 
 
 def _compute_rows(engine: Engine, settings: Settings, last: int, accounts: pa.Table | None) -> pa.Table:
@@ -208,8 +215,19 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
     stored_through = int(meta["through"]) if meta.get("through") else None
     last = max(x for x in (requested, stored_through, max_start, first) if x is not None) if first is not None else requested
     seconds: dict[str, float] = {}
+    history_first = first
     if first is None:
         first = last
+    # the FX rates of the lines active through ``last``, checked once here for every figure
+    # that reads this C (a check of [first, last] covers any [first, earlier month])
+    from retentio.errors import DataError
+    from retentio.metrics.mrr import check_fx_lines
+
+    try:
+        check_fx_lines(engine, settings, min(first, last), last)
+        fx_checked = "yes"
+    except DataError:
+        fx_checked = "no"  # each figure checks its own months, and names what is missing
 
     rebuild = full or not meta or meta.get("settings") != _settings_key(settings) or int(meta["first"]) > first
     affected: pa.Table | None = None
@@ -260,8 +278,12 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         changed_line_ids=None if changed_lines is None else changed_lines.select(["subscription_id"]),
         fx_changed=fx_changed is not None, costs_changed=costs_changed is not None,
         meta={"first": str(first), "through": str(last), "settings": _settings_key(settings), "data": stamp,
+              "history_first": "" if history_first is None else str(history_first), "fx_checked": fx_checked,
               "computed_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")})
     seconds["write"] = time.perf_counter() - t
+    t = time.perf_counter()
+    if _keep_rollups(ws, settings, last):
+        seconds["rollups"] = time.perf_counter() - t
     report = RefreshReport(mode, month_label(first), month_label(last),
                            None if from_m is None else month_label(from_m),
                            0 if affected is None else affected.num_rows, rows_written, seconds)
@@ -271,6 +293,23 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         seconds["figures"] = time.perf_counter() - t
     seconds["total"] = time.perf_counter() - t0
     return report
+
+
+def _keep_rollups(ws, settings: Settings, last: int) -> bool:
+    """Recompute the month rollups from the C just stored, unless they were computed from
+    the same (``rollups.rollups_key``); True when they were written."""
+    from retentio.metrics import rollups
+
+    ws.close()  # a fresh engine reads the C just written
+    engine = ws.engine("duckdb")
+    meta = _meta(engine)
+    key = rollups.rollups_key(settings, meta)
+    if meta.get("rollups") == key or meta.get("fx_checked") != "yes":
+        return False  # up to date; or rates are missing, which every figure reports itself
+    tables = rollups.compute(engine, settings, last)
+    ws.close()
+    ws.warehouse.write_derived_tables(tables=tables, meta_table=META, meta={"rollups": key})
+    return True
 
 
 def _last_of(text: str) -> int:

@@ -9,6 +9,7 @@ for a time series.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import narwhals as nw
 
@@ -48,6 +49,9 @@ from retentio.metrics.renewals import bucket_frame, renewal_lines, trial_account
 from retentio.metrics.registry import METRICS, RevenueAggregates
 from retentio.metrics.segments import cohort_label_to_key, group_frame
 
+if TYPE_CHECKING:
+    from retentio.metrics.rollups import MonthRollups
+
 MONTHLY_FIELDS = (
     "mrr_start", "mrr_end", "customers_start", "customers_end", "new", "reactivation", "expansion",
     "contraction", "churn", "fx", "n_new", "n_reactivation", "n_expansion", "n_contraction", "n_churn",
@@ -70,6 +74,7 @@ class Book:
     keep: nw.LazyFrame | None = None  # account_id of the accounts kept by filters
     filtered: bool = False  # restricted by filters: costs are then not attributed
     tables: list = field(default_factory=list)  # materialised intermediates it holds
+    rollups: "MonthRollups | None" = None  # the stored sums of every month, while they stand
 
     @classmethod
     def load(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None = None) -> "Book":
@@ -87,18 +92,25 @@ class Book:
 
     @classmethod
     def _build(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None) -> "Book":
-        book = cls(engine, settings, last)
-        book.first = history_first_month(engine)
-        book.subs = engine.table("subscriptions")
-        lo = book.first if book.first is not None else last
-        lo = min(lo, last)
-        check_fx_lines(engine, settings, lo, last)
-        from retentio.metrics.incremental import stored_changes
+        from retentio.metrics.incremental import stored_state
+        from retentio.metrics.rollups import MonthRollups
 
+        book = cls(engine, settings, last)
+        book.subs = engine.table("subscriptions")
         # C as the last import left it in the workspace (kept by every import of subscriptions
         # or FX rates), else computed from the lines: the same rows either way
-        stored = stored_changes(engine, settings, last)
-        book.C = stored if stored is not None else engine.materialize(change_table(engine, settings, last))
+        stored = stored_state(engine, settings, last)
+        meta = {} if stored is None else stored[1]
+        # the refresh that stored C read the first month and checked the FX rates of the
+        # same data through a month >= last (a check of [first, through] covers [first, last])
+        book.first = (int(meta["history_first"]) if meta["history_first"] else None) if "history_first" in meta \
+            else history_first_month(engine)
+        lo = book.first if book.first is not None else last
+        lo = min(lo, last)
+        if meta.get("fx_checked") != "yes":
+            check_fx_lines(engine, settings, lo, last)
+        book.C = stored[0] if stored is not None else engine.materialize(change_table(engine, settings, last))
+        book.rollups = MonthRollups.stored(engine, settings, meta)
         if filters:
             book._apply_filters(filters)
         return book
@@ -151,6 +163,7 @@ class Book:
         self.subs = self.subs.join(keep, on="account_id", how="semi")
         self.keep = keep
         self.filtered = True
+        self.rollups = None  # sums of the whole book
 
 
 def compute(
@@ -251,6 +264,21 @@ def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int, start: int
     earlier = engine.rows(level_deltas(wg(C.filter((nw.col("month") >= start) & (nw.col("month") < lo))), wg.keys)) \
         if start < lo else []
     run = _levels(book, wg, start, earlier + [{"grp": g, "month": m, **r} for (g, m), r in own.items()])
+    return _month_rows(own, run, lo, hi), run
+
+
+def _monthly_from_rollups(rollups, lo: int, hi: int) -> tuple[dict[tuple, dict], dict]:
+    """The same as :func:`_monthly_from_changes` (no groups) from the stored sums of every
+    month of history (``rollups.MonthRollups``): the running sums from its first month are
+    the totals, and months after ``hi`` do not enter the sums at ``hi`` or before."""
+    own = fold_kind_sums(rollups.kind_rows(), [])
+    run = _running([{"month": m, **r} for (_g, m), r in own.items()], [], LEVEL_FIELDS)
+    return _month_rows(own, run, lo, hi), run
+
+
+def _month_rows(own: dict[tuple, dict], run: dict, lo: int, hi: int) -> dict[tuple, dict]:
+    """{(g, month): monthly row} for months [lo, hi]: the month's own changes (``own``, folded
+    kind sums) with its start and end levels (``run``)."""
     by_month: dict[tuple, dict] = {}
     for g in run:
         for m in range(lo, hi + 1):
@@ -265,7 +293,7 @@ def _monthly_from_changes(book: Book, wg: _Grouper, lo: int, hi: int, start: int
             if row["customers_start"] or row["customers_end"]:
                 finish_month_row(row)
                 by_month[(g, m)] = row
-    return by_month, run
+    return by_month
 
 
 def finish_month_row(row: dict) -> None:
@@ -291,17 +319,22 @@ OVERLAP_MAX_ENDS = 96
 
 
 def _lag_endpoints_from_changes(book: Book, wg: _Grouper, lag: int, ends: list[int], cc: bool,
-                                level: dict) -> dict[tuple, dict]:
+                                level: dict, overlaps: list[dict] | None = None) -> dict[tuple, dict]:
     """{(g, end month): endpoint sums} comparing each end month with the month ``lag`` before;
-    ``level``: the monthly totals of ``_monthly_from_changes``, from the first start snapshot on."""
+    ``level``: the monthly totals of ``_monthly_from_changes``, from the first start snapshot on;
+    ``overlaps``: the rows of :func:`lag_overlaps` over the whole history when they are stored
+    (``rollups.MonthRollups``), else they are computed over the span of ``ends``."""
     engine = book.engine
     out: dict = {}
-    if len(ends) <= OVERLAP_MAX_ENDS:
+    if overlaps is not None or len(ends) <= OVERLAP_MAX_ENDS:
         first, last = min(ends), max(ends)
         # customers and MRR at the start snapshots and customers at the end ones: totals;
-        # the sums over the accounts customers at both: overlaps of their rows
+        # the sums over the accounts customers at both: overlaps of their rows (pairs that
+        # begin before ``first`` step in earlier; those that end after ``last`` never step out)
         steps: dict = {}
-        for r in engine.rows(lag_overlaps(wg(book.C), lag, first, last, wg.keys)):
+        if overlaps is None:
+            overlaps = engine.rows(lag_overlaps(wg(book.C), lag, first, last, wg.keys))
+        for r in overlaps:
             g = r.get("grp") if wg.keys else None
             for m, sign in ((int(r["lo"]), 1), (int(r["hi"]), -1)):
                 if m <= last:
@@ -386,15 +419,21 @@ def change_point_aggregates(book: Book, buckets: list[Period], wg: _Grouper, lo:
     change table."""
     # the monthly totals from the earliest start snapshot compared: the trailing twelve months'
     # (a longer bucket's start snapshot, b.first - 1, is at lo - 1 or later)
-    by_month, level = _monthly_from_changes(book, wg, lo, hi, min(lo, min(b.last for b in buckets) - 12))
+    rollups = None if wg.keys else book.rollups
+    if rollups is not None:
+        by_month, level = _monthly_from_rollups(rollups, lo, hi)
+    else:
+        by_month, level = _monthly_from_changes(book, wg, lo, hi, min(lo, min(b.last for b in buckets) - 12))
     endpoints: dict[tuple, dict] = {}
     for lag, bs in multi_month_lags(buckets).items():
-        got = _lag_endpoints_from_changes(book, wg, lag, sorted({b.last for b in bs}), cc=True, level=level)
+        got = _lag_endpoints_from_changes(book, wg, lag, sorted({b.last for b in bs}), cc=True, level=level,
+                                          overlaps=rollups.t12_overlaps() if rollups is not None and lag == 12 else None)
         for b in bs:
             for (g, m), row in got.items():
                 if m == b.last:
                     endpoints[(g, b.label)] = row
-    t12 = _lag_endpoints_from_changes(book, wg, 12, sorted({b.last for b in buckets}), cc=False, level=level)
+    t12 = _lag_endpoints_from_changes(book, wg, 12, sorted({b.last for b in buckets}), cc=False, level=level,
+                                      overlaps=None if rollups is None else rollups.t12_overlaps())
     for b in buckets:
         for (g, m), row in t12.items():
             if m == b.last:
@@ -408,6 +447,13 @@ def change_point_aggregates(book: Book, buckets: list[Period], wg: _Grouper, lo:
             for r in served:
                 served_map[(r.get("grp"), b.label)] = int(r["served"])
 
+    return by_month, endpoints, served_map, end_values_from_changes(book, buckets)
+
+
+def end_values_from_changes(book: Book, buckets: list[Period]):
+    """The lookup (pairs of account_id, month -> the same with mrr_cents) of an account's MRR
+    at bucket ends, from the change table."""
+
     def end_values(pairs: nw.LazyFrame) -> nw.LazyFrame:
         # each (account, month) pair looks up the account's own rows (an equality join on the
         # account, then the as-of condition): pairs x the account's rows, not rows x months;
@@ -418,7 +464,7 @@ def change_point_aggregates(book: Book, buckets: list[Period], wg: _Grouper, lo:
             (nw.col("c_month") <= nw.col("month")) & (nw.col("month") < nw.col("next_month"))
         ).select(*pairs.columns, nw.col("e").alias("mrr_cents"))
 
-    return by_month, endpoints, served_map, end_values
+    return end_values
 
 
 def finish(book: Book, buckets: list[Period], by: str | None, parts, *, raw: bool = False) -> list:
@@ -454,6 +500,38 @@ def finish(book: Book, buckets: list[Period], by: str | None, parts, *, raw: boo
     label_of_end = {b.last: b.label for b in buckets}
 
     # 3. renewals, trials, per bucket
+    rollups = None if keys else book.rollups
+    if rollups is not None and all(b.n_months == 1 for b in buckets):
+        renewals, renewed_mrr, trials = rollups.renewals_of(buckets)
+    else:
+        renewals, renewed_mrr, trials = renewals_and_trials(book, buckets, wg, end_values)
+    arr_map = {(g, label_of_end[m]): int(row["arr_end"]) for (g, m), row in by_month.items() if m in label_of_end}
+    one_off = one_off_cents(engine, settings, book.subs, wg, min(b.first for b in buckets), hi)
+
+    # 4. costs are company-wide: not attributed to segments or filtered books
+    costs = None
+    if not by and not book.filtered:
+        costs = cost_cents(engine, settings, min(b.first for b in buckets), hi)
+
+    ctx = (settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, one_off)
+    if by:
+        groups = sorted({g for (g, _m) in by_month} | {g for (g, _k) in endpoints})
+        b = buckets[0]
+        out = {}
+        for g in groups:
+            label = month_label(int(g)) if by.strip().lower() == "cohort" and g != NONE_GROUP else g
+            out[label] = _figures(b, g, *ctx, None)
+        return [{"period": b.label, "by": by, "groups": out}]
+    make = aggregates if raw else _figures
+    return [make(b, None, *ctx, costs) for b in buckets]
+
+
+def renewals_and_trials(book: Book, buckets: list[Period], wg: "_Grouper", end_values) -> tuple[dict, dict, dict]:
+    """({(g, bucket label): renewable, renewed}, {(g, label): renewed MRR cents},
+    {(g, label): trials, converted}) of each bucket (metrics.md §4); ``end_values`` gives an
+    account's MRR at a month (the change table's as-of lookup, or the oracle's expansion)."""
+    engine, settings, keys = book.engine, book.settings, wg.keys
+    hi = max(b.last for b in buckets)
     bf = bucket_frame(engine, [(b.label, b.first, b.last) for b in buckets])
     renewable = engine.materialize(renewal_lines(engine, settings, book.subs, bf,
                                                  (min(b.first for b in buckets), hi)))
@@ -482,25 +560,7 @@ def finish(book: Book, buckets: list[Period], by: str | None, parts, *, raw: boo
         .agg(nw.len().cast(nw.Int64).alias("trials"), nw.col("converted").cast(nw.Int64).sum().cast(nw.Int64).alias("converted"))
     )
     trials = {(r.get("grp"), r["key"]): r for r in tri}
-    arr_map = {(g, label_of_end[m]): int(row["arr_end"]) for (g, m), row in by_month.items() if m in label_of_end}
-    one_off = one_off_cents(engine, settings, book.subs, wg, min(b.first for b in buckets), hi)
-
-    # 4. costs are company-wide: not attributed to segments or filtered books
-    costs = None
-    if not by and not book.filtered:
-        costs = cost_cents(engine, settings, min(b.first for b in buckets), hi)
-
-    ctx = (settings, by_month, endpoints, renewals, renewed_mrr, trials, served_map, arr_map, one_off)
-    if by:
-        groups = sorted({g for (g, _m) in by_month} | {g for (g, _k) in endpoints})
-        b = buckets[0]
-        out = {}
-        for g in groups:
-            label = month_label(int(g)) if by.strip().lower() == "cohort" and g != NONE_GROUP else g
-            out[label] = _figures(b, g, *ctx, None)
-        return [{"period": b.label, "by": by, "groups": out}]
-    make = aggregates if raw else _figures
-    return [make(b, None, *ctx, costs) for b in buckets]
+    return renewals, renewed_mrr, trials
 
 
 def one_off_cents(engine: Engine, settings: Settings, subs: nw.LazyFrame, wg: _Grouper, first: int, last: int) -> dict:

@@ -72,6 +72,7 @@ class ExpansionBook(kpis.Book):
     @classmethod
     def load(cls, engine: Engine, settings: Settings, last: int, filters: dict[str, str] | None = None) -> "ExpansionBook":
         book = cls._load(engine, settings, last, filters)
+        book.rollups = None  # the oracle sums everything itself, never the stored month sums
         lo = book.first if book.first is not None else last
         book.EA = engine.materialize(account_months(engine, settings, min(lo, last), last))
         if book.keep is not None:
