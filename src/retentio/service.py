@@ -178,7 +178,19 @@ class Workspace:
 
     @staticmethod
     def upgrade(path: str | os.PathLike | None = None) -> list[str]:
-        return layout.upgrade(layout.resolve_path(path))
+        """Bring the workspace's format, app database and stored derived tables (the change
+        table and the month rollups a newer Retentio computes differently) up to date."""
+        root = layout.resolve_path(path)
+        done = layout.upgrade(root)
+        ws = Workspace(root)
+        try:
+            if ws.warehouse.count("subscriptions"):
+                report = ws.refresh(figures=False)
+                if report["mode"] == "full" or "rollups" in report["seconds"]:
+                    done.append("stored change table and month rollups recomputed")
+        finally:
+            ws.close()
+        return done
 
     # -- application state (retentio.store: users, audit log, ...) -----------------------
     _app_checked = False

@@ -129,3 +129,35 @@ def test_a_transient_cache_drops_what_was_cached_inside_it(make_engine):
     assert eng.cache_size() == 1 and released == ["t_inside"]
     assert eng.cached("kept", lambda: "rebuilt", lambda v: []) == "before"
     assert eng.cached("pass", lambda: "again", lambda v: []) == "again"  # gone: built anew
+
+
+def test_columns_are_the_rows_as_one_list_per_column(make_engine):
+    """``columns`` (thousands of rows read in a loop: the cohort deltas) gives the rows'
+    values column by column, in the rows' order, nulls included; no rows: empty lists."""
+    eng = make_engine({"fx_rates": [{"date": date(2024, 1, 31), "currency": "USD", "rate": 0.9},
+                                    {"date": date(2024, 2, 29), "currency": "USD", "rate": None},
+                                    {"date": date(2024, 2, 29), "currency": "GBP", "rate": 1.2}]})
+    lf = eng.table("fx_rates").select("currency", "date", "rate").sort("date", "currency", descending=True)
+    # By hand: the three rows, the latest date first and USD before GBP on it.
+    assert eng.columns(lf) == {"currency": ["USD", "GBP", "USD"],
+                               "date": [date(2024, 2, 29), date(2024, 2, 29), date(2024, 1, 31)],
+                               "rate": [None, 1.2, 0.9]}
+    assert eng.columns(lf.filter(nw.col("currency") == "EUR")) == {"currency": [], "date": [], "rate": []}
+
+
+def test_columns_keep_the_order_of_many_rows():
+    """Beyond one vector of rows (2,048) and across threads, every column is in the order of
+    the rows: the i-th values of the lists are one row."""
+    from retentio.engine.duckdb_engine import DuckDBEngine
+
+    eng = DuckDBEngine(lambda name: None)
+    try:
+        lf = nw.from_native(eng.con.sql(
+            "SELECT (range * 7919) % 100003 AS k, -((range * 7919) % 100003) AS neg, range AS i FROM range(100003)"
+        )).sort("k", descending=True)
+        cols = eng.columns(lf)
+        assert cols["k"] == list(range(100002, -1, -1))  # 7919 is prime to 100003: every k once
+        assert cols["neg"] == [-k for k in cols["k"]]
+        assert [r["i"] for r in eng.rows(lf)] == cols["i"]
+    finally:
+        eng.close()

@@ -1,7 +1,7 @@
 """The month rollups (metrics/rollups.py) kept by the refresh = the expansion oracle.
 
 A workspace's refresh stores C and, beside it, the sums of every month that the figures are
-made of.  Figures read from them must equal the expansion's on the books of the change-point
+made of (and the cohort deltas of the cohort triangle).  Figures read from them must equal the expansion's on the books of the change-point
 property test (random books with FX moves, trials, reactivations, same-day and within-month
 lines, discounts and one-offs; the deterministic rich book), asked through an earlier month
 than the stored one, under both FX rules; and the rollups must stop being read as soon as
@@ -19,7 +19,7 @@ from retentio.metrics.kpis import Book, compute
 from retentio.metrics.periods import parse_period
 from retentio.model import ENTITIES
 from retentio.service import Workspace
-from test_change_points import PERIOD, books, rich_book
+from test_change_points import PERIOD, _cells, books, rich_book
 from test_metrics_properties import arrow_tables
 
 
@@ -51,6 +51,9 @@ def _check(ws: Workspace) -> None:
     # a period before the first line, and one month at a time
     for p in ("2022-06", "2023-01", "2024-10"):
         assert compute(eng, s, [parse_period(p)]) == oracle.compute(eng, s, [parse_period(p)])
+    # the cohort triangle from the stored cohort deltas, through the stored month and earlier
+    for through in (PERIOD.split("..")[1], "2023-09", "2022-06"):
+        assert _cells(eng, s, through) == oracle.cohort_cells(eng, s, parse_period(through).last)
 
 
 @pytest.mark.parametrize("fx_rule,window", [("snapshot", 0), ("line_start", 3)])
@@ -102,5 +105,28 @@ def test_rollups_stand_only_for_what_they_were_computed_from(tmp_path):
         eng = ws.engine("duckdb")
         assert Book.load(eng, ws.settings, last).rollups is None
         assert metrics_series(eng, ws.settings, PERIOD) == oracle.metrics_series(eng, ws.settings, PERIOD)
+    finally:
+        ws.close()
+
+
+def test_upgrade_recomputes_rollups_an_older_retentio_wrote(tmp_path):
+    """Rollups stored by an older Retentio (another key) are not read; `retentio upgrade`
+    recomputes them, and the figures read from them equal the expansion."""
+    from retentio.metrics.incremental import META
+
+    ws = _workspace(tmp_path / "ws", rich_book(), "snapshot", 0)
+    try:
+        last = parse_period(PERIOD).last
+        ws.close()
+        ws.warehouse.write_derived_tables(tables={}, meta_table=META, meta={"rollups": "rollups-0|older"})
+        assert Book.load(ws.engine("duckdb"), ws.settings, last).rollups is None
+    finally:
+        ws.close()
+    done = Workspace.upgrade(tmp_path / "ws")
+    assert "stored change table and month rollups recomputed" in done
+    assert "stored change table and month rollups recomputed" not in Workspace.upgrade(tmp_path / "ws")
+    ws = Workspace(tmp_path / "ws")
+    try:
+        _check(ws)
     finally:
         ws.close()

@@ -293,6 +293,20 @@ def level_totals(C: nw.LazyFrame, keys: list[str], month: int) -> nw.LazyFrame:
     return base.group_by(*keys).agg(*_level_sums()) if keys else base.select(*_level_sums())
 
 
+def cohort_month_deltas(C: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """cohort, (keys,) month, d_mrr, d_logos: per cohort (the account's first paid month) and
+    change month, the change of MRR and of logos (metrics.md §7).  Running sums over the
+    months of a cohort give its cells; the rows before an account's first paid month
+    (first_paid null) move nothing (s = e = 0) and are left out."""
+    one, zero = _i64(1), _i64(0)
+    return C.filter(~nw.col("first_paid").is_null()).with_columns(cohort=nw.col("first_paid")).group_by(
+        "cohort", *keys, "month").agg(
+        (nw.col("e") - nw.col("s")).sum().cast(nw.Int64).alias("d_mrr"),
+        (nw.when(nw.col("e") > 0).then(one).otherwise(zero) - nw.when(nw.col("s") > 0).then(one).otherwise(zero))
+        .sum().cast(nw.Int64).alias("d_logos"),
+    )
+
+
 OVERLAP_PARTS = ("s_retained", "s_end_mrr", "s_kept_mrr")
 
 
@@ -328,6 +342,19 @@ def lag_overlaps(C: nw.LazyFrame, lag: int, first: int, last: int, keys: list[st
         nw.min_horizontal("s", "e").sum().cast(nw.Int64).alias("s_kept_mrr"),
     )
 
+
+
+def overlap_steps(overlaps: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
+    """The rows of :func:`lag_overlaps` folded into one net step per month (and keys): each
+    row adds its sums at lo and takes them back at hi, so the steps of one month add up.
+    Written as rows (lo = month, hi = OPEN_END) that the readers of ``lag_overlaps`` sum the
+    same way: as many rows as months, where the (lo, hi) pairs grow with the square of the
+    history."""
+    up = overlaps.select(nw.col("lo").alias("m"), *keys, *OVERLAP_PARTS)
+    down = overlaps.select(nw.col("hi").alias("m"), *keys, *[(-nw.col(k)).alias(k) for k in OVERLAP_PARTS])
+    return nw.concat([up, down]).group_by("m", *keys).agg(
+        *[nw.col(k).sum().cast(nw.Int64) for k in OVERLAP_PARTS]
+    ).select(nw.col("m").alias("lo"), _i64(OPEN_END).alias("hi"), *keys, *OVERLAP_PARTS)
 
 ENDPOINT_PARTS = ("s_customers", "s_mrr", "s_end_mrr", "s_kept_mrr", "s_retained", "end_customers", "end_not_in_s")
 

@@ -11,6 +11,7 @@ from retentio.clock import last_complete_month, today
 from retentio.config import Settings
 from retentio.engine import Engine
 from retentio.errors import UsageError
+from retentio.metrics.changes import cohort_month_deltas
 from retentio.metrics.kpis import Book
 from retentio.metrics.mrr import month_of, paid_lines
 from retentio.metrics.periods import month_label, parse_period
@@ -64,76 +65,73 @@ def cohorts(
     if book.first is None:
         return result
     # Running sums per cohort over the change table: each change row moves its cohort's MRR
-    # by e - s and its logos by [e > 0] - [s > 0] from its month on (issue 12).  The rows
-    # before an account's first paid month (first_paid null) move nothing: s = e = 0.
-    C = book.C.filter(~nw.col("first_paid").is_null()).with_columns(cohort=nw.col("first_paid"))
-    keys = ["cohort"]
-    if segment:
-        g = engine.materialize(book.groups(segment, last - 1, last))
-        C = C.join(g, on="account_id", how="left").with_columns(
-            grp=nw.when(nw.col("grp").is_null()).then(nw.lit(NONE_GROUP)).otherwise(nw.col("grp"))
-        )
-        keys.append("grp")
-    one, zero = nw.lit(1, nw.Int64), nw.lit(0, nw.Int64)
-    deltas = engine.rows(
-        C.filter(nw.col("month") <= last).group_by(*keys, "month").agg(
-            (nw.col("e") - nw.col("s")).sum().cast(nw.Int64).alias("d_mrr"),
-            (nw.when(nw.col("e") > 0).then(one).otherwise(zero) - nw.when(nw.col("s") > 0).then(one).otherwise(zero))
-            .sum().cast(nw.Int64).alias("d_logos"),
-        )
-    )
-    per: dict[tuple, dict[int, tuple[int, int]]] = {}
-    for r in deltas:
-        per.setdefault((int(r["cohort"]), r.get("grp")), {})[int(r["month"])] = (int(r["d_mrr"]), int(r["d_logos"]))
-    # cells: (cohort key, grp, age) -> (mrr, logos); monthly: age = month - cohort; quarterly:
-    # the cohort is its first month's quarter and age k is the snapshot at the end of its k-th quarter
-    cell_rows: list[tuple] = []
-    sizes_acc: dict[tuple, int] = {}
-    for (c, grp), months in per.items():
-        mrr = logos = 0
-        for m in range(c, last + 1):
-            d = months.get(m)
-            if d is not None:
-                mrr += d[0]
-                logos += d[1]
-            if grain == "quarter":
-                cq = c - c % 3
-                if m % 3 == 2 and (mrr or logos):
-                    cell_rows.append((cq, grp, (m - cq - 2) // 3, mrr, logos))
-            elif mrr or logos:
-                cell_rows.append((c, grp, m - c, mrr, logos))
-        if grain == "quarter":
-            k = (c - c % 3, grp)
-            sizes_acc[k] = sizes_acc.get(k, 0) + (months.get(c, (0, 0))[1])
-    agg: dict[tuple, list[int]] = {}
-    for cq, grp, age, mrr, logos in cell_rows:
-        v = agg.setdefault((cq, grp, age), [0, 0])
-        v[0] += mrr
-        v[1] += logos
-    table: dict[tuple, dict[int, tuple[int, int]]] = {}
-    for (cq, grp, age), (mrr, logos) in agg.items():
-        table.setdefault((cq, grp), {})[age] = (mrr, logos)
-    if grain == "quarter":
-        sizes = sizes_acc
+    # by e - s and its logos by [e > 0] - [s > 0] from its month on (issue 12); without
+    # segment or filters, the same sums stored by the refresh (metrics/rollups.py) are read.
+    if book.rollups is not None and not segment and not book.filtered:
+        deltas = book.rollups.cohort_columns()
     else:
-        # every account of a monthly cohort is a customer at age 0: the sizes are those logos
-        sizes = {k: ages[0][1] for k, ages in table.items() if 0 in ages}
+        C = book.C
+        keys = []
+        if segment:
+            g = engine.materialize(book.groups(segment, last - 1, last))
+            C = C.join(g, on="account_id", how="left").with_columns(
+                grp=nw.when(nw.col("grp").is_null()).then(nw.lit(NONE_GROUP)).otherwise(nw.col("grp"))
+            )
+            keys.append("grp")
+        deltas = engine.columns(cohort_month_deltas(C.filter(nw.col("month") <= last), keys))
+    # per (cohort, grp): the month deltas of MRR and of logos.  Ints in dicts and lists, no
+    # tuple per cell: at ten years of history (~7,000 cells) tuples kept alive would cost a
+    # full garbage collection of the process's heap, longer than the loops themselves.
+    per: dict[tuple, tuple[dict[int, int], dict[int, int]]] = {}
+    grps = deltas.get("grp") or [None] * len(deltas["cohort"])
+    for c, grp, m, d_mrr, d_logos in zip(deltas["cohort"], grps, deltas["month"], deltas["d_mrr"], deltas["d_logos"]):
+        if m <= last:
+            dm, dl = per.get((c, grp)) or per.setdefault((c, grp), ({}, {}))
+            dm[m], dl[m] = d_mrr, d_logos
+    # cells: (cohort key, grp) -> (MRR by age, logos by age); monthly: age = month - cohort;
+    # quarterly: the cohort is its first month's quarter and age k is the snapshot at the end
+    # of its k-th quarter (the cells of the months of a quarter's cohort add up)
+    table: dict[tuple, tuple[list[int], list[int]]] = {}
+    sizes: dict[tuple, int] = {}
+    for (c, grp), (dm, dl) in per.items():
+        if c > last:
+            continue
+        mrr = logos = 0
+        if grain == "quarter":
+            cq = c - c % 3
+            n = max((last - cq - 2) // 3 + 1, 0)
+            cm, cl = table.get((cq, grp)) or table.setdefault((cq, grp), ([0] * n, [0] * n))
+            for m in range(c, last + 1):
+                mrr += dm.get(m, 0)
+                logos += dl.get(m, 0)
+                if m % 3 == 2:
+                    k = (m - cq - 2) // 3
+                    cm[k] += mrr
+                    cl[k] += logos
+            sizes[(cq, grp)] = sizes.get((cq, grp), 0) + dl.get(c, 0)
+        else:
+            cm, cl = [0] * (last - c + 1), [0] * (last - c + 1)
+            for m in range(c, last + 1):
+                mrr += dm.get(m, 0)
+                logos += dl.get(m, 0)
+                cm[m - c], cl[m - c] = mrr, logos
+            table[(c, grp)] = (cm, cl)
+            if cm[0] or cl[0]:
+                # every account of a monthly cohort is a customer at age 0: its size is those logos
+                sizes[(c, grp)] = cl[0]
     step = 3 if grain == "quarter" else 1
     rows = []
     for (c, grp), size in sorted(sizes.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         max_age = (last - (c + step - 1)) // step if grain == "quarter" else last - c
         if max_age < 0:
             continue
-        cells_c = table.get((c, grp), {})
-        series = []
-        for k in range(max_age + 1):
-            mrr, logos = cells_c.get(k, (0, 0))
-            if measure == "mrr":
-                series.append(mrr / 100)
-            elif measure == "logos":
-                series.append(logos)
-            else:
-                series.append(None if logos == 0 else mrr / 100 / logos)
+        cm, cl = table[(c, grp)]
+        if measure == "mrr":
+            series = [v / 100 for v in cm[:max_age + 1]]
+        elif measure == "logos":
+            series = cl[:max_age + 1]
+        else:
+            series = [None if lg == 0 else v / 100 / lg for v, lg in zip(cm[:max_age + 1], cl[:max_age + 1])]
         if values == "relative":
             base = series[0]
             series = [None if (base in (None, 0) or v is None) else v / base for v in series]

@@ -10,12 +10,17 @@ stores them beside C:
                                in_s and ten sums): the month's movements, and the month
                                deltas whose running sums are MRR, customers and ARR;
 - ``derived_t12_overlaps``     the rows of ``changes.lag_overlaps`` at lag 12 over the whole
-                               history: the trailing-twelve-month NRR/GRR sums of every month;
+                               history, folded into one step per month
+                               (``changes.overlap_steps``): the trailing-twelve-month NRR/GRR
+                               sums of every month;
 - ``derived_month_renewals``   per month: renewable and renewed lines, renewed MRR, trials
                                ended and converted (``kpis.renewals_and_trials`` with one
-                               bucket per month).
+                               bucket per month);
+- ``derived_cohort_month_deltas`` per cohort and month: the change of MRR and logos
+                               (``changes.cohort_month_deltas``), whose running sums are the
+                               cells of the cohort triangle (metrics.md §7).
 
-A series then reads three small tables instead of scanning C (docs/architecture.md, "Month
+A series (and a cohort triangle) then reads small tables instead of scanning C (docs/architecture.md, "Month
 rollups").  They stand for the data only while the meta's ``rollups`` entry names the
 settings they depend on, the data stamp and the through month of the stored C; otherwise (or
 with groups, filters, longer periods' own comparisons) the figures are computed from C.
@@ -36,7 +41,8 @@ if TYPE_CHECKING:
 KIND_SUMS_TABLE = "derived_month_kind_sums"
 T12_TABLE = "derived_t12_overlaps"
 RENEWALS_TABLE = "derived_month_renewals"
-TABLES = (KIND_SUMS_TABLE, T12_TABLE, RENEWALS_TABLE)
+COHORTS_TABLE = "derived_cohort_month_deltas"
+TABLES = (KIND_SUMS_TABLE, T12_TABLE, RENEWALS_TABLE, COHORTS_TABLE)
 RENEWAL_FIELDS = ("renewable", "renewed", "renewed_mrr", "trials", "converted")
 
 
@@ -44,7 +50,7 @@ def rollups_key(settings: Settings, meta: dict[str, str]) -> str:
     """What the rollups were computed from: C's own key (base currency, FX rule, reactivation
     window), the windows of renewals and trial conversions, the data stamp and C's through."""
     m = settings.metrics
-    return (f"rollups-1|{meta.get('settings')}|{m.renewal_window_days}|{m.trial_conversion_window_days}"
+    return (f"rollups-3|{meta.get('settings')}|{m.renewal_window_days}|{m.trial_conversion_window_days}"
             f"|{meta.get('data')}|{meta.get('through')}")
 
 
@@ -53,7 +59,7 @@ class MonthRollups:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._read: dict[str, list[dict[str, Any]]] = {}
+        self._read: dict[str, Any] = {}
 
     @classmethod
     def stored(cls, engine: Engine, settings: Settings, meta: dict[str, str]) -> "MonthRollups | None":
@@ -73,8 +79,16 @@ class MonthRollups:
         return self._rows(KIND_SUMS_TABLE)
 
     def t12_overlaps(self) -> list[dict[str, Any]]:
-        """The rows of ``lag_overlaps`` at lag 12 over the whole history (no groups)."""
+        """The rows of ``lag_overlaps`` at lag 12 over the whole history (no groups), one net
+        step per month (``changes.overlap_steps``)."""
         return self._rows(T12_TABLE)
+
+    def cohort_columns(self) -> dict[str, list[Any]]:
+        """The columns of ``cohort_month_deltas`` over all of C (no segment): cohorts x
+        months rows, read as columns."""
+        if COHORTS_TABLE not in self._read:
+            self._read[COHORTS_TABLE] = self.engine.columns(self.engine.table(COHORTS_TABLE))
+        return self._read[COHORTS_TABLE]
 
     def renewals_of(self, buckets: list[Period]) -> tuple[dict, dict, dict]:
         """What ``kpis.renewals_and_trials`` returns for one-month buckets: a month's line ends
@@ -100,13 +114,13 @@ def compute(engine: Engine, settings: Settings, last: int) -> dict[str, "pa.Tabl
     import narwhals as nw
     import pyarrow as pa
 
-    from retentio.metrics.changes import kind_sums, lag_overlaps
+    from retentio.metrics.changes import cohort_month_deltas, kind_sums, lag_overlaps, overlap_steps
     from retentio.metrics.kpis import Book, _Grouper, end_values_from_changes, renewals_and_trials
 
     book = Book.load(engine, settings, last)
     kinds = engine.collect(kind_sums(book.C, [])).to_arrow()
     first = book.first if book.first is not None else last
-    t12 = engine.collect(lag_overlaps(book.C, 12, min(first, last), last, [])).to_arrow()
+    t12 = engine.collect(overlap_steps(lag_overlaps(book.C, 12, min(first, last), last, []), [])).to_arrow()
     # one bucket per month from the month of the earliest line (a trial may end before the
     # first paid month): no line ends before it, so a month without a row has no renewal,
     # renewed MRR or trial
@@ -126,4 +140,5 @@ def compute(engine: Engine, settings: Settings, last: int) -> dict[str, "pa.Tabl
             if any(vals.values()):
                 rows.append({"month": b.last, **vals})
     renewals_table = pa.table({f: pa.array([r[f] for r in rows], pa.int64()) for f in ("month", *RENEWAL_FIELDS)})
-    return {KIND_SUMS_TABLE: kinds, T12_TABLE: t12, RENEWALS_TABLE: renewals_table}
+    cohorts = engine.collect(cohort_month_deltas(book.C, [])).to_arrow()
+    return {KIND_SUMS_TABLE: kinds, T12_TABLE: t12, RENEWALS_TABLE: renewals_table, COHORTS_TABLE: cohorts}
