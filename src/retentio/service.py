@@ -188,6 +188,9 @@ class Workspace:
                 report = ws.refresh(figures=False)
                 if report["mode"] == "full" or "rollups" in report["seconds"]:
                     done.append("stored change table and month rollups recomputed")
+        except Exception as exc:  # the format is upgraded: say what was not done, never undo it
+            done.append(f"stored change table not recomputed ({type(exc).__name__}: {exc}); revenue figures "
+                        "are computed from the lines until the next import of subscriptions or FX rates")
         finally:
             ws.close()
         return done

@@ -61,6 +61,8 @@ def init(
 def upgrade(workspace: WorkspaceOpt = None, format: FormatOpt = OutputFormat.table) -> None:
     """Bring a workspace made by an older Retentio to the current format, keeping its data.
 
+    Also recomputes the change table and month rollups when this Retentio computes them differently.
+
     Example: retentio upgrade --workspace acme
     """
     from retentio.service import Workspace

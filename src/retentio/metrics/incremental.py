@@ -282,7 +282,16 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
               "computed_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")})
     seconds["write"] = time.perf_counter() - t
     t = time.perf_counter()
-    if _keep_rollups(ws, settings, last):
+    # the stored rollups stood for the data before this refresh: only the months from from_m
+    # on can differ (C is the same before it), unless C was rebuilt from other settings
+    from retentio.metrics.rollups import rollups_key
+
+    # (the earliest month a changed line touches, not clamped to the first paid month: a
+    # trial may end before it, and its month's trial count changes)
+    since = None
+    if not rebuild and meta and meta.get("rollups") == rollups_key(settings, meta):
+        since = min(candidates) if candidates else last
+    if _keep_rollups(ws, settings, last, since):
         seconds["rollups"] = time.perf_counter() - t
     report = RefreshReport(mode, month_label(first), month_label(last),
                            None if from_m is None else month_label(from_m),
@@ -295,9 +304,10 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
     return report
 
 
-def _keep_rollups(ws, settings: Settings, last: int) -> bool:
-    """Recompute the month rollups from the C just stored, unless they were computed from
-    the same (``rollups.rollups_key``); True when they were written."""
+def _keep_rollups(ws, settings: Settings, last: int, since: int | None = None) -> bool:
+    """Recompute the month rollups from the C just stored (from month ``since`` on when the
+    stored ones stood for the data before: ``rollups.compute``), unless they were computed
+    from the same (``rollups.rollups_key``); True when they were written."""
     from retentio.metrics import rollups
 
     ws.close()  # a fresh engine reads the C just written
@@ -306,7 +316,7 @@ def _keep_rollups(ws, settings: Settings, last: int) -> bool:
     key = rollups.rollups_key(settings, meta)
     if meta.get("rollups") == key or meta.get("fx_checked") != "yes":
         return False  # up to date; or rates are missing, which every figure reports itself
-    tables = rollups.compute(engine, settings, last)
+    tables = rollups.compute(engine, settings, last, since)
     ws.close()
     ws.warehouse.write_derived_tables(tables=tables, meta_table=META, meta={"rollups": key})
     return True

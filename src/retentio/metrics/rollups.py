@@ -108,26 +108,72 @@ class MonthRollups:
         return renewals, renewed_mrr, trials
 
 
-def compute(engine: Engine, settings: Settings, last: int) -> dict[str, "pa.Table"]:
-    """The rollup tables through month ``last`` from the stored C (the book the figures read),
-    computed by the definitions the figures use."""
-    import narwhals as nw
-    import pyarrow as pa
+def renewal_margin(settings: Settings) -> int:
+    """Months before a changed month whose renewals or trial conversions a change may alter:
+    a line (or trial) ending up to a window's days before a new or changed line is renewed
+    (converted) by it, and a month has at least 28 days."""
+    m = settings.metrics
+    return max(m.renewal_window_days, m.trial_conversion_window_days) // 28 + 1
 
-    from retentio.metrics.changes import cohort_month_deltas, kind_sums, lag_overlaps, overlap_steps
+
+def compute(engine: Engine, settings: Settings, last: int, since: int | None = None) -> dict[str, "pa.Table"]:
+    """The rollup tables through month ``last`` from the stored C (the book the figures read),
+    computed by the definitions the figures use.
+
+    ``since``: the first month whose sums the refresh that just ran may have changed (the
+    stored rollups stood for the data before it, and C is unchanged before ``since``).  The
+    sums of earlier months are then kept from the stored tables and only the later ones
+    computed: kind sums and cohort deltas of C's rows from ``since`` on; the lag-12 steps from
+    the overlaps over ``[since, last]`` (their running sums start from nothing at ``since``,
+    so the step at ``since`` takes back what the kept steps add up to); renewals and trials
+    from ``renewal_margin`` months earlier."""
+    import narwhals as nw
+    import polars as pl  # already imported by ``collect``; pyarrow would import pandas (~0.5 s)
+
+    from retentio.metrics.changes import OVERLAP_PARTS, cohort_month_deltas, kind_sums, lag_overlaps, overlap_steps
     from retentio.metrics.kpis import Book, _Grouper, end_values_from_changes, renewals_and_trials
+    from retentio.metrics.mrr import OPEN_END
 
     book = Book.load(engine, settings, last)
-    kinds = engine.collect(kind_sums(book.C, [])).to_arrow()
     first = book.first if book.first is not None else last
-    t12 = engine.collect(overlap_steps(lag_overlaps(book.C, 12, min(first, last), last, []), [])).to_arrow()
+    lo = min(first, last) if since is None else max(min(first, last), since)
+    C = book.C if since is None else book.C.filter(nw.col("month") >= lo)
+
+    def kept_and(table: str, month: str, new: nw.LazyFrame) -> "pa.Table":
+        if since is None:
+            return engine.collect(new).to_arrow()
+        cols = new.collect_schema().names()
+        old = engine.table(table).filter(nw.col(month) < lo).select(*cols)
+        return engine.collect(nw.concat([old, new])).to_arrow()
+
+    kinds = kept_and(KIND_SUMS_TABLE, "month", kind_sums(C, []))
+    cohorts = kept_and(COHORTS_TABLE, "month", cohort_month_deltas(C, []))
+    steps = engine.rows(overlap_steps(lag_overlaps(book.C, 12, lo, last, []), []))
+    if since is not None:
+        kept = [r for r in engine.rows(engine.table(T12_TABLE)) if r["lo"] < lo]
+        at_lo = next((r for r in steps if r["lo"] == lo), None)
+        if at_lo is None:
+            at_lo = {"lo": lo, "hi": OPEN_END, **{k: 0 for k in OVERLAP_PARTS}}
+            steps.append(at_lo)
+        for k in OVERLAP_PARTS:
+            at_lo[k] -= sum(r[k] for r in kept)
+        steps = kept + steps
+    steps = [r for r in steps if any(r[k] for k in OVERLAP_PARTS)]  # a step of nothing is no step
+    t12_fields = ("lo", "hi", *OVERLAP_PARTS)
+    t12 = pl.DataFrame({f: [r[f] for r in steps] for f in t12_fields},
+                       schema={f: pl.Int64 for f in t12_fields}).to_arrow()
     # one bucket per month from the month of the earliest line (a trial may end before the
     # first paid month): no line ends before it, so a month without a row has no renewal,
     # renewed MRR or trial
     d = engine.rows(book.subs.select(nw.col("start_date").min().alias("d")))[0]["d"]
     rows: list[dict[str, int]] = []
     if d is not None:
-        buckets = [Period.month(m) for m in range(min(d.year * 12 + d.month - 1, last), last + 1)]
+        start = min(d.year * 12 + d.month - 1, last)
+        if since is not None:
+            r_lo = max(start, min(since, lo) - renewal_margin(settings))  # a trial may end before C's first month
+            rows = [r for r in engine.rows(engine.table(RENEWALS_TABLE)) if r["month"] < r_lo]
+            start = r_lo
+        buckets = [Period.month(m) for m in range(start, last + 1)]
         renewals, renewed_mrr, trials = renewals_and_trials(book, buckets, _Grouper(None),
                                                             end_values_from_changes(book, buckets))
         for b in buckets:
@@ -139,6 +185,7 @@ def compute(engine: Engine, settings: Settings, last: int) -> dict[str, "pa.Tabl
             vals = {k: int(v or 0) for k, v in vals.items()}
             if any(vals.values()):
                 rows.append({"month": b.last, **vals})
-    renewals_table = pa.table({f: pa.array([r[f] for r in rows], pa.int64()) for f in ("month", *RENEWAL_FIELDS)})
-    cohorts = engine.collect(cohort_month_deltas(book.C, [])).to_arrow()
+    fields = ("month", *RENEWAL_FIELDS)
+    renewals_table = pl.DataFrame({f: [r[f] for r in rows] for f in fields},
+                                  schema={f: pl.Int64 for f in fields}).to_arrow()
     return {KIND_SUMS_TABLE: kinds, T12_TABLE: t12, RENEWALS_TABLE: renewals_table, COHORTS_TABLE: cohorts}
