@@ -282,12 +282,12 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
               "computed_at": datetime.now(timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")})
     seconds["write"] = time.perf_counter() - t
     t = time.perf_counter()
-    # the stored rollups stood for the data before this refresh: only the months from from_m
-    # on can differ (C is the same before it), unless C was rebuilt from other settings
+    # When the stored rollups stood for the data before this refresh, only the months from
+    # the earliest one a changed line, rate or cost touches can differ (C is the same before
+    # it), unless C was rebuilt from other settings or an earlier first month.  That month
+    # is not clamped to the first paid month (from_m is): a trial may end before it.
     from retentio.metrics.rollups import rollups_key
 
-    # (the earliest month a changed line touches, not clamped to the first paid month: a
-    # trial may end before it, and its month's trial count changes)
     since = None
     if not rebuild and meta and meta.get("rollups") == rollups_key(settings, meta):
         since = min(candidates) if candidates else last

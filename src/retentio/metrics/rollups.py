@@ -20,7 +20,9 @@ stores them beside C:
                                (``changes.cohort_month_deltas``), whose running sums are the
                                cells of the cohort triangle (metrics.md §7).
 
-A series (and a cohort triangle) then reads small tables instead of scanning C (docs/architecture.md, "Month
+After an import that changed some months, the refresh computes the months from the first
+changed one on and keeps the earlier rows (``compute(..., since)``).  A series (and a
+cohort triangle) then reads small tables instead of scanning C (docs/architecture.md, "Month
 rollups").  They stand for the data only while the meta's ``rollups`` entry names the
 settings they depend on, the data stamp and the through month of the stored C; otherwise (or
 with groups, filters, longer periods' own comparisons) the figures are computed from C.
