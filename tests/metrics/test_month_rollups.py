@@ -178,7 +178,7 @@ def _stored_rollups(ws: Workspace) -> dict:
     return {t: sorted(tuple(sorted(r.items())) for r in eng.rows(eng.table(t))) for t in TABLES}
 
 
-def _check_incremental_rollups(path, book: dict, fx_rule: str, window: int, monkeypatch) -> None:
+def _check_incremental_rollups(path, book: dict, fx_rule: str, window: int, monkeypatch, figures: bool = True) -> None:
     """An import after the first changes lines and a rate: the refresh computes the rollups
     from the month it changed on, keeping the earlier ones; the tables equal those computed
     whole from the same C, and the figures read from them equal the expansion."""
@@ -210,7 +210,8 @@ def _check_incremental_rollups(path, book: dict, fx_rule: str, window: int, monk
         ws.refresh(figures=False)  # the same C, the rollups computed whole
         ws.close()
         assert _stored_rollups(ws) == kept
-        _check(ws)
+        if figures:  # (rollups computed whole = the expansion: the tests above)
+            _check(ws)
     finally:
         ws.close()
 
@@ -228,7 +229,7 @@ def test_rollups_kept_by_months_equal_rollups_computed_whole(tmp_path, fx_rule, 
 def test_rollups_kept_by_months_equal_rollups_computed_whole_on_random_books(tmp_path_factory, book, fx_rule, window,
                                                                              monkeypatch):
     _check_incremental_rollups(tmp_path_factory.mktemp("ws"), _with_renewals_across_the_cut(book), fx_rule, window,
-                               monkeypatch)
+                               monkeypatch, figures=False)
 
 
 def test_upgrade_says_when_the_change_table_could_not_be_recomputed(tmp_path, monkeypatch):
