@@ -298,13 +298,9 @@ def cohort_month_deltas(C: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
     change month, the change of MRR and of logos (metrics.md §7).  Running sums over the
     months of a cohort give its cells; the rows before an account's first paid month
     (first_paid null) move nothing (s = e = 0) and are left out."""
-    one, zero = _i64(1), _i64(0)
+    d_mrr, d_customers, _d_arr = _level_sums()  # a cohort's logos are its customers
     return C.filter(~nw.col("first_paid").is_null()).with_columns(cohort=nw.col("first_paid")).group_by(
-        "cohort", *keys, "month").agg(
-        (nw.col("e") - nw.col("s")).sum().cast(nw.Int64).alias("d_mrr"),
-        (nw.when(nw.col("e") > 0).then(one).otherwise(zero) - nw.when(nw.col("s") > 0).then(one).otherwise(zero))
-        .sum().cast(nw.Int64).alias("d_logos"),
-    )
+        "cohort", *keys, "month").agg(d_mrr, d_customers.alias("d_logos"))
 
 
 OVERLAP_PARTS = ("s_retained", "s_end_mrr", "s_kept_mrr")
@@ -343,7 +339,6 @@ def lag_overlaps(C: nw.LazyFrame, lag: int, first: int, last: int, keys: list[st
     )
 
 
-
 def overlap_steps(overlaps: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
     """The rows of :func:`lag_overlaps` folded into one net step per month (and keys): each
     row adds its sums at lo and takes them back at hi, so the steps of one month add up.
@@ -355,6 +350,7 @@ def overlap_steps(overlaps: nw.LazyFrame, keys: list[str]) -> nw.LazyFrame:
     return nw.concat([up, down]).group_by("m", *keys).agg(
         *[nw.col(k).sum().cast(nw.Int64) for k in OVERLAP_PARTS]
     ).select(nw.col("m").alias("lo"), _i64(OPEN_END).alias("hi"), *keys, *OVERLAP_PARTS)
+
 
 ENDPOINT_PARTS = ("s_customers", "s_mrr", "s_end_mrr", "s_kept_mrr", "s_retained", "end_customers", "end_not_in_s")
 
