@@ -31,14 +31,19 @@ def _workspace(path, book: dict, fx_rule: str, window: int) -> Workspace:
     ws = Workspace.init(path)
     ws.settings.metrics.fx_rule = fx_rule
     ws.settings.metrics.reactivation_window_months = window
-    arrow = arrow_tables(book)
-    for ent in ENTITIES.values():
-        rows = arrow[ent.table]
-        if rows.num_rows:
-            ws.warehouse.write_import(ent, rows, [], file="book", kind="csv", rows_read=rows.num_rows)
+    _write(ws, book, [ent.table for ent in ENTITIES.values()])
     report = ws.refresh(figures=False)
     assert "rollups" in report["seconds"], report
     return ws
+
+
+def _write(ws: Workspace, book: dict, tables: list[str]) -> None:
+    """The book's rows of ``tables`` written as an import writes them (upserted by key)."""
+    arrow = arrow_tables(book)
+    for ent in ENTITIES.values():
+        rows = arrow[ent.table]
+        if ent.table in tables and rows.num_rows:
+            ws.warehouse.write_import(ent, rows, [], file="book", kind="csv", rows_read=rows.num_rows)
 
 
 def _check(ws: Workspace) -> None:
@@ -102,8 +107,7 @@ def test_rollups_stand_only_for_what_they_were_computed_from(tmp_path):
         extra = rich_book()
         extra["subscriptions"] = [dict(extra["subscriptions"][0], subscription_id="late", amount=700.0)]
         ws.close()
-        ws.warehouse.write_import(ENTITIES["subscriptions"], arrow_tables(extra)["subscriptions"], [], file="direct",
-                                  kind="csv", rows_read=1)
+        _write(ws, extra, ["subscriptions"])
         eng = ws.engine("duckdb")
         assert Book.load(eng, ws.settings, last).rollups is None
         assert metrics_series(eng, ws.settings, PERIOD) == oracle.metrics_series(eng, ws.settings, PERIOD)
@@ -190,12 +194,8 @@ def _check_incremental_rollups(path, book: dict, fx_rule: str, window: int, monk
         asked = []
         compute = rollups.compute
         monkeypatch.setattr(rollups, "compute", lambda e, s, last, since=None: asked.append(since) or compute(e, s, last, since))
-        arrow = arrow_tables(book)
         ws.close()
-        for table in ("subscriptions", "fx_rates"):
-            ent = next(e for e in ENTITIES.values() if e.table == table)
-            if arrow[table].num_rows:
-                ws.warehouse.write_import(ent, arrow[table], [], file="later", kind="csv", rows_read=arrow[table].num_rows)
+        _write(ws, book, ["subscriptions", "fx_rates"])
         report = ws.refresh(figures=False)
         if report["mode"] == "unchanged" and not asked:
             return  # the draw changed nothing the rollups hold
