@@ -22,7 +22,7 @@ from retentio.metrics.periods import parse_period
 from retentio.model import ENTITIES
 from retentio.service import Workspace
 from test_change_points import PERIOD, _cells, books, rich_book
-from test_metrics_properties import arrow_tables, engine
+from test_metrics_properties import arrow_tables
 
 
 def _workspace(path, book: dict, fx_rule: str, window: int) -> Workspace:
@@ -46,11 +46,11 @@ def _write(ws: Workspace, book: dict, tables: list[str]) -> None:
             ws.warehouse.write_import(ent, rows, [], file="book", kind="csv", rows_read=rows.num_rows)
 
 
-def _check(ws: Workspace, book: dict) -> None:
-    """The figures read from the stored rollups (DuckDB) = the expansion of ``book`` (the data
-    ``ws`` holds) on Polars: engine-independent arithmetic, ~5x quicker there on books this
-    small (test_change_points.expected)."""
-    eng, o = ws.engine("duckdb"), engine("polars", book)
+def _check(ws: Workspace) -> None:
+    """The figures read from the stored rollups (DuckDB) = the expansion of the workspace's
+    data on Polars: engine-independent arithmetic, ~5x quicker there on books this small
+    (test_change_points.expected)."""
+    eng, o = ws.engine("duckdb"), ws.engine("polars")
     s = ws.settings
     last = parse_period(PERIOD).last
     assert Book.load(eng, s, last).rollups is not None  # the figures below read them
@@ -70,7 +70,7 @@ def _check(ws: Workspace, book: dict) -> None:
 def test_rollups_of_the_rich_book_equal_the_expansion(tmp_path, fx_rule, window):
     ws = _workspace(tmp_path / "ws", rich_book(), fx_rule, window)
     try:
-        _check(ws, rich_book())
+        _check(ws)
     finally:
         ws.close()
 
@@ -83,7 +83,7 @@ def test_rollups_of_the_rich_book_equal_the_expansion(tmp_path, fx_rule, window)
 def test_rollups_equal_the_expansion(tmp_path_factory, book, fx_rule, window):
     ws = _workspace(tmp_path_factory.mktemp("ws"), book, fx_rule, window)
     try:
-        _check(ws, book)
+        _check(ws)
     finally:
         ws.close()
 
@@ -136,7 +136,7 @@ def test_upgrade_recomputes_rollups_an_older_retentio_wrote(tmp_path):
     assert "stored change table and month rollups recomputed" not in Workspace.upgrade(tmp_path / "ws")
     ws = Workspace(tmp_path / "ws")
     try:
-        _check(ws, rich_book())
+        _check(ws)
     finally:
         ws.close()
 
@@ -214,7 +214,7 @@ def _check_incremental_rollups(path, book: dict, fx_rule: str, window: int, monk
         ws.close()
         assert _stored_rollups(ws) == kept
         if figures:  # (rollups computed whole = the expansion: the tests above)
-            _check(ws, book)
+            _check(ws)
     finally:
         ws.close()
 
