@@ -253,6 +253,23 @@ class Workspace:
                 )
             return self._engines[name]
 
+    @contextmanager
+    def writing_engine(self) -> Iterator[Engine]:
+        """A DuckDB engine whose attachment of the workspace file is writable, not cached,
+        closed at the end: the refresh of the stored change table reads, computes and writes
+        through its one connection (each connection to the file costs ~20-40 ms to open and
+        close, and the refresh used five).  The cached engines are closed first: a process
+        cannot attach one file both read-only and writable."""
+        from retentio.engine import open_engine
+
+        self.close()
+        engine = open_engine("duckdb", self.warehouse.arrow, database=str(self.files.analytics.resolve()),
+                             memory_limit=self.settings.workspace.duckdb_memory_limit, writable=True)
+        try:
+            yield engine
+        finally:
+            engine.close()
+
     def close(self) -> None:
         with self._lock:
             for e in self._engines.values():

@@ -322,15 +322,29 @@ class Warehouse:
         return written
 
     # -- the stored copies of the incremental refresh (retentio.metrics.incremental) --------
-    def diff_stored_copies(self, *, lines: str, fx: str, costs: str, line_columns: Sequence[str],
-                           fx_columns: Sequence[str]) -> StoredCopiesDiff:
+    # They run on the refresh's own connection (``Workspace.writing_engine``: an in-memory
+    # database with this file attached as ``ws``), not on one of their own: the refresh reads,
+    # computes and writes through one connection.
+    @staticmethod
+    @contextlib.contextmanager
+    def _in_file(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+        """``con`` with the attached file as its default database (plain names are the file's
+        tables), given back with its own (``memory``: where the engine keeps intermediates)."""
+        con.execute("USE ws")
+        try:
+            yield con
+        finally:
+            con.execute("USE memory")
+
+    def diff_stored_copies(self, con: duckdb.DuckDBPyConnection, *, lines: str, fx: str, costs: str,
+                           line_columns: Sequence[str], fx_columns: Sequence[str]) -> StoredCopiesDiff:
         """What changed since the incremental refresh copied its inputs (tables ``lines``,
         ``fx``, ``costs``): the lines by one join on their id, rates and costs by two set
         differences (EXCEPT ALL) each."""
         cols = ", ".join(f'"{c}"' for c in line_columns)
         fx_cols = ", ".join(f'"{c}"' for c in fx_columns)
         differs = " OR ".join(f'n."{c}" IS DISTINCT FROM o."{c}"' for c in line_columns if c != "subscription_id")
-        with self.connect(read_only=True) as con:
+        with self._in_file(con):
             changed_lines = con.sql(CHANGED_LINES_SQL.format(
                 cols=cols, lines=lines, kind_n=KIND_SQL.format(t="n"), kind_o=KIND_SQL.format(t="o"),
                 differs=differs)).to_arrow_table()
@@ -348,7 +362,8 @@ class Warehouse:
                     SELECT min(period) AS p FROM d""").fetchone()[0]
         return StoredCopiesDiff(changed_lines, accounts, fx_month, cost_period)
 
-    def write_stored_copies(self, *, tables: StoredCopyTables, parts: Sequence[tuple[pa.Table, pa.Table | None]],
+    def write_stored_copies(self, w: duckdb.DuckDBPyConnection, *, tables: StoredCopyTables,
+                            parts: Sequence[tuple[pa.Table, pa.Table | None]],
                             first: int, last: int, rebuild: bool, changed_line_ids: pa.Table | None,
                             fx_changed: bool, costs_changed: bool, meta: dict[str, str]) -> int:
         """One transaction of the incremental refresh: replace the change rows of each part
@@ -362,7 +377,7 @@ class Warehouse:
         subs_cols = ", ".join(f'"{c}"' for c in t.line_columns)
         fx_cols = ", ".join(f'"{c}"' for c in t.fx_columns)
         written = 0
-        with self.connect() as w:
+        with self._in_file(w):
             w.execute("BEGIN TRANSACTION")
             try:
                 if rebuild:
@@ -409,10 +424,11 @@ class Warehouse:
                 raise
         return written
 
-    def write_derived_tables(self, *, tables: dict[str, pa.Table], meta_table: str, meta: dict[str, str]) -> None:
+    def write_derived_tables(self, w: duckdb.DuckDBPyConnection, *, tables: dict[str, pa.Table], meta_table: str,
+                             meta: dict[str, str]) -> None:
         """Replace the derived tables ``tables`` (name -> rows) and set ``meta`` entries in
         one transaction (the month rollups of retentio.metrics.rollups)."""
-        with self.connect() as w:
+        with self._in_file(w):
             w.execute("BEGIN TRANSACTION")
             try:
                 w.execute(f'CREATE TABLE IF NOT EXISTS "{meta_table}" (key VARCHAR PRIMARY KEY, value VARCHAR)')

@@ -126,8 +126,8 @@ def test_upgrade_recomputes_rollups_an_older_retentio_wrote(tmp_path):
     ws = _workspace(tmp_path / "ws", rich_book(), "snapshot", 0)
     try:
         last = parse_period(PERIOD).last
-        ws.close()
-        ws.warehouse.write_derived_tables(tables={}, meta_table=META, meta={"rollups": "rollups-0|older"})
+        with ws.writing_engine() as e:
+            ws.warehouse.write_derived_tables(e.con, tables={}, meta_table=META, meta={"rollups": "rollups-0|older"})
         assert Book.load(ws.engine("duckdb"), ws.settings, last).rollups is None
     finally:
         ws.close()
@@ -207,8 +207,8 @@ def _check_incremental_rollups(path, book: dict, fx_rule: str, window: int, monk
         else:  # computed from a month on, the earlier months kept
             assert asked and asked[-1] is not None, (report, asked)
         kept = _stored_rollups(ws)
-        ws.close()
-        ws.warehouse.write_derived_tables(tables={}, meta_table=META, meta={"rollups": "stale"})
+        with ws.writing_engine() as e:
+            ws.warehouse.write_derived_tables(e.con, tables={}, meta_table=META, meta={"rollups": "stale"})
         monkeypatch.setattr(rollups, "compute", compute)
         ws.refresh(figures=False)  # the same C, the rollups computed whole
         ws.close()

@@ -146,13 +146,14 @@ class Engine(ABC):
 
 
 def open_engine(name: str, source: TableSource, *, database: str | None = None, spark_master: str = "local[2]",
-                spark_data_uri: str = "", memory_limit: str = "") -> Engine:
+                spark_data_uri: str = "", memory_limit: str = "", writable: bool = False) -> Engine:
     """The engine ``name`` over ``source``; DuckDB reads ``database`` (the workspace's
-    analytics file) in place when given, within ``memory_limit`` ("" = DuckDB's default)."""
+    analytics file) in place when given, within ``memory_limit`` ("" = DuckDB's default), and
+    may also write to it when ``writable``."""
     if name == "duckdb":
         from retentio.engine.duckdb_engine import DuckDBEngine
 
-        return DuckDBEngine(source, database=database, memory_limit=memory_limit)
+        return DuckDBEngine(source, database=database, memory_limit=memory_limit, writable=writable)
     if name == "polars":
         from retentio.engine.polars_engine import PolarsEngine
 

@@ -65,7 +65,8 @@ class DuckDBEngine(Engine):
     name = "duckdb"
     _ids = itertools.count()
 
-    def __init__(self, source: TableSource, database: str | None = None, memory_limit: str = ""):
+    def __init__(self, source: TableSource, database: str | None = None, memory_limit: str = "",
+                 writable: bool = False):
         super().__init__(source)
         self.con = duckdb.connect()
         # DuckDB draws a progress bar on stdout for statements of more than 2 s (a large book),
@@ -85,7 +86,9 @@ class DuckDBEngine(Engine):
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
         self._attached = False
         if database is not None:
-            self.con.execute(f"ATTACH '{database}' AS ws (READ_ONLY)")
+            # writable: the refresh of the stored change table reads, computes and writes
+            # through this one connection (Workspace.writing_engine); every other engine reads
+            self.con.execute(f"ATTACH '{database}' AS ws" + ("" if writable else " (READ_ONLY)"))
             self._attached = True
 
     def table(self, name: str) -> nw.LazyFrame:

@@ -203,9 +203,22 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
     """Bring the stored account-month snapshot up to date with the workspace's data and
     return the figures of the months that changed (``ws`` is a retentio.service.Workspace)."""
     t0 = time.perf_counter()
+    # one connection reads the data, computes and writes C, its inputs' copies and the month
+    # rollups (a fresh one: it sees the latest data)
+    with ws.writing_engine() as engine:
+        report, from_m, last = _refresh(ws, engine, through, full)
+    if figures and from_m is not None:
+        t = time.perf_counter()
+        report.figures = snapshot_series(ws, f"{month_label(from_m)}..{month_label(last)}")
+        report.seconds["figures"] = time.perf_counter() - t
+    report.seconds["total"] = time.perf_counter() - t0
+    return report
+
+
+def _refresh(ws, engine: Engine, through: str | None, full: bool) -> tuple[RefreshReport, int | None, int]:
+    """The refresh on the writable ``engine``: (report, the first month whose figures
+    changed or None, C's through month)."""
     settings = ws.settings
-    ws.close()  # a fresh engine sees the latest data
-    engine = ws.engine("duckdb")
     meta = _meta(engine)
     stamp = data_stamp(engine)  # read with the data the change rows are computed from
     first, max_start = _line_bounds(engine)
@@ -243,8 +256,8 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
     else:
         t = time.perf_counter()
         # the stored copies live in the workspace's DuckDB file: the warehouse compares them
-        diff = ws.warehouse.diff_stored_copies(lines=LINES, fx=FX, costs=COSTS, line_columns=LINE_COLUMNS,
-                                               fx_columns=FX_COLUMNS)
+        diff = ws.warehouse.diff_stored_copies(engine.con, lines=LINES, fx=FX, costs=COSTS,
+                                               line_columns=LINE_COLUMNS, fx_columns=FX_COLUMNS)
         changed_lines, changed = diff.lines, diff.accounts
         fx_changed, costs_changed = diff.fx_month, diff.cost_period
         seconds["diff"] = time.perf_counter() - t
@@ -272,9 +285,8 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
         seconds["compute"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    ws.close()  # release the read-only attachment before writing
     rows_written = ws.warehouse.write_stored_copies(
-        tables=TABLES, parts=parts, first=first, last=last, rebuild=rebuild,
+        engine.con, tables=TABLES, parts=parts, first=first, last=last, rebuild=rebuild,
         changed_line_ids=None if changed_lines is None else changed_lines.select(["subscription_id"]),
         fx_changed=fx_changed is not None, costs_changed=costs_changed is not None,
         meta={"first": str(first), "through": str(last), "settings": _settings_key(settings), "data": stamp,
@@ -291,34 +303,26 @@ def refresh(ws, *, through: str | None = None, figures: bool = True, full: bool 
     since = None
     if not rebuild and meta and meta.get("rollups") == rollups_key(settings, meta):
         since = min(candidates) if candidates else last
-    if _keep_rollups(ws, settings, last, since):
+    if _keep_rollups(ws, engine, settings, last, since):
         seconds["rollups"] = time.perf_counter() - t
     report = RefreshReport(mode, month_label(first), month_label(last),
                            None if from_m is None else month_label(from_m),
                            0 if affected is None else affected.num_rows, rows_written, seconds)
-    if figures and from_m is not None:
-        t = time.perf_counter()
-        report.figures = snapshot_series(ws, f"{month_label(from_m)}..{month_label(last)}")
-        seconds["figures"] = time.perf_counter() - t
-    seconds["total"] = time.perf_counter() - t0
-    return report
+    return report, from_m, last
 
 
-def _keep_rollups(ws, settings: Settings, last: int, since: int | None = None) -> bool:
-    """Recompute the month rollups from the C just stored (from month ``since`` on when the
-    stored ones stood for the data before: ``rollups.compute``), unless they were computed
-    from the same (``rollups.rollups_key``); True when they were written."""
+def _keep_rollups(ws, engine: Engine, settings: Settings, last: int, since: int | None = None) -> bool:
+    """Recompute the month rollups from the C just stored through ``engine`` (from month
+    ``since`` on when the stored ones stood for the data before: ``rollups.compute``), unless
+    they were computed from the same (``rollups.rollups_key``); True when they were written."""
     from retentio.metrics import rollups
 
-    ws.close()  # a fresh engine reads the C just written
-    engine = ws.engine("duckdb")
-    meta = _meta(engine)
+    meta = _meta(engine)  # as just written
     key = rollups.rollups_key(settings, meta)
     if meta.get("rollups") == key or meta.get("fx_checked") != "yes":
         return False  # up to date; or rates are missing, which every figure reports itself
     tables = rollups.compute(engine, settings, last, since)
-    ws.close()
-    ws.warehouse.write_derived_tables(tables=tables, meta_table=META, meta={"rollups": key})
+    ws.warehouse.write_derived_tables(engine.con, tables=tables, meta_table=META, meta={"rollups": key})
     return True
 
 
