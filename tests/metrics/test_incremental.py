@@ -265,3 +265,34 @@ def test_an_import_whose_change_table_cannot_be_kept_is_still_an_import(ws, tmp_
     assert report.change_table == {"mode": "failed", "error": "RuntimeError: disk full"}
     assert any("change table was not updated" in n for n in report.notes)
     assert ws.metrics_series("2025-06", engine="duckdb")[0]["mrr"] == 100.0
+
+
+def test_a_refresh_opens_one_connection_to_the_workspace(ws, tmp_path, monkeypatch):
+    """The refresh that ends an import reads, compares, computes and writes C and the month
+    rollups through one DuckDB connection (Workspace.writing_engine): it used five, each
+    20-40 ms to open and close, most of a small refresh.  A refresh that opens a connection
+    of its own again (the warehouse's, or a second engine) fails this test."""
+    import duckdb
+
+    ws.import_file("accounts", _write(tmp_path / "a.csv", ["account_id", "name"], [{"account_id": "x", "name": "X"}]))
+    line = {"subscription_id": "sx", "account_id": "x", "plan": "p", "start_date": "2025-02-10", "end_date": None,
+            "amount": 100, "billing_period_months": 1, "currency": "EUR", "is_trial": "false"}
+    _kept(ws, "subscriptions", _write(tmp_path / "s.csv", SUB_FIELDS, [line]))
+    in_refresh, opened = [], []
+    real_refresh, real_connect = ws.refresh, duckdb.connect
+
+    def refresh(**kw):  # what the import calls once its rows are written
+        in_refresh.append(True)
+        try:
+            return real_refresh(**kw)
+        finally:
+            in_refresh.pop()
+
+    monkeypatch.setattr(ws, "refresh", refresh)
+    monkeypatch.setattr(duckdb, "connect", lambda *a, **k: (opened.append(a) if in_refresh else None) or real_connect(*a, **k))
+    rep = _kept(ws, "subscriptions", _write(tmp_path / "s2.csv", SUB_FIELDS, [dict(line, amount=150)]))
+    assert rep["mode"] == "incremental" and rep["accounts_recomputed"] == 1
+    assert "rollups" in rep["seconds"]  # the month rollups were written through it too
+    assert len(opened) == 1, opened
+    monkeypatch.undo()
+    assert [f["mrr"] for f in ws.metrics_series("2025-02..2025-03")] == [150.0, 150.0]
