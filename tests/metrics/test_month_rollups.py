@@ -219,6 +219,40 @@ def _check_incremental_rollups(path, book: dict, fx_rule: str, window: int, monk
         ws.close()
 
 
+def test_an_import_that_changes_nothing_keeps_the_rollups(tmp_path, monkeypatch):
+    """The same lines imported again (a new entry in the imports log, so a new data stamp):
+    the refresh finds nothing changed and keeps the stored rollups under the new key instead
+    of computing a month again; they equal the rollups computed whole, and the figures read
+    from them equal the expansion."""
+    from retentio.metrics import rollups
+    from retentio.metrics.incremental import META
+
+    book = rich_book()
+    ws = _workspace(tmp_path / "ws", book, "snapshot", 0)
+    try:
+        kept = _stored_rollups(ws)
+        asked = []
+        compute = rollups.compute
+        monkeypatch.setattr(rollups, "compute", lambda e, s, last, since=None: asked.append(since) or compute(e, s, last, since))
+        ws.close()
+        _write(ws, book, ["subscriptions"])
+        report = ws.refresh(figures=False)
+        assert report["mode"] == "unchanged" and "rollups" in report["seconds"], report
+        assert asked == []  # kept, not computed
+        ws.close()
+        assert Book.load(ws.engine("duckdb"), ws.settings, parse_period(PERIOD).last).rollups is not None
+        assert _stored_rollups(ws) == kept
+        with ws.writing_engine() as e:
+            ws.warehouse.write_derived_tables(e.con, tables={}, meta_table=META, meta={"rollups": "stale"})
+        monkeypatch.setattr(rollups, "compute", compute)
+        ws.refresh(figures=False)  # the same C, the rollups computed whole
+        ws.close()
+        assert _stored_rollups(ws) == kept
+        _check(ws)
+    finally:
+        ws.close()
+
+
 @pytest.mark.parametrize("fx_rule,window", [("snapshot", 0), ("line_start", 3)])
 def test_rollups_kept_by_months_equal_rollups_computed_whole(tmp_path, fx_rule, window, monkeypatch):
     _check_incremental_rollups(tmp_path / "ws", _with_renewals_across_the_cut(rich_book()), fx_rule, window,

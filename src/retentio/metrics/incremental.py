@@ -303,7 +303,11 @@ def _refresh(ws, engine: Engine, through: str | None, full: bool) -> tuple[Refre
     since = None
     if not rebuild and meta and meta.get("rollups") == rollups_key(settings, meta):
         since = min(candidates) if candidates else last
-    if _keep_rollups(ws, engine, settings, last, since):
+    # nothing changed (a file imported again, a kind written differently): C, its through
+    # month and the lines' copies are what the stored rollups were computed from; only the
+    # data stamp their key names moved on
+    same = since is not None and not candidates
+    if _keep_rollups(ws, engine, settings, last, since, same=same):
         seconds["rollups"] = time.perf_counter() - t
     report = RefreshReport(mode, month_label(first), month_label(last),
                            None if from_m is None else month_label(from_m),
@@ -311,17 +315,20 @@ def _refresh(ws, engine: Engine, through: str | None, full: bool) -> tuple[Refre
     return report, from_m, last
 
 
-def _keep_rollups(ws, engine: Engine, settings: Settings, last: int, since: int | None = None) -> bool:
+def _keep_rollups(ws, engine: Engine, settings: Settings, last: int, since: int | None = None, *,
+                  same: bool = False) -> bool:
     """Recompute the month rollups from the C just stored through ``engine`` (from month
     ``since`` on when the stored ones stood for the data before: ``rollups.compute``), unless
-    they were computed from the same (``rollups.rollups_key``); True when they were written."""
+    they were computed from the same (``rollups.rollups_key``); True when they were written.
+    ``same``: the stored ones stood for the data before and C did not change: they are kept,
+    under the new key."""
     from retentio.metrics import rollups
 
     meta = _meta(engine)  # as just written
     key = rollups.rollups_key(settings, meta)
     if meta.get("rollups") == key or meta.get("fx_checked") != "yes":
         return False  # up to date; or rates are missing, which every figure reports itself
-    tables = rollups.compute(engine, settings, last, since)
+    tables = {} if same else rollups.compute(engine, settings, last, since)
     ws.warehouse.write_derived_tables(engine.con, tables=tables, meta_table=META, meta={"rollups": key})
     return True
 
