@@ -16,13 +16,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from retentio.metrics import metrics_series, oracle
+from retentio.metrics import metrics_series, oracle, rollups
 from retentio.metrics.kpis import Book, compute
 from retentio.metrics.periods import parse_period
 from retentio.model import ENTITIES
 from retentio.service import Workspace
 from test_change_points import PERIOD, _cells, books, rich_book
 from test_metrics_properties import arrow_tables
+
+COMPUTE = rollups.compute  # unpatched (the tests below record its calls)
 
 
 def _workspace(path, book: dict, fx_rule: str, window: int) -> Workspace:
@@ -185,18 +187,35 @@ def _stored_rollups(ws: Workspace) -> dict:
     return {t: sorted(tuple(sorted(r.items())) for r in eng.rows(eng.table(t))) for t in TABLES}
 
 
+def _recording_compute(monkeypatch) -> list:
+    """Patch ``rollups.compute`` to record the ``since`` of every call (None: computed whole);
+    the list it fills."""
+    asked: list = []
+    monkeypatch.setattr(rollups, "compute",
+                        lambda e, s, last, since=None: asked.append(since) or COMPUTE(e, s, last, since))
+    return asked
+
+
+def _assert_equal_to_rollups_computed_whole(ws: Workspace, kept: dict, monkeypatch) -> None:
+    """The stored rollups ``kept`` = those a refresh computes whole from the same C (their key
+    made stale, ``rollups.compute`` unpatched)."""
+    from retentio.metrics.incremental import META
+
+    with ws.writing_engine() as e:
+        ws.warehouse.write_derived_tables(e.con, tables={}, meta_table=META, meta={"rollups": "stale"})
+    monkeypatch.setattr(rollups, "compute", COMPUTE)
+    ws.refresh(figures=False)  # the same C, the rollups computed whole
+    ws.close()
+    assert _stored_rollups(ws) == kept
+
+
 def _check_incremental_rollups(path, book: dict, fx_rule: str, window: int, monkeypatch, figures: bool = True) -> None:
     """An import after the first changes lines and a rate: the refresh computes the rollups
     from the month it changed on, keeping the earlier ones; the tables equal those computed
     whole from the same C, and the figures read from them equal the expansion."""
-    from retentio.metrics import rollups
-    from retentio.metrics.incremental import META
-
     ws = _workspace(path, _stage(book), fx_rule, window)
     try:
-        asked = []
-        compute = rollups.compute
-        monkeypatch.setattr(rollups, "compute", lambda e, s, last, since=None: asked.append(since) or compute(e, s, last, since))
+        asked = _recording_compute(monkeypatch)
         ws.close()
         _write(ws, book, ["subscriptions", "fx_rates"])
         report = ws.refresh(figures=False)
@@ -206,13 +225,7 @@ def _check_incremental_rollups(path, book: dict, fx_rule: str, window: int, monk
             assert asked == [None], (report, asked)
         else:  # computed from a month on, the earlier months kept
             assert asked and asked[-1] is not None, (report, asked)
-        kept = _stored_rollups(ws)
-        with ws.writing_engine() as e:
-            ws.warehouse.write_derived_tables(e.con, tables={}, meta_table=META, meta={"rollups": "stale"})
-        monkeypatch.setattr(rollups, "compute", compute)
-        ws.refresh(figures=False)  # the same C, the rollups computed whole
-        ws.close()
-        assert _stored_rollups(ws) == kept
+        _assert_equal_to_rollups_computed_whole(ws, _stored_rollups(ws), monkeypatch)
         if figures:  # (rollups computed whole = the expansion: the tests above)
             _check(ws)
     finally:
@@ -224,16 +237,11 @@ def test_an_import_that_changes_nothing_keeps_the_rollups(tmp_path, monkeypatch)
     the refresh finds nothing changed and keeps the stored rollups under the new key instead
     of computing a month again; they equal the rollups computed whole, and the figures read
     from them equal the expansion."""
-    from retentio.metrics import rollups
-    from retentio.metrics.incremental import META
-
     book = rich_book()
     ws = _workspace(tmp_path / "ws", book, "snapshot", 0)
     try:
         kept = _stored_rollups(ws)
-        asked = []
-        compute = rollups.compute
-        monkeypatch.setattr(rollups, "compute", lambda e, s, last, since=None: asked.append(since) or compute(e, s, last, since))
+        asked = _recording_compute(monkeypatch)
         ws.close()
         _write(ws, book, ["subscriptions"])
         report = ws.refresh(figures=False)
@@ -242,12 +250,7 @@ def test_an_import_that_changes_nothing_keeps_the_rollups(tmp_path, monkeypatch)
         ws.close()
         assert Book.load(ws.engine("duckdb"), ws.settings, parse_period(PERIOD).last).rollups is not None
         assert _stored_rollups(ws) == kept
-        with ws.writing_engine() as e:
-            ws.warehouse.write_derived_tables(e.con, tables={}, meta_table=META, meta={"rollups": "stale"})
-        monkeypatch.setattr(rollups, "compute", compute)
-        ws.refresh(figures=False)  # the same C, the rollups computed whole
-        ws.close()
-        assert _stored_rollups(ws) == kept
+        _assert_equal_to_rollups_computed_whole(ws, kept, monkeypatch)
         _check(ws)
     finally:
         ws.close()
