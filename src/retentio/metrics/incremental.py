@@ -300,13 +300,12 @@ def _refresh(ws, engine: Engine, through: str | None, full: bool) -> tuple[Refre
     # is not clamped to the first paid month (from_m is): a trial may end before it.
     from retentio.metrics.rollups import rollups_key
 
-    since = None
-    if not rebuild and meta and meta.get("rollups") == rollups_key(settings, meta):
-        since = min(candidates) if candidates else last
+    stood = bool(not rebuild and meta and meta.get("rollups") == rollups_key(settings, meta))
+    since = min(candidates) if stood and candidates else None
     # nothing changed (a file imported again, a kind written differently): C, its through
     # month and the lines' copies are what the stored rollups were computed from; only the
     # data stamp their key names moved on
-    same = since is not None and not candidates
+    same = stood and not candidates
     if _keep_rollups(ws, engine, settings, last, since, same=same):
         seconds["rollups"] = time.perf_counter() - t
     report = RefreshReport(mode, month_label(first), month_label(last),
